@@ -1,0 +1,108 @@
+/* cmd_inspect.c - corelockerctl inspect: describe a model or a key. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static int run(int argc, char **argv);
+
+const struct ctl_cmd ctl_inspect_cmd = {
+	"inspect", "describe a safetensors model, sharded index or .clkey",
+	"FILE [--json]",
+	run,
+};
+
+static void shape_str(json_t *shape, char *buf, size_t len)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	buf[0] = 0;
+	n += (size_t)snprintf(buf, len, "[");
+	json_array_foreach(shape, i, v)
+		if (n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
+	if (n < len)
+		snprintf(buf + n, len - n, "]");
+}
+
+static void print_model(json_t *d)
+{
+	size_t i;
+	json_t *t, *s;
+	char b[32], shape[128];
+
+	printf("safetensors %s%s: %lld tensors, %s\n", json_string_value(json_object_get(d, "path")),
+	       json_is_true(json_object_get(d, "sharded")) ? " (sharded)" : "",
+	       (long long)json_integer_value(json_object_get(d, "tensor_count")),
+	       ctl_bytes((uint64_t)json_integer_value(json_object_get(d, "bytes")), b, sizeof(b)));
+	printf("sha256 %s\n", json_string_value(json_object_get(d, "sha256")));
+	json_array_foreach(json_object_get(d, "shards"), i, s)
+		printf("shard %s  header %lld bytes  sha256 %s\n", json_string_value(json_object_get(s, "file")),
+		       (long long)json_integer_value(json_object_get(s, "header_len")),
+		       json_string_value(json_object_get(s, "sha256")));
+	printf("\n%-40s %-6s %-20s %12s\n", "TENSOR", "DTYPE", "SHAPE", "BYTES");
+	json_array_foreach(json_object_get(d, "tensors"), i, t) {
+		shape_str(json_object_get(t, "shape"), shape, sizeof(shape));
+		printf("%-40s %-6s %-20s %12lld\n", json_string_value(json_object_get(t, "name")),
+		       json_string_value(json_object_get(t, "dtype")), shape,
+		       (long long)json_integer_value(json_object_get(t, "bytes")));
+	}
+}
+
+static void print_key(json_t *d)
+{
+	size_t i, j;
+	json_t *g, *t;
+	char b[32];
+
+	printf(".clkey %s: unit %s, scope %s, select %s, alpha %g\n", json_string_value(json_object_get(d, "path")),
+	       json_string_value(json_object_get(d, "unit")), json_string_value(json_object_get(d, "scope")),
+	       json_string_value(json_object_get(d, "select")), json_real_value(json_object_get(d, "alpha")));
+	printf("extracted %lld of %lld units, key %s\n", (long long)json_integer_value(json_object_get(d, "extracted")),
+	       (long long)json_integer_value(json_object_get(d, "units")),
+	       ctl_bytes((uint64_t)json_integer_value(json_object_get(d, "bytes")), b, sizeof(b)));
+	printf("locked   sha256 %s\noriginal sha256 %s\n", json_string_value(json_object_get(d, "locked_sha256")),
+	       json_string_value(json_object_get(d, "original_sha256")));
+	printf("\n%-40s %-6s %12s %12s %12s\n", "TENSOR", "DTYPE", "UNITS", "EXTRACTED", "KEY BYTES");
+	json_array_foreach(json_object_get(d, "groups"), i, g) {
+		char names[256] = "";
+		size_t n = 0;
+		json_array_foreach(json_object_get(g, "tensors"), j, t)
+			if (n < sizeof(names))
+				n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", j ? "+" : "", json_string_value(t));
+		printf("%-40s %-6s %12lld %12lld %12lld\n", names, json_string_value(json_object_get(g, "dtype")),
+		       (long long)json_integer_value(json_object_get(g, "units")),
+		       (long long)json_integer_value(json_object_get(g, "extracted")),
+		       (long long)json_integer_value(json_object_get(g, "key_bytes")));
+	}
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	json_t *d;
+	int c, json = 0, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return ctl_usage(&ctl_inspect_cmd, "invalid option");
+		json = 1;
+	}
+	if (optind != argc - 1)
+		return ctl_usage(&ctl_inspect_cmd, "expected exactly one FILE");
+	if ((r = cl_describe(argv[optind], &d)) < 0)
+		return ctl_fail(r);
+	if (json) {
+		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else if (!strcmp(json_string_value(json_object_get(d, "type")), "clkey")) {
+		print_key(d);
+	} else {
+		print_model(d);
+	}
+	json_decref(d);
+	return 0;
+}

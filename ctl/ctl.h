@@ -1,0 +1,34 @@
+/*
+ * ctl.h - corelockerctl's command table and the helpers its commands share.
+ * Exit status: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stdint.h>
+
+#include "corelocker.h"
+
+struct ctl_cmd {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd;
+
+/* Print "corelockerctl: <msg>" for a library failure; returns exit status 1. */
+int ctl_fail(int code);
+/* Print "corelockerctl: <fmt>" and the usage line; returns exit status 2. */
+int ctl_usage(const struct ctl_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Strict number parsing: the whole string, finite. 0 or -1. */
+int ctl_parse_double(const char *s, double *out);
+int ctl_parse_u64(const char *s, uint64_t *out);
+/* Progress callback drawing a bar on stderr when it is a terminal. */
+void ctl_progress(void *arg, const char *phase, uint64_t done, uint64_t total);
+void ctl_progress_end(void);
+/* Human-readable byte count into BUF. */
+const char *ctl_bytes(uint64_t n, char *buf, int len);
+
+#endif

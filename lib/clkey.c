@@ -1,0 +1,404 @@
+/* clkey.c - .clkey writing and bounded, fully validating parsing. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clkey.h"
+#include "cursor.h"
+#include "dtype.h"
+#include "error.h"
+#include "jsonx.h"
+
+#define KEY_DEPTH 5 /* root -> groups -> group -> members -> pair */
+#define MAX_UNITS (1ull << 40)
+
+unsigned cl_key_index_bytes(uint64_t units)
+{
+	return units <= 0xffffffffull ? 4 : 8;
+}
+
+int cl_key_write_header(struct cl_out *o, json_t *header)
+{
+	char *text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	uint8_t pre[CL_KEY_PREFIX];
+	int r;
+
+	if (!text)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	memcpy(pre, CL_KEY_MAGIC, 8);
+	cl_put_le(pre + 8, CL_KEY_VERSION, 4);
+	cl_put_le(pre + 12, strlen(text), 4);
+	r = cl_out_write(o, pre, sizeof(pre));
+	if (r == 0)
+		r = cl_out_write(o, text, strlen(text));
+	free(text);
+	return r;
+}
+
+int cl_key_write_record(struct cl_out *o, int global, uint32_t group, unsigned index_bytes,
+			uint64_t unit)
+{
+	uint8_t b[12];
+	unsigned n = 0;
+
+	if (global) {
+		cl_put_le(b, group, 4);
+		n = 4;
+	}
+	cl_put_le(b + n, unit, index_bytes);
+	return cl_out_write(o, b, n + index_bytes);
+}
+
+int cl_key_write_trailer(struct cl_out *o)
+{
+	uint8_t d[CL_SHA256_LEN];
+
+	cl_out_digest(o, d);
+	return cl_out_write(o, d, sizeof(d));
+}
+
+/* ---- parsing ---- */
+
+#define bad(fmt, what) cl_fail(CL_EKEY, fmt, what)
+
+static int get_u64(json_t *obj, const char *name, uint64_t *out)
+{
+	if (cl_json_u64(json_object_get(obj, name), out) < 0)
+		return bad("key header: '%s' missing or not a non-negative integer", name);
+	return 0;
+}
+
+static int get_str(json_t *obj, const char *name, const char **out)
+{
+	json_t *v = json_object_get(obj, name);
+	if (!json_is_string(v))
+		return bad("key header: '%s' missing or not a string", name);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_digest(json_t *obj, const char *name, uint8_t out[CL_SHA256_LEN])
+{
+	const char *s = NULL;
+	int r = get_str(obj, name, &s);
+	if (r == 0 && cl_unhex(s, out, CL_SHA256_LEN) < 0)
+		return bad("key header: '%s' is not a SHA-256 in lower-case hex", name);
+	return r;
+}
+
+static int parse_shards(struct cl_key *k, json_t *arr)
+{
+	size_t i;
+	json_t *s;
+	int r;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 65535)
+		return bad("key header: %s must be an array of 1 to 65535 entries", "shards");
+	k->nshards = (uint32_t)json_array_size(arr);
+	if (!(k->shards = calloc(k->nshards, sizeof(*k->shards))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	json_array_foreach(arr, i, s) {
+		struct cl_key_shard *d = &k->shards[i];
+		if ((r = get_str(s, "file", &d->file)) < 0 || (r = get_u64(s, "header_len", &d->header_len)) < 0 ||
+		    (r = get_u64(s, "size", &d->size)) < 0 || (r = get_digest(s, "locked_sha256", d->locked)) < 0 ||
+		    (r = get_digest(s, "original_sha256", d->original)) < 0)
+			return r;
+		if (!*d->file || strchr(d->file, '/') || d->header_len > CL_MAX_HEADER ||
+		    d->size < 8 + d->header_len)
+			return cl_fail(CL_EKEY, "key header: shard %zu has an invalid file name or sizes", i);
+	}
+	return 0;
+}
+
+static int parse_tensor(struct cl_key *k, size_t i, json_t *e)
+{
+	struct cl_key_tensor *t = &k->t[i];
+	json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets"), *v;
+	const char *dtype = "";
+	uint64_t nelem = 1, bytes, shard, j;
+	int r;
+
+	if ((r = get_str(e, "name", &t->name)) < 0 || (r = get_str(e, "dtype", &dtype)) < 0 ||
+	    (r = get_u64(e, "shard", &shard)) < 0)
+		return r;
+	if ((t->dtype = cl_dtype_find(dtype)) < 0 || !cl_dtype_get(t->dtype)->lockable)
+		return cl_fail(CL_EKEY, "key header: tensor '%s' has dtype '%s', which is not lockable", t->name, dtype);
+	if (shard >= k->nshards)
+		return cl_fail(CL_EKEY, "key header: tensor '%s' names shard %llu of %u", t->name,
+			       (unsigned long long)shard, k->nshards);
+	t->shard = (uint32_t)shard;
+	if (!json_is_array(shape) || json_array_size(shape) > CL_MAX_NDIM)
+		return cl_fail(CL_EKEY, "key header: tensor '%s' has an invalid shape", t->name);
+	t->ndim = (unsigned)json_array_size(shape);
+	json_array_foreach(shape, j, v)
+		if (cl_json_u64(v, &t->shape[j]) < 0 || __builtin_mul_overflow(nelem, t->shape[j], &nelem))
+			return cl_fail(CL_EKEY, "key header: tensor '%s' has an invalid shape", t->name);
+	if (!json_is_array(offs) || json_array_size(offs) != 2 || cl_json_u64(json_array_get(offs, 0), &t->begin) < 0 ||
+	    cl_json_u64(json_array_get(offs, 1), &t->end) < 0 || t->begin > t->end)
+		return cl_fail(CL_EKEY, "key header: tensor '%s' has invalid data_offsets", t->name);
+	const struct cl_key_shard *s = &k->shards[t->shard];
+	if (__builtin_mul_overflow(nelem, (uint64_t)cl_dtype_get(t->dtype)->size, &bytes) ||
+	    bytes != t->end - t->begin || t->end > s->size - 8 - s->header_len)
+		return cl_fail(CL_EKEY, "key header: tensor '%s' does not fit its shape or shard", t->name);
+	t->file_off = 8 + s->header_len + t->begin;
+	return 0;
+}
+
+static int parse_group(struct cl_key *k, size_t i, json_t *e, char *used)
+{
+	struct cl_key_group *g = &k->g[i];
+	json_t *mem = json_object_get(e, "members");
+	uint64_t ib;
+	int r;
+
+	if ((r = get_u64(e, "units", &g->units)) < 0 || (r = get_u64(e, "finite", &g->finite)) < 0 ||
+	    (r = get_u64(e, "count", &g->count)) < 0 || (r = get_u64(e, "index_bytes", &ib)) < 0)
+		return r;
+	if (!json_is_array(mem) || json_array_size(mem) < 1 || json_array_size(mem) > 2)
+		return cl_fail(CL_EKEY, "key header: group %zu must have 1 or 2 members", i);
+	if (g->units == 0 || g->units >= MAX_UNITS || g->finite > g->units || g->count > g->finite ||
+	    ib != cl_key_index_bytes(g->units))
+		return cl_fail(CL_EKEY, "key header: group %zu has inconsistent unit counts", i);
+	g->index_bytes = (unsigned)ib;
+	g->nm = (unsigned)json_array_size(mem);
+	for (unsigned j = 0; j < g->nm; j++) {
+		json_t *pair = json_array_get(mem, j);
+		uint64_t t, stride, bytes;
+		if (!json_is_array(pair) || json_array_size(pair) != 2 || cl_json_u64(json_array_get(pair, 0), &t) < 0 ||
+		    cl_json_u64(json_array_get(pair, 1), &stride) < 0 || t >= k->nt || used[t] || stride == 0)
+			return cl_fail(CL_EKEY, "key header: group %zu has an invalid member", i);
+		used[t] = 1;
+		if (__builtin_mul_overflow(stride, g->units, &bytes) || bytes != k->t[t].end - k->t[t].begin)
+			return cl_fail(CL_EKEY, "key header: group %zu: units x stride does not match tensor '%s'", i,
+				       k->t[t].name);
+		g->m[j].tensor = (uint32_t)t;
+		g->m[j].stride = stride;
+		g->unit_bytes += stride;
+	}
+	return 0;
+}
+
+static int parse_header(struct cl_key *k)
+{
+	json_t *h = k->header, *arr, *v;
+	const char *unit = "", *scope = "", *select = "";
+	uint64_t sum_finite = 0, sum_count = 0;
+	char *used = NULL;
+	size_t i;
+	int r;
+
+	if (!json_is_object(h))
+		return bad("key header: %s", "not a JSON object");
+	if ((r = get_str(h, "unit", &unit)) < 0 || (r = get_str(h, "scope", &scope)) < 0 ||
+	    (r = get_str(h, "select", &select)) < 0 || (r = get_u64(h, "seed", &k->seed)) < 0 ||
+	    (r = get_digest(h, "locked_sha256", k->locked)) < 0 ||
+	    (r = get_digest(h, "original_sha256", k->original)) < 0 || (r = get_u64(h, "finite", &k->finite)) < 0 ||
+	    (r = get_u64(h, "count", &k->count)) < 0)
+		return r;
+	if ((k->unit = cl_unit_parse(unit)) < 0 || (k->scope = cl_scope_parse(scope)) < 0)
+		return bad("key header: unknown unit or scope ('%s')", unit);
+	if (strcmp(select, "top") && strcmp(select, "random"))
+		return bad("key header: unknown select '%s'", select);
+	k->select = strcmp(select, "top") ? CL_SELECT_RANDOM : CL_SELECT_TOP;
+	v = json_object_get(h, "alpha");
+	if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 0.5)
+		return bad("key header: %s must be a number in (0, 0.5]", "alpha");
+	k->alpha = json_number_value(v);
+	k->sharded = json_is_true(json_object_get(h, "sharded"));
+	if ((r = parse_shards(k, json_object_get(h, "shards"))) < 0)
+		return r;
+	arr = json_object_get(h, "tensors");
+	if (!json_is_array(arr))
+		return bad("key header: %s is not an array", "tensors");
+	k->nt = json_array_size(arr);
+	if (!(k->t = calloc(k->nt + 1, sizeof(*k->t))) || !(used = calloc(k->nt + 1, 1)))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	json_array_foreach(arr, i, v)
+		if ((r = parse_tensor(k, i, v)) < 0)
+			goto out;
+	arr = json_object_get(h, "groups");
+	if (!json_is_array(arr)) {
+		r = bad("key header: %s is not an array", "groups");
+		goto out;
+	}
+	k->ng = json_array_size(arr);
+	if (!(k->g = calloc(k->ng + 1, sizeof(*k->g)))) {
+		r = cl_fail(CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	json_array_foreach(arr, i, v) {
+		if ((r = parse_group(k, i, v, used)) < 0)
+			goto out;
+		if (k->scope == CL_SCOPE_LAYER && k->g[i].count != cl_count(k->alpha, k->g[i].finite)) {
+			r = cl_fail(CL_EKEY, "key header: group %zu holds %llu units, not round(alpha x %llu)", i,
+				    (unsigned long long)k->g[i].count, (unsigned long long)k->g[i].finite);
+			goto out;
+		}
+		sum_finite += k->g[i].finite;
+		sum_count += k->g[i].count;
+	}
+	if (sum_count != k->count || sum_finite > k->finite ||
+	    (k->scope == CL_SCOPE_GLOBAL && k->count != cl_count(k->alpha, k->finite)) ||
+	    (k->scope == CL_SCOPE_LAYER && sum_finite != k->finite))
+		r = bad("key header: %s do not add up", "unit counts");
+out:
+	free(used);
+	return r;
+}
+
+static int parse_layer_body(struct cl_key *k)
+{
+	struct cl_cursor c = {k->body, k->body_len, 0};
+
+	for (size_t i = 0; i < k->ng; i++) {
+		struct cl_key_group *g = &k->g[i];
+		uint64_t rec = g->index_bytes + g->unit_bytes, len;
+		if (__builtin_mul_overflow(rec, g->count, &len) || len > c.left)
+			return cl_fail(CL_EKEY, "key body: group %zu runs past the end (truncated key?)", i);
+		g->records = c.p;
+		for (uint64_t j = 0; j < g->count; j++)
+			if (cl_le(c.p + j * rec, g->index_bytes) >= g->units)
+				return cl_fail(CL_EKEY, "key body: group %zu record %llu has unit index out of range", i,
+					       (unsigned long long)j);
+		cl_cur_take(&c, (size_t)len);
+	}
+	if (c.left)
+		return cl_fail(CL_EKEY, "key body: %zu unexpected bytes after the records", c.left);
+	return 0;
+}
+
+static int parse_global_body(struct cl_key *k)
+{
+	struct cl_cursor c = {k->body, k->body_len, 0};
+	uint64_t *seen = calloc(k->ng + 1, sizeof(*seen));
+	int r = 0;
+
+	if (!seen)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (uint64_t j = 0; j < k->count; j++) {
+		uint64_t gi = cl_cur_uint(&c, 4);
+		if (c.bad || gi >= k->ng) {
+			r = cl_fail(CL_EKEY, "key body: record %llu is truncated or names no group", (unsigned long long)j);
+			goto out;
+		}
+		struct cl_key_group *g = &k->g[gi];
+		uint64_t unit = cl_cur_uint(&c, g->index_bytes);
+		cl_cur_take(&c, g->unit_bytes);
+		if (c.bad || unit >= g->units || ++seen[gi] > g->count) {
+			r = cl_fail(CL_EKEY, "key body: record %llu is truncated or out of range", (unsigned long long)j);
+			goto out;
+		}
+	}
+	if (c.left)
+		r = cl_fail(CL_EKEY, "key body: %zu unexpected bytes after the records", c.left);
+out:
+	free(seen);
+	return r;
+}
+
+int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out)
+{
+	struct cl_key *k = calloc(1, sizeof(*k));
+	uint8_t d[CL_SHA256_LEN];
+	uint64_t hlen;
+	char why[200];
+	int r;
+
+	if (!k)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	if (len < CL_KEY_PREFIX + CL_SHA256_LEN || memcmp(buf, CL_KEY_MAGIC, 8) != 0) {
+		r = cl_fail(CL_EKEY, "not a .clkey file (bad magic or too short)");
+		goto fail;
+	}
+	if (cl_le(buf + 8, 4) != CL_KEY_VERSION) {
+		r = cl_fail(CL_EKEY, "unsupported .clkey version %llu", (unsigned long long)cl_le(buf + 8, 4));
+		goto fail;
+	}
+	hlen = cl_le(buf + 12, 4);
+	if (hlen > CL_KEY_MAX_HEADER || hlen > len - CL_KEY_PREFIX - CL_SHA256_LEN) {
+		r = cl_fail(CL_EKEY, "key header length %llu runs past the end of the key",
+			    (unsigned long long)hlen);
+		goto fail;
+	}
+	cl_sha256(buf, len - CL_SHA256_LEN, d);
+	if (memcmp(d, buf + len - CL_SHA256_LEN, CL_SHA256_LEN) != 0) {
+		r = cl_fail(CL_EINTEGRITY, "key checksum mismatch: the key is truncated or corrupted");
+		goto fail;
+	}
+	k->header = cl_json_parse((const char *)buf + CL_KEY_PREFIX, hlen, KEY_DEPTH, why, sizeof(why));
+	if (!k->header) {
+		r = cl_fail(CL_EKEY, "key header: %s", why);
+		goto fail;
+	}
+	if ((r = parse_header(k)) < 0)
+		goto fail;
+	k->body = buf + CL_KEY_PREFIX + hlen;
+	k->body_len = len - CL_KEY_PREFIX - hlen - CL_SHA256_LEN;
+	k->file_size = len;
+	r = k->scope == CL_SCOPE_LAYER ? parse_layer_body(k) : parse_global_body(k);
+	if (r < 0)
+		goto fail;
+	*out = k;
+	return 0;
+fail:
+	cl_key_free(k);
+	return r;
+}
+
+int cl_key_load(const char *path, struct cl_key **out)
+{
+	struct cl_map map;
+	int r = cl_map_open(path, &map);
+
+	if (r < 0)
+		return r;
+	cl_map_sequential(&map);
+	if ((r = cl_key_parse(map.data ? map.data : (const uint8_t *)"", (size_t)map.size, out)) < 0) {
+		cl_map_close(&map);
+		return cl_fail(r, "%s: %s", path, cl_errmsg());
+	}
+	(*out)->map = map;
+	return 0;
+}
+
+void cl_key_free(struct cl_key *k)
+{
+	if (!k)
+		return;
+	free(k->shards);
+	free(k->t);
+	free(k->g);
+	json_decref(k->header);
+	cl_map_close(&k->map);
+	free(k);
+}
+
+int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_fn fn, void *ctx)
+{
+	int r;
+
+	if (!(beta >= 0) || beta > k->alpha)
+		return cl_fail(CL_EINVAL, "tier ratio %g is outside [0, alpha = %g]", beta, k->alpha);
+	if (k->scope == CL_SCOPE_LAYER) {
+		for (size_t i = 0; i < k->ng; i++) {
+			const struct cl_key_group *g = &k->g[i];
+			uint64_t rec = g->index_bytes + g->unit_bytes;
+			for (uint64_t j = cl_count(beta, g->finite); j < g->count; j++) {
+				const uint8_t *p = g->records + j * rec;
+				if ((r = fn(ctx, (uint32_t)i, cl_le(p, g->index_bytes), p + g->index_bytes)) < 0)
+					return r;
+			}
+		}
+		return 0;
+	}
+	const uint8_t *p = k->body;
+	uint64_t cut = cl_count(beta, k->finite);
+	for (uint64_t j = 0; j < k->count; j++) {
+		uint32_t gi = (uint32_t)cl_le(p, 4);
+		const struct cl_key_group *g = &k->g[gi];
+		if (j >= cut && (r = fn(ctx, gi, cl_le(p + 4, g->index_bytes), p + 4 + g->index_bytes)) < 0)
+			return r;
+		p += 4 + g->index_bytes + g->unit_bytes;
+	}
+	return 0;
+}

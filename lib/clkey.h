@@ -1,0 +1,88 @@
+/*
+ * clkey.h - the .clkey key bundle: the owner's secret, enough to cut any tier.
+ *
+ * Layout (docs/formats.md): magic "CLKEY\r\n\x1a", u32 version, u32 header
+ * length, a JSON header, the records, and a SHA-256 of everything before it.
+ * Records hold a unit index and the original bytes of that unit, in rank
+ * order: per group for scope layer, one global sequence (each record led by
+ * its group number) for scope global.
+ *
+ * A parsed key borrows its record bytes from the buffer it was parsed from.
+ */
+#ifndef CL_CLKEY_H
+#define CL_CLKEY_H
+
+#include "digest.h"
+#include "mapfile.h"
+#include "outfile.h"
+#include "safetensors.h"
+
+#define CL_KEY_MAGIC "CLKEY\r\n\x1a"
+#define CL_KEY_VERSION 1
+#define CL_KEY_MAX_HEADER (64u << 20)
+#define CL_KEY_PREFIX 16 /* magic, version, header length */
+
+struct cl_key_shard {
+	const char *file;
+	uint64_t header_len, size;
+	uint8_t locked[CL_SHA256_LEN], original[CL_SHA256_LEN];
+};
+
+struct cl_key_tensor {
+	const char *name;
+	int dtype;
+	unsigned ndim;
+	uint64_t shape[CL_MAX_NDIM];
+	uint32_t shard;
+	uint64_t begin, end;
+	uint64_t file_off; /* 8 + shard header_len + begin */
+};
+
+struct cl_key_group {
+	struct {
+		uint32_t tensor;
+		uint64_t stride;
+	} m[2];
+	unsigned nm;
+	uint64_t units, finite, count, unit_bytes;
+	unsigned index_bytes;    /* 4 or 8 */
+	const uint8_t *records;  /* scope layer: this group's block */
+};
+
+struct cl_key {
+	int unit, scope, select;
+	double alpha;
+	uint64_t seed;
+	uint8_t locked[CL_SHA256_LEN], original[CL_SHA256_LEN];
+	int sharded;
+	struct cl_key_shard *shards;
+	uint32_t nshards;
+	struct cl_key_tensor *t;
+	size_t nt;
+	struct cl_key_group *g;
+	size_t ng;
+	uint64_t finite, count; /* over the whole model (global) or summed */
+	const uint8_t *body;
+	uint64_t body_len;
+	json_t *header;
+	struct cl_map map;
+	uint64_t file_size;
+};
+
+int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out);
+int cl_key_load(const char *path, struct cl_key **out);
+void cl_key_free(struct cl_key *k);
+
+/* Record I of the global sequence walk: the caller keeps POS between calls. */
+typedef int (*cl_key_restore_fn)(void *ctx, uint32_t group, uint64_t unit, const uint8_t *bytes);
+/* Calls FN for every unit that tier BETA restores. */
+int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_fn fn, void *ctx);
+
+/* Writing: the prefix and header, then records, then the trailer. */
+int cl_key_write_header(struct cl_out *o, json_t *header);
+int cl_key_write_record(struct cl_out *o, int global, uint32_t group, unsigned index_bytes,
+			uint64_t unit);
+int cl_key_write_trailer(struct cl_out *o);
+unsigned cl_key_index_bytes(uint64_t units);
+
+#endif

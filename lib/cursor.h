@@ -1,0 +1,52 @@
+/*
+ * cursor.h - a bounded little-endian reader over untrusted bytes.  Reads past
+ * the end return zeros and set `bad`, so a parser checks once, at the end of
+ * a step, instead of after every field.
+ */
+#ifndef CL_CURSOR_H
+#define CL_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct cl_cursor {
+	const uint8_t *p;
+	size_t left;
+	int bad;
+};
+
+static inline const uint8_t *cl_cur_take(struct cl_cursor *c, size_t n)
+{
+	const uint8_t *p = c->p;
+	if (c->bad || n > c->left) {
+		c->bad = 1;
+		return NULL;
+	}
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+static inline uint64_t cl_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* An N-byte (1..8) little-endian integer, or 0 with `bad` set. */
+static inline uint64_t cl_cur_uint(struct cl_cursor *c, unsigned n)
+{
+	const uint8_t *p = cl_cur_take(c, n);
+	return p ? cl_le(p, n) : 0;
+}
+
+static inline void cl_put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+#endif

@@ -1,0 +1,98 @@
+/* dtype.c - dtype table and float decoding (little-endian files). */
+#include <math.h>
+#include <string.h>
+
+#include "dtype.h"
+
+static const struct cl_dtype dtypes[] = {
+	{"F64", 8, 1},	   {"F32", 4, 1},  {"F16", 2, 1},     {"BF16", 2, 1},
+	{"I64", 8, 0},	   {"I32", 4, 0},  {"I16", 2, 0},     {"I8", 1, 0},
+	{"U64", 8, 0},	   {"U32", 4, 0},  {"U16", 2, 0},     {"U8", 1, 0},
+	{"BOOL", 1, 0},	   {"F8_E4M3", 1, 0}, {"F8_E5M2", 1, 0}, {"F8_E8M0", 1, 0},
+	{"C64", 8, 0},
+};
+enum { DT_F64, DT_F32, DT_F16, DT_BF16 };
+
+int cl_dtype_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++)
+		if (strcmp(dtypes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const struct cl_dtype *cl_dtype_get(int id)
+{
+	return &dtypes[id];
+}
+
+static double half_to_double(uint16_t h)
+{
+	unsigned exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+	double v;
+
+	if (exp == 0)
+		v = ldexp((double)man, -24);
+	else if (exp == 31)
+		v = man ? NAN : INFINITY;
+	else
+		v = ldexp((double)(man | 0x400), (int)exp - 25);
+	return (h & 0x8000) ? -v : v;
+}
+
+static uint16_t load16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
+
+void cl_dtype_abs(int id, const uint8_t *p, size_t count, double *out)
+{
+	size_t i;
+
+	switch (id) {
+	case DT_F32:
+		for (i = 0; i < count; i++) {
+			float f;
+			memcpy(&f, p + 4 * i, 4);
+			out[i] = fabs((double)f);
+		}
+		break;
+	case DT_F64:
+		for (i = 0; i < count; i++) {
+			double d;
+			memcpy(&d, p + 8 * i, 8);
+			out[i] = fabs(d);
+		}
+		break;
+	case DT_F16:
+		for (i = 0; i < count; i++)
+			out[i] = fabs(half_to_double(load16(p + 2 * i)));
+		break;
+	case DT_BF16:
+		for (i = 0; i < count; i++) {
+			uint32_t bits = (uint32_t)load16(p + 2 * i) << 16;
+			float f;
+			memcpy(&f, &bits, 4);
+			out[i] = fabs((double)f);
+		}
+		break;
+	}
+}
+
+double cl_dtype_l1(int id, const uint8_t *p, uint64_t count)
+{
+	double buf[512], sum = 0;
+	size_t es = dtypes[id].size;
+
+	while (count) {
+		size_t n = count < 512 ? (size_t)count : 512;
+		cl_dtype_abs(id, p, n, buf);
+		for (size_t i = 0; i < n; i++)
+			sum += buf[i];
+		p += n * es;
+		count -= n;
+	}
+	return sum;
+}

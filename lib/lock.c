@@ -1,0 +1,365 @@
+/*
+ * lock.c - cl_lock: rank units, zero the chosen ones in a streamed copy of
+ * the model, and write the ranked originals to the key.  The original's
+ * SHA-256 is computed on a second thread while the selection runs.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clkey.h"
+#include "dtype.h"
+#include "error.h"
+#include "fingerprint.h"
+#include "modelout.h"
+#include "patch.h"
+#include "select.h"
+
+struct lock {
+	const struct cl_lock_opts *o;
+	struct cl_model *m;
+	struct cl_group *g;
+	size_t ng;
+	struct cl_pick *picks; /* layer: group after group; global: one ranking */
+	uint64_t npicks;
+	uint64_t **mask;       /* per group: bit u set when unit u is extracted */
+	long *key_group;       /* group -> index among the key's groups, or -1 */
+	long *owner;           /* tensor -> group << 2 | member, or -1 */
+	uint8_t (*orig)[CL_SHA256_LEN], (*locked)[CL_SHA256_LEN];
+	uint8_t index_sha[CL_SHA256_LEN];
+};
+
+static void progress(const struct lock *l, const char *phase, uint64_t done, uint64_t total)
+{
+	if (l->o->progress)
+		l->o->progress(l->o->progress_arg, phase, done, total);
+}
+
+static int check_opts(const struct cl_lock_opts *o)
+{
+	if (!(o->ratio > 0) || o->ratio > 0.5)
+		return cl_fail(CL_EINVAL, "--ratio %g is outside (0, 0.5]", o->ratio);
+	if (o->unit < CL_UNIT_ELEMENT || o->unit > CL_UNIT_CHANNEL || o->scope < CL_SCOPE_LAYER ||
+	    o->scope > CL_SCOPE_GLOBAL)
+		return cl_fail(CL_EINVAL, "unknown unit or scope");
+	return 0;
+}
+
+static int append_picks(struct lock *l, struct cl_pick *p, uint64_t k)
+{
+	struct cl_pick *n = realloc(l->picks, (l->npicks + k + 1) * sizeof(*n));
+	if (!n)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	memcpy(n + l->npicks, p, k * sizeof(*p));
+	l->picks = n;
+	l->npicks += k;
+	return 0;
+}
+
+static int run_pool(struct lock *l, size_t first, size_t n)
+{
+	struct cl_pool pool = {l->m, l->g + first, n, (uint32_t)first, l->o->unit};
+	struct cl_pick *p = NULL;
+	uint64_t k = 0;
+	int r = l->o->select == CL_SELECT_RANDOM
+			? cl_select_random(&pool, l->o->ratio, l->o->seed, &p, &k)
+			: cl_select_top(&pool, l->o->ratio, &p, &k);
+
+	if (r == 0 && l->npicks == 0 && first + n == l->ng) { /* one pool: keep its array */
+		free(l->picks);
+		l->picks = p;
+		l->npicks = k;
+		return 0;
+	}
+	if (r == 0)
+		r = append_picks(l, p, k);
+	free(p);
+	return r;
+}
+
+static int select_units(struct lock *l)
+{
+	int r = 0;
+
+	if (l->o->scope == CL_SCOPE_GLOBAL)
+		return run_pool(l, 0, l->ng);
+	for (size_t i = 0; i < l->ng && r == 0; i++) {
+		r = run_pool(l, i, 1);
+		progress(l, "ranking", i + 1, l->ng);
+	}
+	return r;
+}
+
+static int build_masks(struct lock *l)
+{
+	long kg = 0;
+
+	l->mask = calloc(l->ng + 1, sizeof(*l->mask));
+	l->key_group = calloc(l->ng + 1, sizeof(*l->key_group));
+	l->owner = malloc((l->m->nt + 1) * sizeof(*l->owner));
+	if (!l->mask || !l->key_group || !l->owner)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (size_t t = 0; t < l->m->nt; t++)
+		l->owner[t] = -1;
+	for (size_t i = 0; i < l->ng; i++) {
+		l->key_group[i] = l->g[i].count ? kg++ : -1;
+		if (!l->g[i].count)
+			continue;
+		if (!(l->mask[i] = calloc((l->g[i].units + 63) / 64, 8)))
+			return cl_fail(CL_ENOMEM, "out of memory");
+		for (unsigned j = 0; j < l->g[i].nm; j++)
+			l->owner[l->g[i].m[j].tensor] = (long)(i << 2 | j);
+	}
+	for (uint64_t i = 0; i < l->npicks; i++) {
+		uint64_t u = CL_PICK_UNIT(l->picks[i]);
+		l->mask[CL_PICK_GROUP(l->picks[i])][u / 64] |= 1ull << (u % 64);
+	}
+	return 0;
+}
+
+/* Zero spans of one shard, in file order: tensors in order, set bits in order. */
+struct zero_iter {
+	const struct lock *l;
+	size_t t, end; /* tensor range of the shard */
+	uint64_t u;    /* next unit to look at in tensor t */
+};
+
+static int next_zero(void *ctx, struct cl_span *s)
+{
+	struct zero_iter *it = ctx;
+	const struct lock *l = it->l;
+
+	for (; it->t < it->end; it->t++, it->u = 0) {
+		long own = l->owner[it->t];
+		if (own < 0)
+			continue;
+		const struct cl_group *g = &l->g[own >> 2];
+		const uint64_t *mask = l->mask[own >> 2];
+		uint64_t stride = g->m[own & 3].stride;
+		while (it->u < g->units) {
+			uint64_t w = mask[it->u / 64] >> (it->u % 64);
+			if (!w) {
+				it->u = (it->u / 64 + 1) * 64;
+				continue;
+			}
+			it->u += (uint64_t)__builtin_ctzll(w);
+			s->off = l->m->t[it->t].file_off + it->u * stride;
+			s->len = stride;
+			s->src = NULL;
+			it->u++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void *hash_originals(void *arg)
+{
+	struct lock *l = arg;
+	for (uint32_t i = 0; i < l->m->nshards; i++)
+		cl_sha256(l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size, l->orig[i]);
+	if (l->m->sharded)
+		cl_sha256(l->m->index.data, (size_t)l->m->index.size, l->index_sha);
+	return NULL;
+}
+
+static int write_locked(struct lock *l, struct cl_model_out *mo)
+{
+	size_t t = 0;
+	int r = 0;
+
+	for (uint32_t s = 0; s < l->m->nshards && r == 0; s++) {
+		const struct cl_shard *sh = &l->m->shards[s];
+		struct zero_iter it = {l, t, t + sh->st.n, 0};
+		r = cl_patch_stream(sh->map.data, sh->map.size, next_zero, &it, mo->shard[s]);
+		if (r == 0)
+			cl_out_digest(mo->shard[s], l->locked[s]);
+		t += sh->st.n;
+		progress(l, "writing", s + 1, l->m->nshards);
+	}
+	return r;
+}
+
+static void hex_set(json_t *o, const char *k, const uint8_t *d)
+{
+	char hex[CL_SHA256_HEX];
+	cl_hex(d, CL_SHA256_LEN, hex);
+	json_object_set_new(o, k, json_string(hex));
+}
+
+static json_t *tensor_json(const struct cl_tensor *t)
+{
+	json_t *shape = json_array();
+	for (unsigned i = 0; i < t->ndim; i++)
+		json_array_append_new(shape, json_integer((json_int_t)t->shape[i]));
+	return json_pack("{s:s, s:s, s:o, s:I, s:[I,I]}", "name", t->name, "dtype",
+			 cl_dtype_get(t->dtype)->name, "shape", shape, "shard", (json_int_t)t->shard,
+			 "data_offsets", (json_int_t)t->begin, (json_int_t)t->end);
+}
+
+static json_t *key_header(const struct lock *l)
+{
+	json_t *h = json_object(), *shards = json_array(), *tensors = json_array(), *groups = json_array();
+	const char **names = malloc(l->m->nshards * sizeof(*names));
+	uint8_t fp[CL_SHA256_LEN];
+	uint64_t finite = 0;
+	size_t nt = 0;
+
+	if (!h || !names)
+		goto fail;
+	json_object_set_new(h, "format", json_string("clkey"));
+	json_object_set_new(h, "unit", json_string(cl_unit_name(l->o->unit)));
+	json_object_set_new(h, "scope", json_string(cl_scope_name(l->o->scope)));
+	json_object_set_new(h, "select", json_string(l->o->select == CL_SELECT_RANDOM ? "random" : "top"));
+	json_object_set_new(h, "seed", json_integer(l->o->select == CL_SELECT_RANDOM ? (json_int_t)(l->o->seed & INT64_MAX) : 0));
+	json_object_set_new(h, "alpha", json_real(l->o->ratio));
+	for (uint32_t i = 0; i < l->m->nshards; i++)
+		names[i] = l->m->shards[i].name;
+	cl_fingerprint(l->m->sharded ? l->index_sha : NULL, l->m->nshards, names,
+		       (const uint8_t(*)[CL_SHA256_LEN])l->locked, fp);
+	hex_set(h, "locked_sha256", fp);
+	cl_fingerprint(l->m->sharded ? l->index_sha : NULL, l->m->nshards, names,
+		       (const uint8_t(*)[CL_SHA256_LEN])l->orig, fp);
+	hex_set(h, "original_sha256", fp);
+	json_object_set_new(h, "sharded", json_boolean(l->m->sharded));
+	for (uint32_t i = 0; i < l->m->nshards; i++) {
+		const struct cl_shard *s = &l->m->shards[i];
+		json_t *o = json_pack("{s:s, s:I, s:I}", "file", s->name, "header_len",
+				      (json_int_t)s->st.header_len, "size", (json_int_t)s->map.size);
+		hex_set(o, "locked_sha256", l->locked[i]);
+		hex_set(o, "original_sha256", l->orig[i]);
+		json_array_append_new(shards, o);
+	}
+	for (size_t i = 0; i < l->ng; i++) {
+		const struct cl_group *g = &l->g[i];
+		json_t *mem = json_array();
+		finite += g->finite;
+		if (!g->count)
+			continue;
+		for (unsigned j = 0; j < g->nm; j++) {
+			json_array_append_new(tensors, tensor_json(&l->m->t[g->m[j].tensor]));
+			json_array_append_new(mem, json_pack("[I,I]", (json_int_t)nt++, (json_int_t)g->m[j].stride));
+		}
+		json_array_append_new(groups, json_pack("{s:o, s:I, s:I, s:I, s:i}", "members", mem, "units",
+							(json_int_t)g->units, "finite", (json_int_t)g->finite,
+							"count", (json_int_t)g->count, "index_bytes",
+							(int)cl_key_index_bytes(g->units)));
+	}
+	json_object_set_new(h, "shards", shards);
+	json_object_set_new(h, "tensors", tensors);
+	json_object_set_new(h, "groups", groups);
+	json_object_set_new(h, "finite", json_integer((json_int_t)finite));
+	json_object_set_new(h, "count", json_integer((json_int_t)l->npicks));
+	free(names);
+	return h;
+fail:
+	free(names);
+	json_decref(h);
+	json_decref(shards);
+	json_decref(tensors);
+	json_decref(groups);
+	return NULL;
+}
+
+static int write_key(const struct lock *l, struct cl_out *o)
+{
+	json_t *h = key_header(l);
+	int global = l->o->scope == CL_SCOPE_GLOBAL, r;
+
+	if (!h)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	r = cl_key_write_header(o, h);
+	json_decref(h);
+	for (uint64_t i = 0; i < l->npicks && r == 0; i++) {
+		uint32_t gi = CL_PICK_GROUP(l->picks[i]);
+		uint64_t u = CL_PICK_UNIT(l->picks[i]);
+		const struct cl_group *g = &l->g[gi];
+		if (i + 8 < l->npicks) { /* rank order jumps around the model */
+			const struct cl_group *ng = &l->g[CL_PICK_GROUP(l->picks[i + 8])];
+			__builtin_prefetch(l->m->t[ng->m[0].tensor].data +
+					   CL_PICK_UNIT(l->picks[i + 8]) * ng->m[0].stride);
+		}
+		r = cl_key_write_record(o, global, (uint32_t)l->key_group[gi], cl_key_index_bytes(g->units), u);
+		for (unsigned j = 0; j < g->nm && r == 0; j++)
+			r = cl_out_write(o, l->m->t[g->m[j].tensor].data + u * g->m[j].stride,
+					 (size_t)g->m[j].stride);
+	}
+	if (r == 0)
+		r = cl_key_write_trailer(o);
+	return r;
+}
+
+static void lock_free(struct lock *l)
+{
+	for (size_t i = 0; l->mask && i < l->ng; i++)
+		free(l->mask[i]);
+	free(l->mask);
+	free(l->key_group);
+	free(l->owner);
+	free(l->picks);
+	free(l->g);
+	free(l->orig);
+	free(l->locked);
+	cl_model_free(l->m);
+}
+
+int cl_lock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
+	    struct cl_lock_stats *stats)
+{
+	struct lock l = {.o = opts};
+	struct cl_model_out mo = {0};
+	struct cl_out *ko = NULL;
+	pthread_t hasher;
+	int r, hashing = 0;
+
+	if ((r = check_opts(opts)) < 0 || (r = cl_model_open(model, &l.m)) < 0)
+		goto out;
+	l.orig = calloc(l.m->nshards, CL_SHA256_LEN);
+	l.locked = calloc(l.m->nshards, CL_SHA256_LEN);
+	if (!l.orig || !l.locked) {
+		r = cl_fail(CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = cl_groups_build(l.m, opts->unit, opts->include, opts->exclude, &l.g, &l.ng)) < 0)
+		goto out;
+	if (l.ng == 0) {
+		r = cl_fail(CL_EINVAL, "%s: no tensor is eligible for unit '%s'", model, cl_unit_name(opts->unit));
+		goto out;
+	}
+	if ((r = cl_model_out_open(l.m, out, &mo)) < 0 || (r = cl_out_open(key, 0600, &ko)) < 0)
+		goto out;
+	hashing = pthread_create(&hasher, NULL, hash_originals, &l) == 0;
+	if (!hashing)
+		hash_originals(&l);
+	r = select_units(&l);
+	if (r == 0)
+		r = build_masks(&l);
+	if (r == 0)
+		r = write_locked(&l, &mo);
+	if (hashing)
+		pthread_join(hasher, NULL);
+	if (r == 0)
+		r = write_key(&l, ko);
+	/* The key lands first: a key without its locked model is harmless. */
+	if (r == 0) {
+		if (stats) {
+			memset(stats, 0, sizeof(*stats));
+			stats->model_bytes = l.m->bytes;
+			stats->key_bytes = cl_out_size(ko);
+			stats->units_locked = l.npicks;
+			for (size_t i = 0; i < l.ng; i++) {
+				stats->units_total += l.g[i].finite;
+				stats->tensors_touched += l.g[i].count ? l.g[i].nm : 0;
+			}
+		}
+		r = cl_out_commit(ko);
+		ko = NULL;
+	}
+	if (r == 0)
+		r = cl_model_out_commit(&mo);
+out:
+	cl_out_abort(ko);
+	cl_model_out_abort(&mo);
+	lock_free(&l);
+	return r;
+}

@@ -1,0 +1,25 @@
+/*
+ * modelout.h - the output side of a model: one file, or a directory that
+ * receives the index (byte-identical) and every shard under its own name.
+ * All files are written as temp files and renamed only after all of them
+ * were written and fsynced.
+ */
+#ifndef CL_MODELOUT_H
+#define CL_MODELOUT_H
+
+#include "model.h"
+#include "outfile.h"
+
+struct cl_model_out {
+	struct cl_out **shard;
+	uint32_t n;
+	struct cl_out *index;
+};
+
+int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model_out *mo);
+int cl_model_out_commit(struct cl_model_out *mo);
+void cl_model_out_abort(struct cl_model_out *mo);
+/* Refuse to write OUT when it is one of the model's own files. */
+int cl_check_not_input(const struct cl_model *m, const char *out);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * outfile.h - an output file that appears whole or not at all.
+ *
+ * Bytes go to a hidden temp file beside the destination, hashed with SHA-256
+ * on the way.  commit() flushes, fsyncs, renames over the destination and
+ * fsyncs the directory; abort() (or free before commit) unlinks the temp
+ * file, so no reader ever sees a half-written output.
+ */
+#ifndef CL_OUTFILE_H
+#define CL_OUTFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+
+struct cl_out;
+
+int cl_out_open(const char *path, unsigned mode, struct cl_out **out);
+int cl_out_write(struct cl_out *o, const void *p, size_t n);
+/* SHA-256 of everything written so far (the stream goes on). */
+void cl_out_digest(struct cl_out *o, uint8_t out[CL_SHA256_LEN]);
+uint64_t cl_out_size(const struct cl_out *o);
+/* Flush and fsync, ready to rename. */
+int cl_out_finish(struct cl_out *o);
+/* Rename into place and free. */
+int cl_out_commit(struct cl_out *o);
+/* Unlink the temp file and free; NULL-safe. */
+void cl_out_abort(struct cl_out *o);
+
+/* fsync the directory holding PATH, so a rename survives a crash. */
+int cl_sync_dir_of(const char *path);
+
+#endif

@@ -1,0 +1,323 @@
+/* select.c - O(n) top-k selection with deterministic ties; random baseline. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "select.h"
+
+#define CHUNK 4096
+#define SMALL_POOL (1u << 20) /* below this, hold every finite unit */
+#define SAMPLES 65536
+
+static uint64_t score_bits(double s)
+{
+	uint64_t b;
+	memcpy(&b, &s, 8); /* scores are >= 0, so the bits order like the values */
+	return b;
+}
+
+/* Better rank first: higher score, then lower key. */
+static int rank_before(const struct cl_pick *a, const struct cl_pick *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	return a->key < b->key;
+}
+
+static int cmp_rank(const void *x, const void *y)
+{
+	const struct cl_pick *a = x, *b = y;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+static void swap(struct cl_pick *a, struct cl_pick *b)
+{
+	struct cl_pick t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* Reorder A so that its first K entries are the K best by rank. */
+static void select_k(struct cl_pick *a, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n;
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+	while (hi - lo > 1 && k > lo && k < hi) {
+		size_t store = lo;
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		swap(&a[lo + rng % (hi - lo)], &a[hi - 1]);
+		for (size_t i = lo; i < hi - 1; i++)
+			if (rank_before(&a[i], &a[hi - 1]))
+				swap(&a[i], &a[store++]);
+		swap(&a[store], &a[hi - 1]);
+		if (store < k)
+			lo = store + 1;
+		else
+			hi = store;
+	}
+}
+
+struct vec {
+	struct cl_pick *p;
+	size_t n, cap, limit;
+};
+
+static int vec_push(struct vec *v, double s, uint64_t key)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 4096;
+		struct cl_pick *p;
+		if (v->limit && cap > v->limit)
+			cap = v->limit;
+		if (cap <= v->n)
+			return CL_ELIMIT;
+		p = realloc(v->p, cap * sizeof(*p));
+		if (!p)
+			return cl_fail(CL_ENOMEM, "out of memory selecting units");
+		v->p = p;
+		v->cap = cap;
+	}
+	v->p[v->n++] = (struct cl_pick){s, key};
+	return 0;
+}
+
+static uint64_t pool_units(const struct cl_pool *pool)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < pool->ng; i++)
+		n += pool->g[i].units;
+	return n;
+}
+
+static uint64_t pick_key(const struct cl_pool *pool, size_t gi, uint64_t u)
+{
+	return (uint64_t)(pool->gbase + gi) << CL_PICK_UNIT_BITS | u;
+}
+
+/*
+ * One pass over the pool: count finite units per group and collect those with
+ * score >= LO into V.  Returns CL_ELIMIT when V would outgrow its limit.
+ */
+static int collect_above(struct cl_pool *pool, double lo, struct vec *v)
+{
+	double s[CHUNK];
+
+	for (size_t gi = 0; gi < pool->ng; gi++) {
+		struct cl_group *g = &pool->g[gi];
+		g->finite = 0;
+		for (uint64_t u = 0; u < g->units; u += CHUNK) {
+			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
+			cl_group_scores(pool->m, g, pool->unit, u, n, s);
+			for (size_t i = 0; i < n; i++) {
+				if (!isfinite(s[i]))
+					continue;
+				g->finite++;
+				if (s[i] >= lo) {
+					int r = vec_push(v, s[i], pick_key(pool, gi, u + i));
+					if (r < 0)
+						return r;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static int cmp_desc(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a > b ? -1 : a < b;
+}
+
+/* A score bound below which the k-th best very likely does not fall. */
+static double sample_bound(const struct cl_pool *pool, uint64_t total, double ratio, size_t *cap)
+{
+	static _Thread_local double sample[SAMPLES];
+	size_t ns = 0, gi = 0;
+	uint64_t base = 0;
+
+	for (size_t j = 0; j < SAMPLES; j++) {
+		uint64_t pos = (uint64_t)(((double)j + 0.5) * (double)total / SAMPLES);
+		double s;
+		while (pos >= base + pool->g[gi].units)
+			base += pool->g[gi++].units;
+		cl_group_scores(pool->m, &pool->g[gi], pool->unit, pos - base, 1, &s);
+		if (isfinite(s))
+			sample[ns++] = s;
+	}
+	if (ns == 0)
+		return INFINITY;
+	qsort(sample, ns, sizeof(double), cmp_desc);
+	double p = ratio * (double)ns, margin = 4.0 * sqrt(p + 1) + 16;
+	size_t idx = (size_t)(p + margin);
+	if (idx >= ns)
+		return -1; /* no useful bound: the caller searches exactly */
+	*cap = (size_t)(2.0 * (double)(idx + 1) / (double)ns * (double)total) + 4096;
+	return sample[idx];
+}
+
+/* Exact threshold by radix search on the score bits, 16 bits a pass. */
+static void radix_threshold(struct cl_pool *pool, uint64_t k, uint64_t *thr, uint64_t *ties)
+{
+	static _Thread_local uint64_t hist[65536];
+	double s[CHUNK];
+	uint64_t prefix = 0, need = k;
+
+	for (int shift = 48; shift >= 0; shift -= 16) {
+		memset(hist, 0, sizeof(hist));
+		for (size_t gi = 0; gi < pool->ng; gi++) {
+			const struct cl_group *g = &pool->g[gi];
+			for (uint64_t u = 0; u < g->units; u += CHUNK) {
+				size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
+				cl_group_scores(pool->m, g, pool->unit, u, n, s);
+				for (size_t i = 0; i < n; i++) {
+					uint64_t b = score_bits(s[i]);
+					if (isfinite(s[i]) && (shift == 48 || b >> (shift + 16) == prefix))
+						hist[(b >> shift) & 0xffff]++;
+				}
+			}
+		}
+		int bucket = 65535;
+		while (bucket > 0 && hist[bucket] < need)
+			need -= hist[bucket--];
+		prefix = prefix << 16 | (uint64_t)bucket;
+	}
+	*thr = prefix;
+	*ties = need;
+}
+
+/* Everything above the exact threshold, plus the first TIES equal to it. */
+static int exact_select(struct cl_pool *pool, uint64_t k, struct vec *v)
+{
+	uint64_t thr, ties;
+	double s[CHUNK];
+	int r;
+
+	radix_threshold(pool, k, &thr, &ties);
+	v->n = 0;
+	v->limit = 0;
+	for (size_t gi = 0; gi < pool->ng; gi++) {
+		const struct cl_group *g = &pool->g[gi];
+		for (uint64_t u = 0; u < g->units; u += CHUNK) {
+			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
+			cl_group_scores(pool->m, g, pool->unit, u, n, s);
+			for (size_t i = 0; i < n; i++) {
+				uint64_t b = score_bits(s[i]);
+				if (!isfinite(s[i]) || b < thr || (b == thr && ties == 0))
+					continue;
+				if (b == thr)
+					ties--;
+				if ((r = vec_push(v, s[i], pick_key(pool, gi, u + i))) < 0)
+					return r;
+			}
+		}
+	}
+	return 0;
+}
+
+static uint64_t pool_finite(const struct cl_pool *pool)
+{
+	uint64_t f = 0;
+	for (size_t i = 0; i < pool->ng; i++)
+		f += pool->g[i].finite;
+	return f;
+}
+
+/* Set each group's count from the picks. */
+static void count_picks(struct cl_pool *pool, const struct cl_pick *p, uint64_t k)
+{
+	for (size_t i = 0; i < pool->ng; i++)
+		pool->g[i].count = 0;
+	for (uint64_t i = 0; i < k; i++)
+		pool->g[CL_PICK_GROUP(p[i]) - pool->gbase].count++;
+}
+
+int cl_select_top(struct cl_pool *pool, double ratio, struct cl_pick **out, uint64_t *kout)
+{
+	struct vec v = {0};
+	uint64_t total = pool_units(pool), k;
+	double lo = -1;
+	size_t cap = 0;
+	int r;
+
+	if (total > SMALL_POOL)
+		lo = sample_bound(pool, total, ratio, &cap);
+	v.limit = lo >= 0 ? cap : 0;
+	r = collect_above(pool, lo < 0 ? 0 : lo, &v);
+	if (r < 0 && r != CL_ELIMIT)
+		goto fail;
+	if (r == CL_ELIMIT) { /* finite counts are incomplete: count them exactly */
+		v.limit = 0;
+		v.n = 0;
+		collect_above(pool, INFINITY, &v);
+	}
+	k = cl_count(ratio, pool_finite(pool));
+	if (r == CL_ELIMIT || v.n < k) {
+		if ((r = exact_select(pool, k, &v)) < 0)
+			goto fail;
+	}
+	select_k(v.p, v.n, (size_t)k);
+	qsort(v.p, (size_t)k, sizeof(*v.p), cmp_rank);
+	count_picks(pool, v.p, k);
+	if (k < v.n) {
+		struct cl_pick *p = realloc(v.p, (k ? k : 1) * sizeof(*p));
+		if (p)
+			v.p = p;
+	}
+	*out = v.p;
+	*kout = k;
+	return 0;
+fail:
+	free(v.p);
+	return r;
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+int cl_select_random(struct cl_pool *pool, double ratio, uint64_t seed, struct cl_pick **out,
+		     uint64_t *kout)
+{
+	struct vec v = {0};
+	uint64_t rng = seed ^ ((uint64_t)pool->gbase * 0xd1b54a32d192ed03ull), f, k, seen = 0;
+	double s[CHUNK];
+	int r;
+
+	collect_above(pool, INFINITY, &v); /* counts finite units only */
+	f = pool_finite(pool);
+	k = cl_count(ratio, f);
+	/* Selection sampling (Knuth's algorithm S): each finite unit in turn. */
+	for (size_t gi = 0; gi < pool->ng && v.n < k; gi++) {
+		const struct cl_group *g = &pool->g[gi];
+		for (uint64_t u = 0; u < g->units && v.n < k; u += CHUNK) {
+			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
+			cl_group_scores(pool->m, g, pool->unit, u, n, s);
+			for (size_t i = 0; i < n && v.n < k; i++) {
+				if (!isfinite(s[i]))
+					continue;
+				double x = (double)(splitmix64(&rng) >> 11) * 0x1.0p-53;
+				if ((double)(f - seen) * x < (double)(k - v.n) &&
+				    (r = vec_push(&v, 0, pick_key(pool, gi, u + i))) < 0) {
+					free(v.p);
+					return r;
+				}
+				seen++;
+			}
+		}
+	}
+	for (size_t i = v.n; i > 1; i--) /* random rank order */
+		swap(&v.p[i - 1], &v.p[splitmix64(&rng) % i]);
+	count_picks(pool, v.p, v.n);
+	*out = v.p;
+	*kout = v.n;
+	return 0;
+}

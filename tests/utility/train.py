@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Train the Fashion-MNIST fixture models and write them as safetensors.
+
+usage: train.py [ARCH ...]        (default: all of mlp cnn vit lstm)
+
+For each ARCH: seeds everything from a fixed seed, trains with Adam and a
+one-cycle learning-rate schedule, saves models/ARCH.safetensors (F32, all
+state_dict entries including BatchNorm buffers, metadata arch/epochs/seed/
+test_accuracy/...), re-loads that file with st.py, evaluates it exactly as
+eval.py does, and records the accuracy in models/accuracy.json.
+Runs on the CPU with 2 threads; same seed + same machine -> same bytes.
+"""
+
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import data
+import models
+import st
+
+SEED = 20240519
+# arch -> (epochs, batch size, max learning rate)
+CONFIG = {
+    "mlp": (10, 128, 2e-3),
+    "cnn": (4, 128, 4e-3),
+    "vit": (6, 128, 2e-3),
+    "lstm": (4, 128, 4e-3),
+}
+OUT = os.path.join(HERE, "models")
+
+
+def set_seed(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    import random
+    random.seed(seed)
+
+
+def train_one(arch, xtr, ytr, xte, yte):
+    epochs, bs, lr = CONFIG[arch]
+    set_seed(SEED)
+    model = models.build(arch)
+    nparams = sum(p.numel() for p in model.parameters())
+    steps_per_epoch = (xtr.shape[0] + bs - 1) // bs
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.15)
+    t0 = time.time()
+    for ep in range(epochs):
+        model.train()
+        g = torch.Generator().manual_seed(SEED * 1000 + ep)
+        perm = torch.randperm(xtr.shape[0], generator=g)
+        tot = 0.0
+        for i in range(0, xtr.shape[0], bs):
+            idx = perm[i:i + bs]
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(xtr[idx]), ytr[idx])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            tot += float(loss) * idx.shape[0]
+        c, n = data.evaluate(model, xte, yte)
+        print("%s epoch %d/%d loss %.4f test %.2f%% (%.0fs)"
+              % (arch, ep + 1, epochs, tot / xtr.shape[0], c * 100 / n,
+                 time.time() - t0), flush=True)
+    train_s = time.time() - t0
+
+    path = os.path.join(OUT, arch + ".safetensors")
+    # Provisional save, then re-load through st.py and evaluate like eval.py,
+    # so the recorded accuracy is that of the bytes in the file.
+    model.eval()
+    sd = model.state_dict()
+    c, n = data.evaluate(model, xte, yte)
+    meta = {
+        "arch": arch,
+        "epochs": str(epochs),
+        "seed": str(SEED),
+        "batch_size": str(bs),
+        "optimizer": "Adam+OneCycleLR max_lr=%g" % lr,
+        "test_accuracy": "%d.%02d" % divmod(c, 100) if n == 10000
+        else "%.2f" % (c * 100 / n),
+        "dataset": "fashion-mnist",
+        "torch": torch.__version__,
+    }
+    st.save_state_dict(path, sd, meta)
+    check = models.build(arch)
+    loaded, _ = st.load_state_dict(path)
+    check.load_state_dict(loaded, strict=True)
+    c2, _ = data.evaluate(check, xte, yte)
+    if c2 != c:
+        raise SystemExit("%s: reloaded model scores %d != %d" % (arch, c2, c))
+    acc = round(c * 100 / n, 2)
+    print("%s: %d params, %d bytes, test %.2f%%, trained in %.0fs"
+          % (arch, nparams, os.path.getsize(path), acc, train_s), flush=True)
+    return acc
+
+
+def main(argv):
+    archs = argv or list(models.ARCHS)
+    for a in archs:
+        if a not in models.ARCHS:
+            raise SystemExit("train.py: unknown arch %r (expected %s)"
+                             % (a, " ".join(models.ARCHS)))
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    os.makedirs(OUT, exist_ok=True)
+    xtr, ytr = data.load("train")
+    xte, yte = data.load("test")
+    accp = os.path.join(OUT, "accuracy.json")
+    for a in archs:
+        acc = train_one(a, xtr, ytr, xte, yte)
+        accs = {}
+        if os.path.exists(accp):
+            with open(accp) as f:
+                accs = json.load(f)
+        accs[a] = acc
+        accs = {k: accs[k] for k in sorted(accs, key=lambda k: (
+            models.ARCHS.index(k) if k in models.ARCHS else 99, k))}
+        tmp = accp + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(accs, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, accp)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
