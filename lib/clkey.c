@@ -238,8 +238,7 @@ static int parse_header(struct cl_key *k)
 		sum_count += k->g[i].count;
 	}
 	if (sum_count != k->count || sum_finite > k->finite ||
-	    (k->scope == CL_SCOPE_GLOBAL && k->count != cl_count(k->alpha, k->finite)) ||
-	    (k->scope == CL_SCOPE_LAYER && sum_finite != k->finite))
+	    (k->scope == CL_SCOPE_GLOBAL && k->count != cl_count(k->alpha, k->finite)))
 		r = bad("key header: %s do not add up", "unit counts");
 out:
 	free(used);

@@ -37,11 +37,12 @@ int cl_key_match_locked(const struct cl_key *k, const struct cl_model *m)
 	for (uint32_t i = 0; i < m->nshards && r == 0; i++) {
 		uint8_t d[CL_SHA256_LEN];
 		cl_sha256(m->shards[i].map.data, (size_t)m->shards[i].map.size, d);
+		if (memcmp(d, k->shards[i].locked, CL_SHA256_LEN) == 0)
+			continue;
 		if (memcmp(d, k->shards[i].original, CL_SHA256_LEN) == 0)
 			return cl_fail(CL_EMISMATCH, "%s: this is the original model, not the locked one",
 				       m->shards[i].path);
-		if (memcmp(d, k->shards[i].locked, CL_SHA256_LEN) != 0)
-			return cl_fail(CL_EMISMATCH, "%s: not the locked model this key belongs to (SHA-256 differs)",
+		return cl_fail(CL_EMISMATCH, "%s: not the locked model this key belongs to (SHA-256 differs)",
 				       m->shards[i].path);
 	}
 	return r;

@@ -170,10 +170,8 @@ static int write_locked(struct lock *l, struct cl_model_out *mo)
 
 	for (uint32_t s = 0; s < l->m->nshards && r == 0; s++) {
 		const struct cl_shard *sh = &l->m->shards[s];
-		struct zero_iter it = {l, t, t + sh->st.n, 0};
-		r = cl_patch_stream(sh->map.data, sh->map.size, next_zero, &it, mo->shard[s]);
-		if (r == 0)
-			cl_out_digest(mo->shard[s], l->locked[s]);
+		struct zero_iter wit = {l, t, t + sh->st.n, 0}, hit = wit;
+		r = cl_patch_copy(&sh->map, next_zero, &wit, &hit, mo->shard[s], l->locked[s]);
 		t += sh->st.n;
 		progress(l, "writing", s + 1, l->m->nshards);
 	}

@@ -33,20 +33,23 @@ int cl_map_open(const char *path, struct cl_map *m)
 			return r;
 		}
 	}
-	close(fd);
 	m->data = p;
 	m->size = (uint64_t)st.st_size;
+	m->fd = fd;
 	return 0;
 }
 
 void cl_map_close(struct cl_map *m)
 {
-	if (m && m->data)
+	if (!m)
+		return;
+	if (m->data)
 		munmap((void *)m->data, m->size);
-	if (m) {
-		m->data = NULL;
-		m->size = 0;
-	}
+	if (m->fd > 0)
+		close(m->fd);
+	m->data = NULL;
+	m->size = 0;
+	m->fd = -1;
 }
 
 void cl_map_sequential(const struct cl_map *m)

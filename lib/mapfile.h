@@ -10,6 +10,7 @@
 struct cl_map {
 	const uint8_t *data; /* NULL for an empty file */
 	uint64_t size;
+	int fd;              /* kept open for in-kernel copies; -1 when closed */
 };
 
 int cl_map_open(const char *path, struct cl_map *m);

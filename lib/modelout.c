@@ -46,7 +46,7 @@ int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model
 		return cl_fail(CL_ENOMEM, "out of memory");
 	mo->n = m->nshards;
 	if (!m->sharded)
-		return cl_out_open(out, 0644, &mo->shard[0]);
+		return cl_out_open(out, 0644 | CL_OUT_NOHASH, &mo->shard[0]);
 	if (mkdir(out, 0755) < 0 && errno != EEXIST)
 		return cl_fail_errno("%s: cannot create the output directory", out);
 	slash = strrchr(m->path, '/');
@@ -56,7 +56,7 @@ int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model
 		return r;
 	for (uint32_t i = 0; i < m->nshards; i++) {
 		snprintf(path, sizeof(path), "%s/%s", out, m->shards[i].name);
-		if ((r = cl_out_open(path, 0644, &mo->shard[i])) < 0)
+		if ((r = cl_out_open(path, 0644 | CL_OUT_NOHASH, &mo->shard[i])) < 0)
 			return r;
 	}
 	return 0;

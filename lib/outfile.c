@@ -39,7 +39,7 @@ int cl_out_open(const char *path, unsigned mode, struct cl_out **out)
 		r = cl_fail(CL_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((r = cl_sha_new(&o->sha)) < 0)
+	if (!(mode & CL_OUT_NOHASH) && (r = cl_sha_new(&o->sha)) < 0)
 		goto fail;
 	o->fd = mkostemp(o->tmp, O_CLOEXEC);
 	if (o->fd < 0) {
@@ -48,7 +48,7 @@ int cl_out_open(const char *path, unsigned mode, struct cl_out **out)
 		o->tmp = NULL;
 		goto fail;
 	}
-	fchmod(o->fd, mode);
+	fchmod(o->fd, mode & 07777);
 	free(d);
 	free(b);
 	*out = o;
@@ -86,7 +86,8 @@ int cl_out_write(struct cl_out *o, const void *p, size_t n)
 {
 	int r;
 
-	cl_sha_update(o->sha, p, n);
+	if (o->sha)
+		cl_sha_update(o->sha, p, n);
 	o->size += n;
 	if (o->len + n <= BUF_SIZE) {
 		memcpy(o->buf + o->len, p, n);
@@ -99,6 +100,32 @@ int cl_out_write(struct cl_out *o, const void *p, size_t n)
 		return write_all(o, p, n);
 	memcpy(o->buf, p, n);
 	o->len = n;
+	return 0;
+}
+
+int cl_out_copy(struct cl_out *o, const uint8_t *src, int fd, uint64_t off, uint64_t len)
+{
+	int r;
+
+	if (fd < 0 || o->sha)
+		return cl_out_write(o, src, (size_t)len);
+	if ((r = flush(o)) < 0)
+		return r;
+	while (len) {
+		loff_t in = (loff_t)off;
+		ssize_t n = copy_file_range(fd, &in, o->fd, NULL, (size_t)len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) { /* no in-kernel copy here (or a short source): copy by hand */
+			if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+				return cl_fail_errno("%s", o->path);
+			return cl_out_write(o, src, (size_t)len);
+		}
+		o->size += (uint64_t)n;
+		src += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
 	return 0;
 }
 

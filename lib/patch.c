@@ -1,4 +1,5 @@
-/* patch.c - copy with patches, chunk by chunk. */
+/* patch.c - copy with patches, chunk by chunk; hash the result alongside. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,20 +8,26 @@
 
 #define CHUNK (4u << 20)
 
-int cl_patch_stream(const uint8_t *src, uint64_t size, cl_span_next next, void *ctx,
-		    struct cl_out *o)
+/*
+ * Walk IN in chunks.  For each chunk, EMIT gets either the mapped bytes
+ * (untouched chunk, patched == 0) or BUF with the spans applied.
+ */
+typedef int (*chunk_fn)(void *arg, const uint8_t *p, uint64_t pos, uint64_t len, int patched);
+
+static int walk(const struct cl_map *in, cl_span_next next, void *ctx, chunk_fn emit, void *arg)
 {
+	const uint8_t *src = in->data;
+	uint64_t size = in->size, last_end = 0;
 	uint8_t *buf = malloc(CHUNK);
 	struct cl_span s;
 	int have = next(ctx, &s), r = 0;
-	uint64_t last_end = 0;
 
 	if (!buf)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	for (uint64_t pos = 0; pos < size && r == 0; pos += CHUNK) {
 		uint64_t end = size - pos < CHUNK ? size : pos + CHUNK;
-		if (!have || s.off >= end) { /* untouched: write straight from the map */
-			r = cl_out_write(o, src + pos, (size_t)(end - pos));
+		if (!have || s.off >= end) {
+			r = emit(arg, src + pos, pos, end - pos, 0);
 			continue;
 		}
 		memcpy(buf, src + pos, (size_t)(end - pos));
@@ -46,11 +53,86 @@ int cl_patch_stream(const uint8_t *src, uint64_t size, cl_span_next next, void *
 			have = next(ctx, &s);
 		}
 		if (r == 0)
-			r = cl_out_write(o, buf, (size_t)(end - pos));
+			r = emit(arg, buf, pos, end - pos, 1);
 	}
 	if (r == 0 && have)
 		r = cl_fail(CL_EINVAL, "patch span at offset %llu lies beyond the file (%llu bytes)",
 			    (unsigned long long)s.off, (unsigned long long)size);
 	free(buf);
+	return r;
+}
+
+struct writer {
+	struct cl_out *o;
+	int fd;
+};
+
+static int emit_write(void *arg, const uint8_t *p, uint64_t pos, uint64_t len, int patched)
+{
+	struct writer *w = arg;
+	if (patched)
+		return cl_out_write(w->o, p, (size_t)len);
+	return cl_out_copy(w->o, p, w->fd, pos, len);
+}
+
+static int emit_hash(void *arg, const uint8_t *p, uint64_t pos, uint64_t len, int patched)
+{
+	(void)pos, (void)patched;
+	cl_sha_update(arg, p, (size_t)len);
+	return 0;
+}
+
+int cl_patch_stream(const struct cl_map *in, cl_span_next next, void *ctx, struct cl_out *o)
+{
+	struct writer w = {o, in->fd};
+	return walk(in, next, ctx, emit_write, &w);
+}
+
+int cl_patch_digest(const struct cl_map *in, cl_span_next next, void *ctx, uint8_t out[CL_SHA256_LEN])
+{
+	struct cl_sha *s;
+	int r = cl_sha_new(&s);
+
+	if (r < 0)
+		return r;
+	r = walk(in, next, ctx, emit_hash, s);
+	cl_sha_final(s, out);
+	cl_sha_free(s);
+	return r;
+}
+
+struct hash_job {
+	const struct cl_map *in;
+	cl_span_next next;
+	void *ctx;
+	uint8_t *digest;
+	int r;
+	char err[256];
+};
+
+static void *hash_thread(void *arg)
+{
+	struct hash_job *j = arg;
+	j->r = cl_patch_digest(j->in, j->next, j->ctx, j->digest);
+	if (j->r < 0) /* the reason lives in this thread's cl_errmsg(): carry it over */
+		snprintf(j->err, sizeof(j->err), "%s", cl_errmsg());
+	return NULL;
+}
+
+int cl_patch_copy(const struct cl_map *in, cl_span_next next, void *wctx, void *hctx, struct cl_out *o,
+		  uint8_t digest[CL_SHA256_LEN])
+{
+	struct hash_job j = {in, next, hctx, digest, 0, ""};
+	pthread_t t;
+	int r;
+
+	if (pthread_create(&t, NULL, hash_thread, &j) != 0) {
+		hash_thread(&j);
+		return j.r < 0 ? j.r : cl_patch_stream(in, next, wctx, o);
+	}
+	r = cl_patch_stream(in, next, wctx, o);
+	pthread_join(t, NULL);
+	if (r == 0 && j.r < 0)
+		r = cl_fail(j.r, "%s", j.err);
 	return r;
 }

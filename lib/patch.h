@@ -5,6 +5,7 @@
 #ifndef CL_PATCH_H
 #define CL_PATCH_H
 
+#include "mapfile.h"
 #include "outfile.h"
 
 struct cl_span {
@@ -16,7 +17,18 @@ struct cl_span {
 /* Next span in increasing offset order: 1, or 0 at the end. */
 typedef int (*cl_span_next)(void *ctx, struct cl_span *s);
 
-int cl_patch_stream(const uint8_t *src, uint64_t size, cl_span_next next, void *ctx,
-		    struct cl_out *o);
+/* Write the patched stream of IN to O (untouched chunks copied in-kernel). */
+int cl_patch_stream(const struct cl_map *in, cl_span_next next, void *ctx, struct cl_out *o);
+
+/* SHA-256 of the patched stream of IN, without writing it. */
+int cl_patch_digest(const struct cl_map *in, cl_span_next next, void *ctx, uint8_t out[CL_SHA256_LEN]);
+
+/*
+ * Both at once on two threads: the writer walks WCTX, the hasher HCTX (two
+ * independent iterators over the same spans).  O should be opened with
+ * CL_OUT_NOHASH.
+ */
+int cl_patch_copy(const struct cl_map *in, cl_span_next next, void *wctx, void *hctx, struct cl_out *o,
+		  uint8_t digest[CL_SHA256_LEN]);
 
 #endif

@@ -89,10 +89,12 @@ int cl_unlock(const char *locked, const char *key, double beta, const char *out,
 		goto out;
 	for (uint32_t i = 0; i < m->nshards && r == 0; i++) {
 		uint8_t d[CL_SHA256_LEN];
-		sp.shard = i;
-		r = cl_patch_stream(m->shards[i].map.data, m->shards[i].map.size, next_restore, &sp, mo.shard[i]);
+		struct spans hsp = sp;
+		sp.shard = hsp.shard = i;
+		r = beta == 0 ? cl_patch_copy(&m->shards[i].map, next_restore, &sp, &hsp, mo.shard[i], d)
+			      : cl_patch_stream(&m->shards[i].map, next_restore, &sp, mo.shard[i]);
+		sp.next = hsp.next > sp.next ? hsp.next : sp.next;
 		if (r == 0 && beta == 0) {
-			cl_out_digest(mo.shard[i], d);
 			if (memcmp(d, k->shards[i].original, CL_SHA256_LEN))
 				r = cl_fail(CL_EINTEGRITY, "%s: restored model does not match the original's SHA-256",
 					    m->shards[i].path);

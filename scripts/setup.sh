@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install every Debian package corelocker needs, then build it in the tree.
+# Safe to run again: installed packages are skipped, the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	libjansson-dev libssl-dev
+	python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	echo "setup: installing ${missing[*]}"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -x configure ] || ./autogen.sh >/dev/null
+[ -f Makefile ] || ./configure -q ${CONFIGURE_FLAGS:-}
+make -j"$(nproc)" >/dev/null
+echo "setup: built ctl/corelockerctl"

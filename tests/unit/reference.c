@@ -1,0 +1,189 @@
+/* reference.c - the locking rules, implemented the slow and obvious way. */
+#include <math.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corelocker.h"
+#include "reference.h"
+
+struct runit {
+	double score;
+	size_t group; /* tensors are in file order, so group order is file order */
+	size_t idx;
+};
+
+struct rgroup {
+	const struct tt *m[2];
+	size_t stride[2]; /* elements per unit in each member */
+	int nm;
+	size_t units;
+	size_t order; /* file position of the first member */
+};
+
+static int is_float(const struct tt *t)
+{
+	return !strcmp(t->dtype, "F32") || !strcmp(t->dtype, "F64") || !strcmp(t->dtype, "F16") ||
+	       !strcmp(t->dtype, "BF16");
+}
+
+static const struct tt *find(const struct tmodel *m, const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->t[i].name, name))
+			return &m->t[i];
+	return NULL;
+}
+
+static const struct tt *sibling(const struct tmodel *m, const struct tt *w)
+{
+	char buf[128];
+	const char *dot = strrchr(w->name, '.');
+	size_t pre = dot ? (size_t)(dot - w->name + 1) : 0;
+	const char *c = w->name + pre;
+	size_t n = strlen(c);
+
+	if (!strcmp(c, "weight"))
+		snprintf(buf, sizeof(buf), "%.*sbias", (int)pre, w->name);
+	else if (n > 7 && !strcmp(c + n - 7, "_weight"))
+		snprintf(buf, sizeof(buf), "%.*s%.*s_bias", (int)pre, w->name, (int)(n - 7), c);
+	else if (!strncmp(c, "weight_", 7))
+		snprintf(buf, sizeof(buf), "%.*sbias_%s", (int)pre, w->name, c + 7);
+	else
+		return NULL;
+	const struct tt *b = find(m, buf);
+	if (!b || !is_float(b) || b->ndim != 1 || b->shape[0] != w->shape[0])
+		return NULL;
+	return b;
+}
+
+static double unit_score(const struct rgroup *g, int unit, size_t u)
+{
+	if (unit == CL_UNIT_NEURON) {
+		double s = 0;
+		for (size_t i = 0; i < g->stride[0]; i++)
+			s += fabs(tt_get(g->m[0], u * g->stride[0] + i));
+		return s;
+	}
+	return fabs(tt_get(g->m[0], u));
+}
+
+static int cmp_unit(const void *x, const void *y)
+{
+	const struct runit *a = x, *b = y;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static size_t build_groups(const struct tmodel *m, int unit, const char *include, struct rgroup *g)
+{
+	regex_t re;
+	size_t n = 0;
+
+	if (include)
+		regcomp(&re, include, REG_EXTENDED | REG_NOSUB);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct tt *t = &m->t[i];
+		if (!is_float(t) || tt_nelem(t) == 0 || (include && regexec(&re, t->name, 0, NULL, 0)))
+			continue;
+		struct rgroup r = {.m = {t}, .nm = 1, .order = i};
+		if (unit == CL_UNIT_CHANNEL) {
+			char b[128], mu[128], var[128];
+			size_t len = strlen(t->name);
+			if (t->ndim != 1 || len < 7 || strcmp(t->name + len - 7, ".weight"))
+				continue;
+			snprintf(b, sizeof(b), "%.*s.bias", (int)(len - 7), t->name);
+			snprintf(mu, sizeof(mu), "%.*s.running_mean", (int)(len - 7), t->name);
+			snprintf(var, sizeof(var), "%.*s.running_var", (int)(len - 7), t->name);
+			const struct tt *beta = find(m, b);
+			if (!beta || !find(m, mu) || !find(m, var) || beta->ndim != 1 || beta->shape[0] != t->shape[0])
+				continue;
+			r.m[1] = beta;
+			r.nm = 2;
+			r.stride[0] = r.stride[1] = 1;
+			r.units = t->shape[0];
+		} else {
+			if (t->ndim < 2)
+				continue;
+			if (unit == CL_UNIT_ELEMENT) {
+				r.stride[0] = 1;
+				r.units = tt_nelem(t);
+			} else {
+				r.units = t->shape[0];
+				r.stride[0] = tt_nelem(t) / t->shape[0];
+				if ((r.m[1] = sibling(m, t))) {
+					r.nm = 2;
+					r.stride[1] = 1;
+				}
+			}
+		}
+		g[n++] = r;
+	}
+	if (include)
+		regfree(&re);
+	return n;
+}
+
+static size_t offset_of(const struct tmodel *m, const struct tt *t, size_t data_start)
+{
+	size_t off = data_start;
+	for (size_t i = 0; &m->t[i] != t; i++)
+		off += m->t[i].bytes;
+	return off;
+}
+
+static void zero_units(const struct tmodel *m, size_t data_start, const struct rgroup *g, const struct runit *u,
+		       size_t k, uint8_t *buf)
+{
+	for (size_t i = 0; i < k; i++) {
+		const struct rgroup *gr = &g[u[i].group];
+		for (int j = 0; j < gr->nm; j++) {
+			size_t es = tt_esize(gr->m[j]);
+			memset(buf + offset_of(m, gr->m[j], data_start) + u[i].idx * gr->stride[j] * es, 0,
+			       gr->stride[j] * es);
+		}
+	}
+}
+
+static size_t collect(const struct rgroup *g, size_t first, size_t last, int unit, struct runit *out)
+{
+	size_t n = 0;
+	for (size_t gi = first; gi < last; gi++)
+		for (size_t u = 0; u < g[gi].units; u++) {
+			double s = unit_score(&g[gi], unit, u);
+			if (isfinite(s))
+				out[n++] = (struct runit){s, gi, u};
+		}
+	return n;
+}
+
+uint8_t *ref_lock(const struct tmodel *m, const char *path, int unit, int scope, double ratio,
+		  const char *include, uint64_t *count)
+{
+	struct rgroup g[64];
+	size_t len, ng = build_groups(m, unit, include, g), total = 0, data_start;
+	uint8_t *buf = read_file(path, &len);
+	uint64_t hl = 0;
+
+	for (int i = 7; i >= 0; i--)
+		hl = hl << 8 | buf[i];
+	data_start = 8 + (size_t)hl;
+	for (size_t i = 0; i < ng; i++)
+		total += g[i].units;
+	struct runit *u = malloc((total + 1) * sizeof(*u));
+	*count = 0;
+	for (size_t first = 0; first < ng;) {
+		size_t last = scope == CL_SCOPE_GLOBAL ? ng : first + 1;
+		size_t n = collect(g, first, last, unit, u);
+		size_t k = (size_t)floor(ratio * (double)n + 0.5);
+		qsort(u, n, sizeof(*u), cmp_unit);
+		zero_units(m, data_start, g, u, k, buf);
+		*count += k;
+		first = last;
+	}
+	free(u);
+	return buf;
+}
