@@ -16,7 +16,7 @@ struct ctl_cmd {
 	int (*run)(int argc, char **argv);
 };
 
-extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd;
+extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd, ctl_calibrate_cmd;
 
 /* Print "corelockerctl: <msg>" for a library failure; returns exit status 1. */
 int ctl_fail(int code);

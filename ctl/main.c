@@ -9,6 +9,7 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_lock_cmd,
 	&ctl_unlock_cmd,
 	&ctl_inspect_cmd,
+	&ctl_calibrate_cmd,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
