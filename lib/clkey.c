@@ -35,18 +35,12 @@ int cl_key_write_header(struct cl_out *o, json_t *header)
 	return r;
 }
 
-int cl_key_write_record(struct cl_out *o, int global, uint32_t group, unsigned index_bytes,
-			uint64_t unit)
+int cl_key_write_record(struct cl_out *o, unsigned index_bytes, uint64_t unit)
 {
-	uint8_t b[12];
-	unsigned n = 0;
+	uint8_t b[8];
 
-	if (global) {
-		cl_put_le(b, group, 4);
-		n = 4;
-	}
-	cl_put_le(b + n, unit, index_bytes);
-	return cl_out_write(o, b, n + index_bytes);
+	cl_put_le(b, unit, index_bytes);
+	return cl_out_write(o, b, index_bytes);
 }
 
 int cl_key_write_trailer(struct cl_out *o)
@@ -245,7 +239,7 @@ out:
 	return r;
 }
 
-static int parse_layer_body(struct cl_key *k)
+static int parse_body(struct cl_key *k)
 {
 	struct cl_cursor c = {k->body, k->body_len, 0};
 
@@ -264,35 +258,6 @@ static int parse_layer_body(struct cl_key *k)
 	if (c.left)
 		return cl_fail(CL_EKEY, "key body: %zu unexpected bytes after the records", c.left);
 	return 0;
-}
-
-static int parse_global_body(struct cl_key *k)
-{
-	struct cl_cursor c = {k->body, k->body_len, 0};
-	uint64_t *seen = calloc(k->ng + 1, sizeof(*seen));
-	int r = 0;
-
-	if (!seen)
-		return cl_fail(CL_ENOMEM, "out of memory");
-	for (uint64_t j = 0; j < k->count; j++) {
-		uint64_t gi = cl_cur_uint(&c, 4);
-		if (c.bad || gi >= k->ng) {
-			r = cl_fail(CL_EKEY, "key body: record %llu is truncated or names no group", (unsigned long long)j);
-			goto out;
-		}
-		struct cl_key_group *g = &k->g[gi];
-		uint64_t unit = cl_cur_uint(&c, g->index_bytes);
-		cl_cur_take(&c, g->unit_bytes);
-		if (c.bad || unit >= g->units || ++seen[gi] > g->count) {
-			r = cl_fail(CL_EKEY, "key body: record %llu is truncated or out of range", (unsigned long long)j);
-			goto out;
-		}
-	}
-	if (c.left)
-		r = cl_fail(CL_EKEY, "key body: %zu unexpected bytes after the records", c.left);
-out:
-	free(seen);
-	return r;
 }
 
 int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out)
@@ -334,8 +299,7 @@ int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out)
 	k->body = buf + CL_KEY_PREFIX + hlen;
 	k->body_len = len - CL_KEY_PREFIX - hlen - CL_SHA256_LEN;
 	k->file_size = len;
-	r = k->scope == CL_SCOPE_LAYER ? parse_layer_body(k) : parse_global_body(k);
-	if (r < 0)
+	if ((r = parse_body(k)) < 0)
 		goto fail;
 	*out = k;
 	return 0;
@@ -372,32 +336,115 @@ void cl_key_free(struct cl_key *k)
 	free(k);
 }
 
+/* The score a record had when it was ranked, recomputed from its bytes. */
+static double record_score(const struct cl_key *k, const struct cl_key_group *g, const uint8_t *rec)
+{
+	const struct cl_key_tensor *t = &k->t[g->m[0].tensor];
+	double s;
+
+	if (k->unit == CL_UNIT_NEURON)
+		return cl_dtype_l1(t->dtype, rec + g->index_bytes, g->m[0].stride / cl_dtype_get(t->dtype)->size);
+	cl_dtype_abs(t->dtype, rec + g->index_bytes, 1, &s);
+	return s;
+}
+
+struct head {
+	double score;
+	uint32_t group;
+	uint64_t unit, next; /* next record index in the group */
+};
+
+/* Heap order: the better-ranked head on top (higher score, lower group, lower unit). */
+static int head_before(const struct head *a, const struct head *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	if (a->group != b->group)
+		return a->group < b->group;
+	return a->unit < b->unit;
+}
+
+static void sift_down(struct head *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t best = i, l = 2 * i + 1, r = l + 1;
+		if (l < n && head_before(&h[l], &h[best]))
+			best = l;
+		if (r < n && head_before(&h[r], &h[best]))
+			best = r;
+		if (best == i)
+			return;
+		struct head t = h[i];
+		h[i] = h[best];
+		h[best] = t;
+		i = best;
+	}
+}
+
+static void load_head(const struct cl_key *k, struct head *h)
+{
+	const struct cl_key_group *g = &k->g[h->group];
+	const uint8_t *rec = g->records + h->next * (g->index_bytes + g->unit_bytes);
+	h->score = record_score(k, g, rec);
+	h->unit = cl_le(rec, g->index_bytes);
+}
+
+/*
+ * Global scope: each group's records are in rank order, so the global ranking
+ * is their merge by (score, group, unit).  Count how many of each group's
+ * records fall in the top CUT; those stay extracted.
+ */
+static int global_kept(const struct cl_key *k, uint64_t cut, uint64_t *kept)
+{
+	struct head *h = calloc(k->ng + 1, sizeof(*h));
+	size_t n = 0;
+
+	if (!h)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < k->ng; i++) {
+		kept[i] = 0;
+		if (k->g[i].count) {
+			h[n] = (struct head){.group = (uint32_t)i};
+			load_head(k, &h[n++]);
+		}
+	}
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(h, n, i);
+	for (uint64_t taken = 0; taken < cut && n; taken++) {
+		struct head *top = &h[0];
+		kept[top->group]++;
+		if (++top->next < k->g[top->group].count)
+			load_head(k, top);
+		else
+			h[0] = h[--n];
+		sift_down(h, n, 0);
+	}
+	free(h);
+	return 0;
+}
+
 int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_fn fn, void *ctx)
 {
-	int r;
+	uint64_t *kept;
+	int r = 0;
 
 	if (!(beta >= 0) || beta > k->alpha)
 		return cl_fail(CL_EINVAL, "tier ratio %g is outside [0, alpha = %g]", beta, k->alpha);
-	if (k->scope == CL_SCOPE_LAYER) {
-		for (size_t i = 0; i < k->ng; i++) {
-			const struct cl_key_group *g = &k->g[i];
-			uint64_t rec = g->index_bytes + g->unit_bytes;
-			for (uint64_t j = cl_count(beta, g->finite); j < g->count; j++) {
-				const uint8_t *p = g->records + j * rec;
-				if ((r = fn(ctx, (uint32_t)i, cl_le(p, g->index_bytes), p + g->index_bytes)) < 0)
-					return r;
-			}
+	if (!(kept = calloc(k->ng + 1, sizeof(*kept))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	if (k->scope == CL_SCOPE_GLOBAL)
+		r = global_kept(k, cl_count(beta, k->finite), kept);
+	else
+		for (size_t i = 0; i < k->ng; i++)
+			kept[i] = cl_count(beta, k->g[i].finite);
+	for (size_t i = 0; i < k->ng && r == 0; i++) {
+		const struct cl_key_group *g = &k->g[i];
+		uint64_t rec = g->index_bytes + g->unit_bytes;
+		for (uint64_t j = kept[i]; j < g->count && r == 0; j++) {
+			const uint8_t *p = g->records + j * rec;
+			r = fn(ctx, (uint32_t)i, cl_le(p, g->index_bytes), p + g->index_bytes);
 		}
-		return 0;
 	}
-	const uint8_t *p = k->body;
-	uint64_t cut = cl_count(beta, k->finite);
-	for (uint64_t j = 0; j < k->count; j++) {
-		uint32_t gi = (uint32_t)cl_le(p, 4);
-		const struct cl_key_group *g = &k->g[gi];
-		if (j >= cut && (r = fn(ctx, gi, cl_le(p + 4, g->index_bytes), p + 4 + g->index_bytes)) < 0)
-			return r;
-		p += 4 + g->index_bytes + g->unit_bytes;
-	}
-	return 0;
+	free(kept);
+	return r;
 }

@@ -3,9 +3,9 @@
  *
  * Layout (docs/formats.md): magic "CLKEY\r\n\x1a", u32 version, u32 header
  * length, a JSON header, the records, and a SHA-256 of everything before it.
- * Records hold a unit index and the original bytes of that unit, in rank
- * order: per group for scope layer, one global sequence (each record led by
- * its group number) for scope global.
+ * Records hold a unit index and the original bytes of that unit, group by
+ * group, each group in rank order.  For scope global the model-wide ranking
+ * is the merge of the groups by score, which is recomputed from the bytes.
  *
  * A parsed key borrows its record bytes from the buffer it was parsed from.
  */
@@ -46,7 +46,7 @@ struct cl_key_group {
 	unsigned nm;
 	uint64_t units, finite, count, unit_bytes;
 	unsigned index_bytes;    /* 4 or 8 */
-	const uint8_t *records;  /* scope layer: this group's block */
+	const uint8_t *records;  /* this group's block of records */
 };
 
 struct cl_key {
@@ -73,15 +73,13 @@ int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out);
 int cl_key_load(const char *path, struct cl_key **out);
 void cl_key_free(struct cl_key *k);
 
-/* Record I of the global sequence walk: the caller keeps POS between calls. */
 typedef int (*cl_key_restore_fn)(void *ctx, uint32_t group, uint64_t unit, const uint8_t *bytes);
 /* Calls FN for every unit that tier BETA restores. */
 int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_fn fn, void *ctx);
 
 /* Writing: the prefix and header, then records, then the trailer. */
 int cl_key_write_header(struct cl_out *o, json_t *header);
-int cl_key_write_record(struct cl_out *o, int global, uint32_t group, unsigned index_bytes,
-			uint64_t unit);
+int cl_key_write_record(struct cl_out *o, unsigned index_bytes, uint64_t unit);
 int cl_key_write_trailer(struct cl_out *o);
 unsigned cl_key_index_bytes(uint64_t units);
 

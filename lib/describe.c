@@ -93,8 +93,7 @@ static int describe_key(const char *path, json_t **out)
 							cl_dtype_get(k->t[g->m[0].tensor].dtype)->name, "units",
 							(json_int_t)g->units, "finite", (json_int_t)g->finite,
 							"extracted", (json_int_t)g->count, "key_bytes",
-							(json_int_t)(g->count * (g->index_bytes + g->unit_bytes +
-										 (k->scope == CL_SCOPE_GLOBAL ? 4 : 0)))));
+							(json_int_t)(g->count * (g->index_bytes + g->unit_bytes))));
 	}
 	o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:o}", "type",
 		      "clkey", "path", path, "version", CL_KEY_VERSION, "unit", cl_unit_name(k->unit), "scope",

@@ -23,7 +23,6 @@ struct lock {
 	struct cl_pick *picks; /* layer: group after group; global: one ranking */
 	uint64_t npicks;
 	uint64_t **mask;       /* per group: bit u set when unit u is extracted */
-	long *key_group;       /* group -> index among the key's groups, or -1 */
 	long *owner;           /* tensor -> group << 2 | member, or -1 */
 	uint8_t (*orig)[CL_SHA256_LEN], (*locked)[CL_SHA256_LEN];
 	uint8_t index_sha[CL_SHA256_LEN];
@@ -92,17 +91,13 @@ static int select_units(struct lock *l)
 
 static int build_masks(struct lock *l)
 {
-	long kg = 0;
-
 	l->mask = calloc(l->ng + 1, sizeof(*l->mask));
-	l->key_group = calloc(l->ng + 1, sizeof(*l->key_group));
 	l->owner = malloc((l->m->nt + 1) * sizeof(*l->owner));
-	if (!l->mask || !l->key_group || !l->owner)
+	if (!l->mask || !l->owner)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	for (size_t t = 0; t < l->m->nt; t++)
 		l->owner[t] = -1;
 	for (size_t i = 0; i < l->ng; i++) {
-		l->key_group[i] = l->g[i].count ? kg++ : -1;
 		if (!l->g[i].count)
 			continue;
 		if (!(l->mask[i] = calloc((l->g[i].units + 63) / 64, 8)))
@@ -259,15 +254,38 @@ fail:
 	return NULL;
 }
 
-static int write_key(const struct lock *l, struct cl_out *o)
+/* Global picks regrouped by group, keeping rank order within each (a stable counting sort). */
+static int group_picks(struct lock *l)
+{
+	uint64_t *start = calloc(l->ng + 1, sizeof(*start));
+	struct cl_pick *out = malloc((l->npicks + 1) * sizeof(*out));
+
+	if (!start || !out) {
+		free(start);
+		free(out);
+		return cl_fail(CL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < l->ng; i++)
+		start[i + 1] = start[i] + l->g[i].count;
+	for (uint64_t i = 0; i < l->npicks; i++)
+		out[start[CL_PICK_GROUP(l->picks[i])]++] = l->picks[i];
+	free(start);
+	free(l->picks);
+	l->picks = out;
+	return 0;
+}
+
+static int write_key(struct lock *l, struct cl_out *o)
 {
 	json_t *h = key_header(l);
-	int global = l->o->scope == CL_SCOPE_GLOBAL, r;
+	int r;
 
 	if (!h)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	r = cl_key_write_header(o, h);
 	json_decref(h);
+	if (r == 0 && l->o->scope == CL_SCOPE_GLOBAL)
+		r = group_picks(l);
 	for (uint64_t i = 0; i < l->npicks && r == 0; i++) {
 		uint32_t gi = CL_PICK_GROUP(l->picks[i]);
 		uint64_t u = CL_PICK_UNIT(l->picks[i]);
@@ -277,7 +295,7 @@ static int write_key(const struct lock *l, struct cl_out *o)
 			__builtin_prefetch(l->m->t[ng->m[0].tensor].data +
 					   CL_PICK_UNIT(l->picks[i + 8]) * ng->m[0].stride);
 		}
-		r = cl_key_write_record(o, global, (uint32_t)l->key_group[gi], cl_key_index_bytes(g->units), u);
+		r = cl_key_write_record(o, cl_key_index_bytes(g->units), u);
 		for (unsigned j = 0; j < g->nm && r == 0; j++)
 			r = cl_out_write(o, l->m->t[g->m[j].tensor].data + u * g->m[j].stride,
 					 (size_t)g->m[j].stride);
@@ -292,7 +310,6 @@ static void lock_free(struct lock *l)
 	for (size_t i = 0; l->mask && i < l->ng; i++)
 		free(l->mask[i]);
 	free(l->mask);
-	free(l->key_group);
 	free(l->owner);
 	free(l->picks);
 	free(l->g);

@@ -1,14 +1,34 @@
 #!/usr/bin/env bash
-# Set everything up and run the whole test suite (make check).
+# Set everything up and run the whole test suite: make check on the normal
+# build, then the C tests again on an ASan + UBSan build of a copy of the tree.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
+
 make -j"$(nproc)" check
 status=$?
-# One closing line for CI: totals over every test log.
-pass=$(grep -h '^:test-result: PASS' $(find tests -name '*.trs') 2>/dev/null | wc -l)
-fail=$(grep -h '^:test-result: \(FAIL\|ERROR\|XPASS\)' $(find tests -name '*.trs') 2>/dev/null | wc -l)
-skip=$(grep -h '^:test-result: SKIP' $(find tests -name '*.trs') 2>/dev/null | wc -l)
-[ $status -eq 0 ] || find tests -name '*.log' ! -name test-suite.log -exec grep -l '^FAIL\|ERROR' {} + 2>/dev/null | head -5 | xargs -r tail -n 30
+
+san=$(mktemp -d /tmp/corelocker-san.XXXXXX)
+trap 'rm -rf "$san"' EXIT
+echo "== sanitizer build (ASan + UBSan) in $san"
+git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$san"
+(
+	cd "$san" && ./autogen.sh >/dev/null 2>&1 && ./configure -q --enable-sanitizers &&
+		make -j"$(nproc)" >/dev/null &&
+		make -j"$(nproc)" check-c
+) || status=1
+
+# One closing line over every test result of both builds.
+trs=$(find tests "$san/tests" -name '*.trs' 2>/dev/null)
+count() { [ -n "$trs" ] && cat $trs | grep -c "^:test-result: $1" || echo 0; }
+pass=$(count PASS)
+fail=$(($(count FAIL) + $(count ERROR) + $(count XPASS)))
+skip=$(count SKIP)
+if [ $status -ne 0 ]; then
+	for log in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $trs 2>/dev/null); do
+		echo "== ${log%.trs}.log"
+		tail -n 40 "${log%.trs}.log"
+	done
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 exit $status
