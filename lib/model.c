@@ -15,10 +15,10 @@ int cl_path_is_index(const char *path)
 	return n >= 5 && strcmp(path + n - 5, ".json") == 0;
 }
 
-static const struct cl_model *sort_model;
-static int by_name(const void *a, const void *b)
+static int by_name(const void *a, const void *b, void *model)
 {
-	return strcmp(sort_model->t[*(const size_t *)a].name, sort_model->t[*(const size_t *)b].name);
+	const struct cl_model *m = model;
+	return strcmp(m->t[*(const size_t *)a].name, m->t[*(const size_t *)b].name);
 }
 
 long cl_model_find(const struct cl_model *m, const char *name)
@@ -164,8 +164,7 @@ static int gather_tensors(struct cl_model *m)
 	}
 	for (size_t i = 0; i < n; i++)
 		m->by_name[i] = i;
-	sort_model = m; /* qsort has no context argument; models open on one thread */
-	qsort(m->by_name, n, sizeof(*m->by_name), by_name);
+	qsort_r(m->by_name, n, sizeof(*m->by_name), by_name, m);
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(m->t[m->by_name[i]].name, m->t[m->by_name[i - 1]].name))
 			return cl_fail(CL_EFORMAT, "%s: tensor '%s' appears in two shards", m->path,

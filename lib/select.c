@@ -136,9 +136,12 @@ static int cmp_desc(const void *x, const void *y)
 /* A score bound below which the k-th best very likely does not fall. */
 static double sample_bound(const struct cl_pool *pool, uint64_t total, double ratio, size_t *cap)
 {
-	static _Thread_local double sample[SAMPLES];
+	double *sample = malloc(SAMPLES * sizeof(*sample)), bound;
 	size_t ns = 0, gi = 0;
 	uint64_t base = 0;
+
+	if (!sample)
+		return -1; /* no bound: the exact search needs no memory */
 
 	for (size_t j = 0; j < SAMPLES; j++) {
 		uint64_t pos = (uint64_t)(((double)j + 0.5) * (double)total / SAMPLES);
@@ -149,26 +152,30 @@ static double sample_bound(const struct cl_pool *pool, uint64_t total, double ra
 		if (isfinite(s))
 			sample[ns++] = s;
 	}
-	if (ns == 0)
+	if (ns == 0) {
+		free(sample);
 		return INFINITY;
+	}
 	qsort(sample, ns, sizeof(double), cmp_desc);
 	double p = ratio * (double)ns, margin = 4.0 * sqrt(p + 1) + 16;
 	size_t idx = (size_t)(p + margin);
-	if (idx >= ns)
-		return -1; /* no useful bound: the caller searches exactly */
+	bound = idx < ns ? sample[idx] : -1; /* -1: no useful bound, the caller searches exactly */
 	*cap = (size_t)(2.0 * (double)(idx + 1) / (double)ns * (double)total) + 4096;
-	return sample[idx];
+	free(sample);
+	return bound;
 }
 
 /* Exact threshold by radix search on the score bits, 16 bits a pass. */
-static void radix_threshold(struct cl_pool *pool, uint64_t k, uint64_t *thr, uint64_t *ties)
+static int radix_threshold(struct cl_pool *pool, uint64_t k, uint64_t *thr, uint64_t *ties)
 {
-	static _Thread_local uint64_t hist[65536];
+	uint64_t *hist = malloc(65536 * sizeof(*hist)), prefix = 0, need = k;
 	double s[CHUNK];
-	uint64_t prefix = 0, need = k;
+
+	if (!hist)
+		return cl_fail(CL_ENOMEM, "out of memory selecting units");
 
 	for (int shift = 48; shift >= 0; shift -= 16) {
-		memset(hist, 0, sizeof(hist));
+		memset(hist, 0, 65536 * sizeof(*hist));
 		for (size_t gi = 0; gi < pool->ng; gi++) {
 			const struct cl_group *g = &pool->g[gi];
 			for (uint64_t u = 0; u < g->units; u += CHUNK) {
@@ -186,18 +193,21 @@ static void radix_threshold(struct cl_pool *pool, uint64_t k, uint64_t *thr, uin
 			need -= hist[bucket--];
 		prefix = prefix << 16 | (uint64_t)bucket;
 	}
+	free(hist);
 	*thr = prefix;
 	*ties = need;
+	return 0;
 }
 
 /* Everything above the exact threshold, plus the first TIES equal to it. */
 static int exact_select(struct cl_pool *pool, uint64_t k, struct vec *v)
 {
-	uint64_t thr, ties;
+	uint64_t thr = 0, ties = 0;
 	double s[CHUNK];
 	int r;
 
-	radix_threshold(pool, k, &thr, &ties);
+	if ((r = radix_threshold(pool, k, &thr, &ties)) < 0)
+		return r;
 	v->n = 0;
 	v->limit = 0;
 	for (size_t gi = 0; gi < pool->ng; gi++) {
