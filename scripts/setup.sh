@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libjansson-dev libssl-dev
+	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl openssl
 	python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
 )
 

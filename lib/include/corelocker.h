@@ -103,6 +103,7 @@ CL_API int cl_describe(const char *path, json_t **out);
 /* Parsers exposed for fuzzing: validate a buffer, 0 if it is well formed. */
 CL_API int cl_fuzz_safetensors(const uint8_t *buf, size_t len);
 CL_API int cl_fuzz_clkey(const uint8_t *buf, size_t len);
+CL_API int cl_fuzz_volume(const uint8_t *buf, size_t len); /* a signed key volume */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,276 @@
+/* volume.c - building, parsing and verifying signed key volumes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cursor.h"
+#include "error.h"
+#include "jsonx.h"
+#include "volume.h"
+
+#define VOL_DEPTH 3 /* root -> shards -> shard */
+#define MAX_SHARDS 65535
+
+int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
+		    uint8_t **out, size_t *outlen)
+{
+	uint64_t bytes = 0, total;
+	char *text = NULL;
+	uint8_t *buf = NULL, *p;
+	size_t hlen;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i && (e[i].shard < e[i - 1].shard ||
+			  (e[i].shard == e[i - 1].shard && e[i].off < e[i - 1].off + e[i - 1].len)))
+			return cl_fail(CL_EINVAL, "volume entries are not sorted or overlap (entry %zu)", i);
+		bytes += e[i].len;
+	}
+	if (json_object_set_new(header, "entries", json_integer((json_int_t)n)) < 0 ||
+	    json_object_set_new(header, "bytes", json_integer((json_int_t)bytes)) < 0 ||
+	    !(text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	hlen = strlen(text);
+	if (hlen > CL_VOLUME_MAX_HEADER) {
+		r = cl_fail(CL_ELIMIT, "volume header too long (%zu bytes)", hlen);
+		goto out;
+	}
+	total = CL_VOLUME_PREFIX + hlen + (uint64_t)n * CL_VOLUME_ENTRY_HEAD + bytes + CL_SIG_LEN;
+	if (total > SIZE_MAX || !(buf = malloc((size_t)total))) {
+		r = cl_fail(CL_ENOMEM, "out of memory for a %llu-byte volume", (unsigned long long)total);
+		goto out;
+	}
+	memcpy(buf, CL_VOLUME_MAGIC, 8);
+	cl_put_le(buf + 8, CL_VOLUME_VERSION, 4);
+	cl_put_le(buf + 12, hlen, 4);
+	memcpy(buf + CL_VOLUME_PREFIX, text, hlen);
+	p = buf + CL_VOLUME_PREFIX + hlen;
+	for (size_t i = 0; i < n; i++) {
+		cl_put_le(p, e[i].shard, 4);
+		cl_put_le(p + 4, e[i].off, 8);
+		cl_put_le(p + 12, e[i].len, 4);
+		memcpy(p + CL_VOLUME_ENTRY_HEAD, e[i].bytes, e[i].len);
+		p += CL_VOLUME_ENTRY_HEAD + e[i].len;
+	}
+	if ((r = cl_sign(sk, buf, (size_t)(p - buf), p)) < 0)
+		goto out;
+	*out = buf;
+	*outlen = (size_t)total;
+	buf = NULL;
+out:
+	free(text);
+	free(buf);
+	return r;
+}
+
+/* ---- parsing ---- */
+
+static int vbad(const char *field)
+{
+	return cl_fail(CL_EFORMAT, "volume header: '%s' missing or invalid", field);
+}
+
+static int vstr(json_t *h, const char *name, const char **out, size_t maxlen)
+{
+	json_t *v = json_object_get(h, name);
+	if (!json_is_string(v) || json_string_length(v) > maxlen)
+		return vbad(name);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int vint(json_t *h, const char *name, int64_t *out)
+{
+	uint64_t u;
+	if (cl_json_u64(json_object_get(h, name), &u) < 0)
+		return vbad(name);
+	*out = (int64_t)u;
+	return 0;
+}
+
+static int vnum(json_t *h, const char *name, double *out)
+{
+	json_t *v = json_object_get(h, name);
+	if (!json_is_number(v) || !(json_number_value(v) >= 0) || json_number_value(v) > 0.5)
+		return vbad(name);
+	*out = json_number_value(v);
+	return 0;
+}
+
+static int vdigest(json_t *h, const char *name, uint8_t out[CL_SHA256_LEN])
+{
+	const char *s;
+	if (vstr(h, name, &s, 64) < 0 || cl_unhex(s, out, CL_SHA256_LEN) < 0)
+		return vbad(name);
+	return 0;
+}
+
+static int parse_shards(struct cl_volume *v, json_t *arr)
+{
+	size_t i;
+	json_t *s;
+	int64_t hl = 0, size = 0;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > MAX_SHARDS)
+		return vbad("shards");
+	v->nshards = (uint32_t)json_array_size(arr);
+	if (!(v->shards = calloc(v->nshards, sizeof(*v->shards))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	json_array_foreach(arr, i, s) {
+		struct cl_volume_shard *d = &v->shards[i];
+		if (!json_is_object(s) || vstr(s, "file", &d->file, 4096) < 0 || vint(s, "header_len", &hl) < 0 ||
+		    vint(s, "size", &size) < 0 || vdigest(s, "locked_sha256", d->locked) < 0 ||
+		    (uint64_t)size < 8 + (uint64_t)hl)
+			return cl_fail(CL_EFORMAT, "volume header: shard %zu is invalid", i);
+		d->header_len = (uint64_t)hl;
+		d->size = (uint64_t)size;
+	}
+	return 0;
+}
+
+static int parse_header(struct cl_volume *v)
+{
+	json_t *h = v->header, *x;
+	const char *s;
+	int r;
+
+	if (!json_is_object(h) || vstr(h, "format", &s, 16) < 0 || strcmp(s, "clvol"))
+		return cl_fail(CL_EFORMAT, "volume header: not a key volume header");
+	if ((r = vint(h, "model", &v->model)) < 0 || (r = vstr(h, "model_name", &v->model_name, 1024)) < 0 ||
+	    (r = vstr(h, "model_version", &v->model_version, 1024)) < 0 || (r = vstr(h, "tier", &v->tier, 1024)) < 0 ||
+	    (r = vnum(h, "alpha", &v->alpha)) < 0 || (r = vnum(h, "beta", &v->beta)) < 0 ||
+	    (r = vdigest(h, "locked_sha256", v->locked)) < 0 || (r = vint(h, "license", &v->license)) < 0 ||
+	    (r = vstr(h, "nonce", &v->nonce, 1024)) < 0 || (r = vstr(h, "ts", &v->ts, 64)) < 0)
+		return r;
+	if ((r = vstr(h, "unit", &s, 32)) < 0 || (v->unit = cl_unit_parse(s)) < 0)
+		return vbad("unit");
+	if ((r = vstr(h, "scope", &s, 32)) < 0 || (v->scope = cl_scope_parse(s)) < 0)
+		return vbad("scope");
+	if (v->beta > v->alpha)
+		return vbad("beta");
+	x = json_object_get(h, "expires_at");
+	if (x && !json_is_null(x) && (r = vstr(h, "expires_at", &v->expires_at, 64)) < 0)
+		return r;
+	x = json_object_get(h, "from_tier");
+	if (x && !json_is_null(x)) {
+		if ((r = vstr(h, "from_tier", &v->from_tier, 1024)) < 0 || (r = vnum(h, "from_beta", &v->from_beta)) < 0)
+			return r;
+		if (v->from_beta < v->beta)
+			return vbad("from_beta");
+	} else {
+		v->from_beta = v->alpha;
+	}
+	x = json_object_get(h, "original_sha256");
+	if (x && !json_is_null(x)) {
+		if ((r = vdigest(h, "original_sha256", v->original)) < 0)
+			return r;
+		v->has_original = 1;
+	}
+	if (v->beta == 0 && !v->has_original)
+		return vbad("original_sha256");
+	return parse_shards(v, json_object_get(h, "shards"));
+}
+
+static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
+{
+	struct cl_cursor c = {p, len, 0};
+	int64_t n = 0, bytes = 0;
+	uint64_t sum = 0;
+
+	if (vint(v->header, "entries", &n) < 0 || vint(v->header, "bytes", &bytes) < 0)
+		return vbad("entries");
+	if ((uint64_t)n > len / CL_VOLUME_ENTRY_HEAD)
+		return cl_fail(CL_EFORMAT, "volume: %lld entries cannot fit in %zu bytes", (long long)n, len);
+	v->n = (size_t)n;
+	if (!(v->e = calloc(v->n + 1, sizeof(*v->e))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < v->n; i++) {
+		struct cl_volume_entry *e = &v->e[i];
+		e->shard = (uint32_t)cl_cur_uint(&c, 4);
+		e->off = cl_cur_uint(&c, 8);
+		e->len = (uint32_t)cl_cur_uint(&c, 4);
+		e->bytes = cl_cur_take(&c, e->len);
+		if (c.bad)
+			return cl_fail(CL_EFORMAT, "volume: entry %zu is truncated", i);
+		if (e->shard >= v->nshards || e->len == 0)
+			return cl_fail(CL_EFORMAT, "volume: entry %zu names no shard or is empty", i);
+		const struct cl_volume_shard *s = &v->shards[e->shard];
+		if (e->off < 8 + s->header_len || e->off > s->size || e->len > s->size - e->off)
+			return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
+		if (i && (e->shard < e[-1].shard || (e->shard == e[-1].shard && e->off < e[-1].off + e[-1].len)))
+			return cl_fail(CL_EFORMAT, "volume: entry %zu is out of order or overlaps the one before", i);
+		sum += e->len;
+	}
+	if (c.left)
+		return cl_fail(CL_EFORMAT, "volume: %zu unexpected bytes after the entries", c.left);
+	if (sum != (uint64_t)bytes)
+		return vbad("bytes");
+	v->bytes = sum;
+	return 0;
+}
+
+int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out)
+{
+	struct cl_volume *v = calloc(1, sizeof(*v));
+	char why[200];
+	size_t hlen;
+	int r;
+
+	if (!v)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	if (len < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(buf, CL_VOLUME_MAGIC, 8) != 0) {
+		r = cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
+		goto fail;
+	}
+	if (cl_le(buf + 8, 4) != CL_VOLUME_VERSION) {
+		r = cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %llu", (unsigned long long)cl_le(buf + 8, 4));
+		goto fail;
+	}
+	hlen = (size_t)cl_le(buf + 12, 4);
+	if (hlen > CL_VOLUME_MAX_HEADER || hlen > len - CL_VOLUME_PREFIX - CL_SIG_LEN) {
+		r = cl_fail(CL_EFORMAT, "volume header length %zu runs past the end", hlen);
+		goto fail;
+	}
+	v->header = cl_json_parse((const char *)buf + CL_VOLUME_PREFIX, hlen, VOL_DEPTH, why, sizeof(why));
+	if (!v->header) {
+		r = cl_fail(CL_EFORMAT, "volume header: %s", why);
+		goto fail;
+	}
+	if ((r = parse_header(v)) < 0)
+		goto fail;
+	v->signed_data = buf;
+	v->signed_len = len - CL_SIG_LEN;
+	v->sig = buf + len - CL_SIG_LEN;
+	if ((r = parse_entries(v, buf + CL_VOLUME_PREFIX + hlen, v->signed_len - CL_VOLUME_PREFIX - hlen)) < 0)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	cl_volume_free(v);
+	return r;
+}
+
+int cl_volume_verify(const struct cl_volume *v, const uint8_t pub[CL_PUB_LEN])
+{
+	if (cl_verify(pub, v->signed_data, v->signed_len, v->sig) < 0)
+		return cl_fail(CL_EINTEGRITY, "key volume signature does not verify with the server key");
+	return 0;
+}
+
+void cl_volume_free(struct cl_volume *v)
+{
+	if (!v)
+		return;
+	json_decref(v->header);
+	free(v->shards);
+	free(v->e);
+	free(v);
+}
+
+int cl_fuzz_volume(const uint8_t *buf, size_t len)
+{
+	struct cl_volume *v = NULL;
+	int r = cl_volume_parse(buf, len, &v);
+
+	cl_volume_free(v);
+	return r;
+}

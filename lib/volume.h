@@ -1,0 +1,77 @@
+/*
+ * volume.h - the key volume: what one agent receives for one tier, or for an
+ * upgrade between two tiers (docs/formats.md, "Key volume").
+ *
+ * Layout: magic "CLVOL\r\n\x1a", u32 version, u32 header length, a JSON
+ * header, the entries sorted by (shard, file offset), and a 64-byte Ed25519
+ * signature over every byte before it.  One entry is u32 shard, u64 file
+ * offset, u32 length, then that many original bytes.
+ *
+ * A parsed volume borrows its strings from its JSON header and its entry
+ * bytes from the buffer it was parsed from; cl_volume_free() releases both
+ * the header and the entry table, never the buffer.
+ */
+#ifndef CL_VOLUME_H
+#define CL_VOLUME_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "sign.h"
+
+#define CL_VOLUME_MAGIC "CLVOL\r\n\x1a"
+#define CL_VOLUME_VERSION 1
+#define CL_VOLUME_PREFIX 16
+#define CL_VOLUME_MAX_HEADER (16u << 20)
+#define CL_VOLUME_ENTRY_HEAD 16 /* shard, offset, length */
+
+struct cl_volume_entry {
+	uint32_t shard;
+	uint64_t off;
+	uint32_t len;
+	const uint8_t *bytes;
+};
+
+struct cl_volume_shard {
+	const char *file;
+	uint64_t header_len, size;
+	uint8_t locked[CL_SHA256_LEN];
+};
+
+struct cl_volume {
+	json_t *header;
+	int64_t model, license;
+	const char *model_name, *model_version, *tier, *nonce, *ts;
+	const char *from_tier;  /* NULL unless an upgrade */
+	const char *expires_at; /* NULL when the license never expires */
+	double alpha, beta, from_beta;
+	int unit, scope;
+	uint8_t locked[CL_SHA256_LEN];
+	uint8_t original[CL_SHA256_LEN];
+	int has_original; /* only for the full tier (beta 0) */
+	struct cl_volume_shard *shards;
+	uint32_t nshards;
+	struct cl_volume_entry *e;
+	size_t n;
+	uint64_t bytes; /* sum of entry lengths */
+	const uint8_t *signed_data; /* every byte before the signature */
+	size_t signed_len;
+	const uint8_t *sig;
+};
+
+/*
+ * Build a signed volume.  HEADER (borrowed) gets "entries" and "bytes" set;
+ * E must be sorted by (shard, off) without overlap.  *OUT is malloc'd.
+ */
+int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
+		    uint8_t **out, size_t *outlen);
+
+/* Parse and fully validate (structure only; see cl_volume_verify). */
+int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out);
+/* Check the Ed25519 signature against PUB: 0 or CL_EINTEGRITY. */
+int cl_volume_verify(const struct cl_volume *v, const uint8_t pub[CL_PUB_LEN]);
+void cl_volume_free(struct cl_volume *v);
+
+#endif

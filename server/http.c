@@ -1,0 +1,424 @@
+/* http.c - the libmicrohttpd daemon: routing, auth, body bounds, replies. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "error.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "server.h"
+#include "store.h"
+
+/* TLS 1.2 and 1.3 only (GnuTLS priority string). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+static struct MHD_Daemon *daemon_;
+static struct ratelimit *rl_ip, *rl_activate;
+struct ratelimit *rl_license;
+
+/* ---- replies ---- */
+
+static enum MHD_Result queue(struct req *r, unsigned status, struct MHD_Response *resp, const char *ctype)
+{
+	enum MHD_Result res;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	res = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	if (res == MHD_YES)
+		r->status = status;
+	return res;
+}
+
+static struct MHD_Response *from_buffer(void *buf, size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		free(buf);
+	return resp;
+}
+
+enum MHD_Result reply_json(struct req *r, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(body);
+	if (!text)
+		return MHD_NO;
+	return queue(r, status, from_buffer(text, strlen(text)), "application/json");
+}
+
+static enum MHD_Result add_signature(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len)
+{
+	uint8_t sig[CL_SIG_LEN];
+	char b64[128], hdr[160];
+	struct MHD_Response *resp;
+
+	if (cl_sign(srv.sk, buf, len, sig) < 0) {
+		free(buf);
+		log_bug("cannot sign an answer: %s", cl_errmsg());
+		return reply_error(r, E_INTERNAL, "cannot sign the answer");
+	}
+	cl_b64_encode(sig, sizeof(sig), b64);
+	snprintf(hdr, sizeof(hdr), "ed25519=%s", b64);
+	if (!(resp = from_buffer(buf, len)))
+		return MHD_NO;
+	MHD_add_response_header(resp, "Corelocker-Signature", hdr);
+	return queue(r, status, resp, ctype);
+}
+
+enum MHD_Result reply_signed_json(struct req *r, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(body);
+	if (!text)
+		return MHD_NO;
+	return add_signature(r, status, "application/json", (uint8_t *)text, strlen(text));
+}
+
+enum MHD_Result reply_signed_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len)
+{
+	return add_signature(r, status, ctype, buf, len);
+}
+
+enum MHD_Result reply_text(struct req *r, unsigned status, const char *ctype, char *text)
+{
+	return queue(r, status, from_buffer(text, strlen(text)), ctype);
+}
+
+enum MHD_Result reply_empty(struct req *r, unsigned status)
+{
+	return queue(r, status, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT), "text/plain");
+}
+
+static enum MHD_Result reply_error_hdr(struct req *r, enum api_err e, const char *hname, const char *hval,
+				       const char *msg)
+{
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", api_errors[e].code, "message", msg);
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	struct MHD_Response *resp;
+
+	json_decref(body);
+	if (!text || !(resp = from_buffer(text, strlen(text))))
+		return MHD_NO;
+	if (hname)
+		MHD_add_response_header(resp, hname, hval);
+	return queue(r, api_errors[e].status, resp, "application/json");
+}
+
+enum MHD_Result reply_error(struct req *r, enum api_err e, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (api_errors[e].status >= 500)
+		log_warn("%s %s: %s", api_errors[e].code, r->route >= 0 ? routes[r->route].pattern : "-", msg);
+	if (e == E_UNAVAILABLE)
+		return reply_error_hdr(r, e, MHD_HTTP_HEADER_RETRY_AFTER, "1", msg);
+	return reply_error_hdr(r, e, NULL, NULL, msg);
+}
+
+static enum MHD_Result reply_limited(struct req *r, double wait)
+{
+	char secs[32];
+
+	metrics_rate_limited();
+	snprintf(secs, sizeof(secs), "%.0f", ceil(wait) < 1 ? 1 : ceil(wait));
+	return reply_error_hdr(r, E_RATE_LIMITED, MHD_HTTP_HEADER_RETRY_AFTER, secs, "too many requests");
+}
+
+enum MHD_Result http_check_license_rate(struct req *r, const char *key_id, int *limited)
+{
+	double wait = rl_take(rl_license, key_id);
+
+	*limited = wait > 0;
+	return *limited ? reply_limited(r, wait) : MHD_YES;
+}
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* ---- routing ---- */
+
+/* Match URL against PATTERN; captures go to R->seg.  1 on a match. */
+static int match(const char *pattern, const char *url, struct req *r)
+{
+	unsigned n = 0;
+
+	while (*pattern && *url) {
+		if (pattern[0] == '{' && pattern[1] == '}') {
+			size_t len = strcspn(url, "/");
+			if (len == 0 || len > MAX_SEG_LEN || n >= MAX_SEGS)
+				return 0;
+			memcpy(r->seg[n], url, len);
+			r->seg[n++][len] = 0;
+			url += len;
+			pattern += 2;
+		} else if (*pattern++ != *url++) {
+			return 0;
+		}
+	}
+	return !*pattern && !*url;
+}
+
+static int find_route(struct req *r, const char *url, const char *method, char *allow, size_t allowlen)
+{
+	int path_found = 0;
+
+	allow[0] = 0;
+	for (unsigned i = 0; i < nroutes; i++) {
+		if (!match(routes[i].pattern, url, r))
+			continue;
+		if (!strcmp(routes[i].method, method))
+			return (int)i;
+		path_found = 1;
+		snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s", allow[0] ? ", " : "",
+			 routes[i].method);
+	}
+	return path_found ? -2 : -1;
+}
+
+/* ---- request life cycle ---- */
+
+static void client_ip(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(r->ip, sizeof(r->ip), "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->ip, sizeof(r->ip));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->ip, sizeof(r->ip));
+}
+
+static uint64_t body_cap(const struct req *r)
+{
+	return routes[r->route].flags & R_UPLOAD ? (uint64_t)srv.cfg->max_body : (uint64_t)srv.cfg->max_json;
+}
+
+static enum MHD_Result begin(struct req *r, const char *url, const char *method)
+{
+	char allow[128];
+	const char *cl;
+	double wait;
+	sqlite3 *db;
+
+	r->route = find_route(r, url, method, allow, sizeof(allow));
+	r->early = 1;
+	if (r->route == -1)
+		return reply_error(r, E_NOT_FOUND, "no such path");
+	if (r->route == -2) {
+		r->route = -1;
+		char msg[160];
+		snprintf(msg, sizeof(msg), "use %s", allow);
+		return reply_error_hdr(r, E_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW, allow, msg);
+	}
+	if ((wait = rl_take(rl_ip, r->ip)) > 0)
+		return reply_limited(r, wait);
+	if (!strcmp(routes[r->route].pattern, "/v1/activate") &&
+	    (wait = rl_take(rl_activate, r->ip)) > 0)
+		return reply_limited(r, wait);
+	if (routes[r->route].flags & R_ADMIN) {
+		if (!(db = store_db()))
+			return reply_error(r, E_UNAVAILABLE, "database unavailable");
+		int a = auth_admin(r, db);
+		store_reset(db);
+		if (a < 0) {
+			log_peer("%s: %s %s: missing or unknown admin token", r->ip, method, url);
+			return reply_error(r, E_UNAUTHORIZED, "missing or unknown admin token");
+		}
+	}
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno || *end || n > body_cap(r))
+			return reply_error(r, E_PAYLOAD_TOO_LARGE, "the body exceeds the %llu-byte limit",
+					   (unsigned long long)body_cap(r));
+	}
+	if (routes[r->route].flags & R_UPLOAD) {
+		if (asprintf(&r->upload_path, "%s/.upload-XXXXXX", srv.spool) < 0) {
+			r->upload_path = NULL;
+			return MHD_NO;
+		}
+		r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
+		if (r->upload_fd < 0) {
+			log_err("%s: cannot create an upload file: %s", r->upload_path, strerror(errno));
+			free(r->upload_path);
+			r->upload_path = NULL;
+			return reply_error(r, E_INTERNAL, "cannot spool the upload");
+		}
+	}
+	r->early = 0;
+	return MHD_YES;
+}
+
+static int body_append(struct req *r, const char *data, size_t n)
+{
+	if (r->upload_len + n > body_cap(r))
+		return -1;
+	r->upload_len += n;
+	if (r->upload_fd >= 0) {
+		while (n) {
+			ssize_t w = write(r->upload_fd, data, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				log_err("%s: cannot write the upload: %s", r->upload_path, strerror(errno));
+				return -1;
+			}
+			data += w;
+			n -= (size_t)w;
+		}
+		return 0;
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 1024;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		char *b = realloc(r->body, cap);
+		if (!b)
+			return -1;
+		r->body = b;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	r->body[r->len] = 0;
+	return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *data, size_t *size, void **ctx)
+{
+	struct req *r = *ctx;
+	enum MHD_Result res;
+
+	(void)cls;
+	(void)version;
+	if (!r) {
+		if (!(r = calloc(1, sizeof(*r))))
+			return MHD_NO;
+		*ctx = r;
+		r->conn = conn;
+		r->upload_fd = -1;
+		clock_gettime(CLOCK_MONOTONIC, &r->t0);
+		client_ip(r);
+		return begin(r, url, method);
+	}
+	if (*size) {
+		if (!r->early && body_append(r, data, *size) < 0) {
+			/* Over the cap without a Content-Length (chunked): drop the connection. */
+			log_peer("%s: %s %s: body over %llu bytes, connection closed", r->ip, method, url,
+				 (unsigned long long)body_cap(r));
+			return MHD_NO;
+		}
+		*size = 0;
+		return MHD_YES;
+	}
+	if (r->early)
+		return MHD_YES;
+	r->early = 1; /* the handler runs once */
+	res = routes[r->route].fn(r);
+	sqlite3 *db = store_db();
+	if (db)
+		store_rollback(db); /* a handler never leaves a transaction open */
+	return res;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode why)
+{
+	struct req *r = *ctx;
+	struct timespec t1;
+	double secs;
+
+	(void)cls;
+	(void)conn;
+	if (!r)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - r->t0.tv_sec) + (t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+	metrics_request(r->route, r->status, secs);
+	if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_debug("%s: request %s ended early (code %d)", r->ip,
+			  r->route >= 0 ? routes[r->route].pattern : "-", (int)why);
+	log_debug("%s %s %s -> %u (%.1f ms)", r->ip, r->route >= 0 ? routes[r->route].method : "-",
+		  r->route >= 0 ? routes[r->route].pattern : "-", r->status, secs * 1000);
+	if (r->upload_fd >= 0)
+		close(r->upload_fd);
+	if (r->upload_path) {
+		unlink(r->upload_path);
+		free(r->upload_path);
+	}
+	free(r->body);
+	free(r);
+	*ctx = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("http: %s", line);
+}
+
+int http_start(int fd, const char *cert_pem, const char *key_pem)
+{
+	const struct config *c = srv.cfg;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+
+	rl_ip = rl_new((double)c->rate, (double)c->burst);
+	rl_activate = rl_new((double)c->activate_rate, (double)c->activate_burst);
+	rl_license = rl_new((double)c->license_rate, (double)c->license_burst);
+	daemon_ = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT,
+		cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header, MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned)c->threads, MHD_OPTION_END);
+	if (!daemon_) {
+		log_err("cannot start the HTTPS server (bad certificate or key? see --debug)");
+		return -1;
+	}
+	return 0;
+}
+
+void http_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+	rl_free(rl_ip);
+	rl_free(rl_activate);
+	rl_free(rl_license);
+	rl_ip = rl_activate = rl_license = NULL;
+}

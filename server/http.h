@@ -1,0 +1,112 @@
+/*
+ * http.h - requests, the route table and replies.
+ *
+ * http.c owns the libmicrohttpd daemon: it matches each request against
+ * routes[] (routes.c), checks the admin token, bounds and collects the body
+ * (JSON in memory up to max_json, uploads streamed to a spool file up to
+ * max_body), then calls the route's handler once, with the whole body.
+ * A handler answers with exactly one reply_*() and returns its result.
+ */
+#ifndef SRV_HTTP_H
+#define SRV_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "errors.h"
+
+#define MAX_SEGS 3
+#define MAX_SEG_LEN 64
+
+struct req;
+typedef enum MHD_Result (*handler_fn)(struct req *r);
+
+enum route_flags {
+	R_ADMIN = 1,  /* needs Authorization: Bearer <admin token> */
+	R_JSON = 2,   /* body: a JSON object up to max_json */
+	R_UPLOAD = 4, /* body: streamed to a spool file up to max_body */
+	R_AGENT = 8,  /* agent call: counts against the per-license limits */
+};
+
+struct route {
+	const char *method, *pattern; /* "{}" matches one path segment */
+	unsigned flags;
+	handler_fn fn;
+};
+
+extern const struct route routes[];
+extern const unsigned nroutes;
+
+struct req {
+	struct MHD_Connection *conn;
+	int route;                       /* index in routes[], -1 if none */
+	char seg[MAX_SEGS][MAX_SEG_LEN + 1]; /* the {} captures */
+	/* body */
+	char *body;
+	size_t len, cap;
+	int upload_fd;
+	char *upload_path;
+	uint64_t upload_len;
+	int overflow;
+	/* who */
+	int64_t token_id;
+	char actor[64];
+	char ip[64];
+	/* outcome */
+	struct timespec t0;
+	unsigned status;
+	int early; /* an answer was queued before the body was read */
+};
+
+/* Replies: they take ownership of BODY / BUF. */
+enum MHD_Result reply_json(struct req *r, unsigned status, json_t *body);
+/* JSON with Corelocker-Signature: ed25519=<base64 over the exact body>. */
+enum MHD_Result reply_signed_json(struct req *r, unsigned status, json_t *body);
+enum MHD_Result reply_error(struct req *r, enum api_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum MHD_Result reply_signed_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len);
+enum MHD_Result reply_text(struct req *r, unsigned status, const char *ctype, char *text);
+enum MHD_Result reply_empty(struct req *r, unsigned status);
+
+/* Per-license rate limit (KEY_ID: a hash of the key): on refusal it has
+ * replied 429 and *LIMITED is 1. */
+enum MHD_Result http_check_license_rate(struct req *r, const char *key_id, int *limited);
+
+/* A query parameter, or NULL. */
+const char *req_query(struct req *r, const char *name);
+
+/* Start and stop the HTTPS daemon on an already listening socket. */
+int http_start(int fd, const char *cert_pem, const char *key_pem);
+void http_stop(void);
+
+/* ---- declarative JSON request bodies ---- */
+
+enum jf_type { JF_STRING, JF_INT, JF_NUMBER, JF_TIME, JF_REF };
+enum jf_flags { JF_REQUIRED = 1, JF_NULLABLE = 2 };
+
+struct jfield {
+	const char *name;
+	enum jf_type type;
+	unsigned flags;
+	int64_t min, max; /* JF_INT: value bounds; JF_STRING: length bounds */
+};
+
+struct jval {
+	int present, is_null;
+	const char *s; /* JF_STRING, JF_REF given as a name */
+	int64_t i;     /* JF_INT, JF_TIME (unix seconds), JF_REF given as an id (else -1) */
+	double d;      /* JF_NUMBER */
+};
+
+/*
+ * Parse the body as a JSON object against SPEC; unknown fields, wrong types
+ * and values out of bounds are refused.  On failure it has replied 400 and
+ * returns NULL; on success the values in OUT borrow from the returned root,
+ * which the caller decrefs.
+ */
+json_t *jreq_parse(struct req *r, const struct jfield *spec, size_t n, struct jval *out, enum MHD_Result *res);
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * main.c - corelockerd: init, check-config, dump-config, audit-verify, and
+ * serving in the foreground (systemd Type=notify).
+ *
+ * Serving order: read the configuration, the keys and the TLS material, bind
+ * the port, then drop privileges (when root and [server] user is set), open
+ * the database, start the HTTPS threads, announce READY, and wait for
+ * SIGTERM or SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "corelocker.h"
+#include "audit.h"
+#include "auth.h"
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "seal.h"
+#include "server.h"
+#include "store.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF SYSCONFDIR "/corelocker/corelockerd.conf"
+#define MAX_PEM (1u << 20)
+
+struct server srv;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: corelockerd [-c CONF]              serve in the foreground\n"
+		   "       corelockerd init -c CONF           create the database and keys; print the first admin token\n"
+		   "       corelockerd check-config -c CONF   validate the configuration\n"
+		   "       corelockerd dump-config            print a commented sample configuration\n"
+		   "       corelockerd audit-verify -c CONF   verify the audit log's hash chain\n"
+		   "       corelockerd token-create -c CONF NAME   add an admin token (printed once)\n"
+		   "default CONF: %s\n",
+		   DEFAULT_CONF);
+}
+
+/* Read a whole small file (PEM) into a NUL-terminated buffer. */
+static char *read_small(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+
+	if (!f) {
+		log_err("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!(buf = malloc(max + 1))) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		log_err("%s: larger than %zu bytes", path, max);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+int server_load_master(const char *path)
+{
+	static const char label[] = "corelockerd token key v1";
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -1;
+	ssize_t n;
+
+	if (fd < 0) {
+		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || (st.st_mode & 077) || st.st_size != 32) {
+		log_err("%s: the master key must be a 32-byte file of mode 0600", path);
+		goto out;
+	}
+	n = read(fd, srv.master, sizeof(srv.master));
+	if (n != (ssize_t)sizeof(srv.master)) {
+		log_err("%s: cannot read the master key", path);
+		goto out;
+	}
+	if (cl_hmac_sha256(srv.master, sizeof(srv.master), label, strlen(label), srv.token_key) < 0)
+		goto out;
+	r = 0;
+out:
+	close(fd);
+	return r;
+}
+
+static int load_config(const char *path)
+{
+	char why[600];
+
+	if (config_load(path, &srv.cfg, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- init ---- */
+
+static int write_master(const char *path)
+{
+	uint8_t key[32];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), r = -1;
+
+	if (fd < 0) {
+		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (cl_random(key, sizeof(key)) == 0 && write(fd, key, sizeof(key)) == (ssize_t)sizeof(key) && fsync(fd) == 0)
+		r = 0;
+	else
+		log_err("%s: cannot write the master key", path);
+	OPENSSL_cleanse(key, sizeof(key));
+	close(fd);
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+static int cmd_init(const char *conf)
+{
+	const struct config *c;
+	char token[TOKEN_LEN + 1];
+	sqlite3 *db = NULL;
+	struct stat st;
+	int r = 1;
+
+	if (load_config(conf) < 0)
+		return 1;
+	c = srv.cfg;
+	if (stat(c->database, &st) == 0 || stat(c->signing_key, &st) == 0 || stat(c->master_key, &st) == 0) {
+		log_err("already initialized: %s, %s or %s exists; refusing to overwrite", c->database, c->signing_key,
+			c->master_key);
+		return 1;
+	}
+	umask(077);
+	if (cl_signkey_generate(c->signing_key) < 0) {
+		log_err("%s", cl_errmsg());
+		return 1;
+	}
+	if (write_master(c->master_key) < 0 || server_load_master(c->master_key) < 0)
+		goto fail;
+	if (store_open(c->database, 1, &db) < 0)
+		goto fail;
+	if (store_begin(db) != SQLITE_OK || auth_token_create(db, "admin", token) < 0 ||
+	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != SQLITE_OK)
+		goto fail;
+	store_close(db);
+	printf("created %s\ncreated %s (Ed25519 signing key)\ncreated %s (master key)\n"
+	       "the first admin token follows; it is shown only once:\n%s\n",
+	       c->database, c->signing_key, c->master_key, token);
+	OPENSSL_cleanse(token, sizeof(token));
+	return 0;
+fail:
+	store_close(db);
+	unlink(c->database);
+	unlink(c->signing_key);
+	unlink(c->master_key);
+	return r;
+}
+
+/* ---- check-config ---- */
+
+static int check_file(const char *what, const char *path, int secret)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		log_err("%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (access(path, R_OK) != 0) {
+		log_err("%s %s: not readable", what, path);
+		return -1;
+	}
+	if (secret && (st.st_mode & 077)) {
+		log_err("%s %s: readable by group or others (mode %04o)", what, path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_check(const char *conf)
+{
+	const struct config *c;
+	char *dir;
+	int bad = 0;
+	struct stat st;
+
+	if (load_config(conf) < 0)
+		return 1;
+	c = srv.cfg;
+	bad |= check_file("[server] tls_cert", c->tls_cert, 0);
+	bad |= check_file("[server] tls_key", c->tls_key, 0);
+	bad |= check_file("[keys] signing_key", c->signing_key, 1);
+	bad |= check_file("[keys] master_key", c->master_key, 1);
+	bad |= check_file("[storage] database", c->database, 0);
+	if (*c->user && !getpwnam(c->user)) {
+		log_err("[server] user %s: no such user", c->user);
+		bad = -1;
+	}
+	dir = *c->spool ? strdup(c->spool) : NULL;
+	if (dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		log_err("[storage] spool %s: not a folder", dir);
+		bad = -1;
+	}
+	free(dir);
+	if (bad)
+		return 1;
+	printf("%s: ok\n", conf);
+	return 0;
+}
+
+static int cmd_audit_verify(const char *conf)
+{
+	sqlite3 *db;
+	int64_t n, bad;
+	int r;
+
+	if (load_config(conf) < 0 || store_open(srv.cfg->database, 0, &db) < 0)
+		return 1;
+	r = audit_verify(db, &n, &bad);
+	store_close(db);
+	if (r < 0) {
+		printf("audit chain BROKEN at entry %lld\n", (long long)bad);
+		return 1;
+	}
+	printf("audit chain ok: %lld entries\n", (long long)n);
+	return 0;
+}
+
+static int cmd_token_create(const char *conf, const char *name)
+{
+	char token[TOKEN_LEN + 1];
+	sqlite3 *db;
+	int r = 1;
+
+	if (!name || !*name || strlen(name) > 40) {
+		log_err("token-create needs a NAME of 1 to 40 characters");
+		return 2;
+	}
+	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
+	    store_open(srv.cfg->database, 0, &db) < 0)
+		return 1;
+	if (store_begin(db) == SQLITE_OK && auth_token_create(db, name, token) == 0 &&
+	    audit_append(db, "cli", "token.create", name, NULL) == 0 && store_commit(db) == SQLITE_OK) {
+		printf("%s\n", token);
+		r = 0;
+	}
+	OPENSSL_cleanse(token, sizeof(token));
+	store_close(db);
+	return r;
+}
+
+/* ---- serving ---- */
+
+static int listen_on(const char *addr, int port, char *shown, size_t shownlen)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	int fd, one = 1, family;
+
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in);
+	} else {
+		inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in6);
+	}
+	ss.ss_family = (sa_family_t)family;
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0) {
+		log_err("cannot listen on %s port %d: %s", addr, port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	len = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	snprintf(shown, shownlen, family == AF_INET ? "%s:%d" : "[%s]:%d", addr, port);
+	return fd;
+}
+
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || !*user)
+		return 0;
+	if (!(pw = getpwnam(user))) {
+		log_err("[server] user %s: no such user", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_err("cannot switch to user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("privileges were not dropped");
+		return -1;
+	}
+	log_info("running as user %s", user);
+	return 0;
+}
+
+static int cmd_serve(const char *conf)
+{
+	const struct config *c;
+	char *cert = NULL, *key = NULL, where[96], *dcopy = NULL;
+	size_t keylen = 0;
+	sigset_t set;
+	sqlite3 *db = NULL;
+	int fd = -1, sig, r = 1;
+
+	if (load_config(conf) < 0)
+		return 1;
+	c = srv.cfg;
+	if (cl_signkey_load(c->signing_key, &srv.sk) < 0) {
+		log_err("%s", cl_errmsg());
+		goto out;
+	}
+	if (cl_signkey_public_pem(srv.sk, &srv.pub_pem) < 0 || server_load_master(c->master_key) < 0)
+		goto out;
+	if (!(cert = read_small(c->tls_cert, MAX_PEM, NULL)) || !(key = read_small(c->tls_key, MAX_PEM, &keylen)))
+		goto out;
+	if ((fd = listen_on(c->listen, (int)c->port, where, sizeof(where))) < 0)
+		goto out;
+	if (drop_privileges(c->user) < 0)
+		goto out;
+	if (*c->spool) {
+		srv.spool = strdup(c->spool);
+	} else if ((dcopy = strdup(c->database))) {
+		srv.spool = strdup(dirname(dcopy));
+	}
+	if (!srv.spool)
+		goto out;
+	/* Open (and migrate) once here, so that a bad database fails the start. */
+	if (store_open(c->database, 0, &db) < 0)
+		goto out;
+	store_close(db);
+	store_init(c->database);
+	/* Block the stop signals in every thread; the main thread waits for them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (http_start(fd, cert, key) < 0)
+		goto out;
+	OPENSSL_cleanse(key, keylen);
+	log_info("listening on https://%s", where);
+	sd_notifyf(0, "READY=1\nSTATUS=listening on https://%s\nMAINPID=%lu", where, (unsigned long)getpid());
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP ignored: restart the service to reload the configuration");
+			continue;
+		}
+		break;
+	}
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping on signal %d", sig);
+	http_stop();
+	store_close_all();
+	r = 0;
+out:
+	if (r)
+		http_stop();
+	if (key) {
+		OPENSSL_cleanse(key, keylen);
+		free(key);
+	}
+	free(cert);
+	free(dcopy);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = DEFAULT_CONF, *cmd = "serve", *arg = NULL;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			conf = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("corelockerd %s\n", PACKAGE_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "--debug")) {
+			log_threshold = LOG_DEBUG;
+		} else if (argv[i][0] != '-' && !strcmp(cmd, "serve") && i == 1) {
+			cmd = argv[i];
+		} else if (argv[i][0] != '-' && !arg) {
+			arg = argv[i];
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!strcmp(cmd, "serve"))
+		r = cmd_serve(conf);
+	else if (!strcmp(cmd, "init"))
+		r = cmd_init(conf);
+	else if (!strcmp(cmd, "check-config"))
+		r = cmd_check(conf);
+	else if (!strcmp(cmd, "dump-config")) {
+		config_dump(stdout);
+		r = 0;
+	} else if (!strcmp(cmd, "audit-verify"))
+		r = cmd_audit_verify(conf);
+	else if (!strcmp(cmd, "token-create"))
+		r = cmd_token_create(conf, arg);
+	else {
+		fprintf(stderr, "corelockerd: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	cl_signkey_free(srv.sk);
+	free(srv.pub_pem);
+	free(srv.spool);
+	OPENSSL_cleanse(srv.master, sizeof(srv.master));
+	OPENSSL_cleanse(srv.token_key, sizeof(srv.token_key));
+	config_free(srv.cfg);
+	return r;
+}

@@ -1,0 +1,17 @@
+/*
+ * metrics.h - counters for /metrics (Prometheus text format 0.0.4):
+ * requests by route and status, a latency histogram, key deliveries.
+ */
+#ifndef SRV_METRICS_H
+#define SRV_METRICS_H
+
+#include <stdint.h>
+
+/* ROUTE is an index in routes[], or -1 for an unmatched path. */
+void metrics_request(int route, unsigned status, double seconds);
+void metrics_delivery(uint64_t bytes);
+void metrics_rate_limited(void);
+/* The exposition text (malloc'd), or NULL. */
+char *metrics_render(void);
+
+#endif

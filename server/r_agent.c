@@ -1,0 +1,393 @@
+/* r_agent.c - the agent's calls: /v1/activate, /v1/validate, /v1/key. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "audit.h"
+#include "auth.h"
+#include "digest.h"
+#include "log.h"
+#include "metrics.h"
+#include "resources.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+#include "volume.h"
+
+struct lic {
+	int64_t id, model, expires_at, max_machines, machine;
+	int has_exp;
+	char tier[65], status[16];
+	char rate_key[33]; /* hash prefix: the per-license rate-limit key */
+};
+
+static const struct jfield spec_activate[] = {
+	{"license_key", JF_STRING, JF_REQUIRED, 1, SECRET_MAX},
+	{"fingerprint", JF_STRING, JF_REQUIRED, 1, 128},
+	{"hostname", JF_STRING, JF_NULLABLE, 0, 255},
+};
+static const struct jfield spec_validate[] = {
+	{"license_key", JF_STRING, JF_REQUIRED, 1, SECRET_MAX},
+	{"fingerprint", JF_STRING, JF_REQUIRED, 1, 128},
+	{"nonce", JF_STRING, JF_REQUIRED, 1, 128},
+};
+static const struct jfield spec_key[] = {
+	{"license_key", JF_STRING, JF_REQUIRED, 1, SECRET_MAX},
+	{"fingerprint", JF_STRING, JF_REQUIRED, 1, 128},
+	{"nonce", JF_STRING, JF_REQUIRED, 1, 128},
+	{"from_tier", JF_STRING, JF_NULLABLE, 1, 64},
+};
+
+/* Find the license of KEY: 0, -1 when unknown, -2 on a database error. */
+static int lic_find(sqlite3 *db, const char *key, struct lic *l)
+{
+	uint8_t h[32];
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if (auth_hash("license", key, h) < 0)
+		return -2;
+	cl_hex(h, 16, l->rate_key);
+	if (!(st = store_q(db, "SELECT id, model_id, tier, status, expires_at, max_machines FROM licenses "
+			       "WHERE key_hash = ?1")))
+		return -2;
+	sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		l->id = sqlite3_column_int64(st, 0);
+		l->model = sqlite3_column_int64(st, 1);
+		snprintf(l->tier, sizeof(l->tier), "%s", store_text(st, 2));
+		snprintf(l->status, sizeof(l->status), "%s", store_text(st, 3));
+		l->has_exp = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		l->expires_at = sqlite3_column_int64(st, 4);
+		l->max_machines = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -1 : -2;
+}
+
+/* The fixed check order after NOT_FOUND: REVOKED, SUSPENDED, EXPIRED. */
+static enum api_err lic_status(const struct lic *l)
+{
+	if (!strcmp(l->status, "revoked"))
+		return E_REVOKED;
+	if (!strcmp(l->status, "suspended"))
+		return E_SUSPENDED;
+	if (l->has_exp && l->expires_at <= now_s())
+		return E_EXPIRED;
+	return E_VALID;
+}
+
+/*
+ * Then the seat: NOT_ACTIVATED without one; TOO_MANY_MACHINES for a seat
+ * beyond max_machines (the newest seats lose when max_machines shrinks).
+ */
+static enum api_err lic_seat(sqlite3 *db, struct lic *l, const char *fp)
+{
+	sqlite3_stmt *st = store_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
+				       "AND o.id <= m.id) FROM machines m WHERE m.license_id = ?1 AND m.fingerprint = ?2");
+	enum api_err e = E_NOT_ACTIVATED;
+
+	sqlite3_bind_int64(st, 1, l->id);
+	store_bind_text(st, 2, fp);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		l->machine = sqlite3_column_int64(st, 0);
+		e = sqlite3_column_int64(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : E_VALID;
+	}
+	sqlite3_reset(st);
+	return e;
+}
+
+/* Look up and check a license for an agent call: E_VALID, a code, or E_UNAVAILABLE. */
+static enum api_err lic_check(sqlite3 *db, const char *key, const char *fp, struct lic *l, int seat)
+{
+	int rc = lic_find(db, key, l);
+	enum api_err e;
+
+	if (rc == -2)
+		return E_UNAVAILABLE;
+	if (rc == -1)
+		return E_NOT_FOUND;
+	if ((e = lic_status(l)) != E_VALID || !seat)
+		return e;
+	return lic_seat(db, l, fp);
+}
+
+enum MHD_Result h_activate(struct req *r)
+{
+	struct jval v[3];
+	enum MHD_Result res;
+	json_t *root = jreq_parse(r, spec_activate, 3, v, &res), *detail;
+	sqlite3 *db = store_db();
+	struct lic l;
+	enum api_err e;
+	sqlite3_stmt *st;
+	int64_t seats = 0, now = now_s();
+	char target[64];
+	int fresh = 0, rc, limited;
+
+	if (!root)
+		return res;
+	if (!db || store_begin(db) != SQLITE_OK) {
+		res = reply_error(r, E_UNAVAILABLE, "database busy");
+		goto out;
+	}
+	e = lic_check(db, v[0].s, v[1].s, &l, 0);
+	if (e == E_UNAVAILABLE) {
+		res = reply_error(r, e, "database error");
+		goto out;
+	}
+	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
+		goto out;
+	if (e != E_VALID) {
+		res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
+		goto out;
+	}
+	e = lic_seat(db, &l, v[1].s);
+	if (e == E_NOT_ACTIVATED) {
+		st = store_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
+		sqlite3_bind_int64(st, 1, l.id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			seats = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (seats >= l.max_machines) {
+			res = reply_error(r, E_TOO_MANY_MACHINES, "all %lld seats of license %lld are taken",
+					  (long long)l.max_machines, (long long)l.id);
+			goto out;
+		}
+		st = store_q(db, "INSERT INTO machines (license_id, fingerprint, hostname, activated_at, last_seen) "
+				 "VALUES (?1, ?2, ?3, ?4, ?4)");
+		sqlite3_bind_int64(st, 1, l.id);
+		store_bind_text(st, 2, v[1].s);
+		store_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
+		sqlite3_bind_int64(st, 4, now);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		l.machine = sqlite3_last_insert_rowid(db);
+		snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
+		detail = json_pack("{s:s}", "fingerprint", v[1].s);
+		if (detail && v[2].s && !v[2].is_null)
+			json_object_set_new(detail, "hostname", json_string(v[2].s));
+		rc = rc == SQLITE_DONE ? audit_append(db, "agent", "machine.activate", target, detail) : -1;
+		json_decref(detail);
+		if (rc < 0) {
+			res = reply_error(r, E_INTERNAL, "cannot seat the machine");
+			goto out;
+		}
+		fresh = 1;
+	} else if (e != E_VALID) {
+		res = reply_error(r, e, "%s", api_errors[e].meaning);
+		goto out;
+	} else {
+		st = store_q(db, "UPDATE machines SET last_seen = ?2, hostname = COALESCE(?3, hostname) WHERE id = ?1");
+		sqlite3_bind_int64(st, 1, l.machine);
+		sqlite3_bind_int64(st, 2, now);
+		store_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	if (store_commit(db) != SQLITE_OK) {
+		res = reply_error(r, E_UNAVAILABLE, "cannot commit; retry");
+		goto out;
+	}
+	if (fresh)
+		log_info("license %lld: machine %lld activated", (long long)l.id, (long long)l.machine);
+	res = reply_json(r, 200,
+			 json_pack("{s:b,s:b,s:I,s:I,s:I,s:s,s:o,s:I}", "activated", 1, "new", fresh, "license",
+				   (json_int_t)l.id, "machine", (json_int_t)l.machine, "model", (json_int_t)l.model, "tier",
+				   l.tier, "expires_at", json_time(l.expires_at, l.has_exp), "max_machines",
+				   (json_int_t)l.max_machines));
+out:
+	store_rollback(db);
+	json_decref(root);
+	return res;
+}
+
+enum MHD_Result h_validate(struct req *r)
+{
+	struct jval v[3];
+	enum MHD_Result res;
+	json_t *root = jreq_parse(r, spec_validate, 3, v, &res), *body;
+	sqlite3 *db = store_db();
+	struct lic l;
+	enum api_err e;
+	char ts[32];
+	int limited;
+
+	if (!root)
+		return res;
+	if (!db) {
+		res = reply_error(r, E_UNAVAILABLE, "database unavailable");
+		goto out;
+	}
+	e = lic_check(db, v[0].s, v[1].s, &l, 1);
+	store_reset(db);
+	if (e == E_UNAVAILABLE) {
+		res = reply_error(r, e, "database error");
+		goto out;
+	}
+	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
+		goto out;
+	time_fmt(now_s(), ts);
+	body = json_pack("{s:b,s:s,s:s,s:s}", "valid", e == E_VALID, "code", api_errors[e].code, "nonce", v[2].s, "ts", ts);
+	if (body && e != E_NOT_FOUND) {
+		json_object_set_new(body, "license", json_integer((json_int_t)l.id));
+		json_object_set_new(body, "model", json_integer((json_int_t)l.model));
+		json_object_set_new(body, "tier", json_string(l.tier));
+		json_object_set_new(body, "expires_at", json_time(l.expires_at, l.has_exp));
+	}
+	res = body ? reply_signed_json(r, 200, body) : reply_error(r, E_INTERNAL, "out of memory");
+out:
+	json_decref(root);
+	return res;
+}
+
+/* The model fields of a volume header, in a fixed order. */
+static json_t *volume_header(sqlite3 *db, const struct lic *l, const char *tier, double beta, const char *from,
+			     double from_beta, const char *nonce)
+{
+	sqlite3_stmt *st = store_q(db, "SELECT name, version, unit, scope, alpha, locked_sha256, original_sha256, "
+				       "shards FROM models WHERE id = ?1");
+	json_t *h = NULL, *shards, *s;
+	char ts[32];
+	size_t i;
+
+	sqlite3_bind_int64(st, 1, l->model);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	time_fmt(now_s(), ts);
+	h = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:f,s:s,s:f}", "format", "clvol", "model", (json_int_t)l->model,
+		      "model_name", store_text(st, 0), "model_version", store_text(st, 1), "unit", store_text(st, 2),
+		      "scope", store_text(st, 3), "alpha", sqlite3_column_double(st, 4), "tier", tier, "beta", beta);
+	if (!h)
+		goto out;
+	if (from) {
+		json_object_set_new(h, "from_tier", json_string(from));
+		json_object_set_new(h, "from_beta", json_real(from_beta));
+	}
+	json_object_set_new(h, "locked_sha256", json_string(store_text(st, 5)));
+	if (beta == 0)
+		json_object_set_new(h, "original_sha256", json_string(store_text(st, 6)));
+	shards = json_loads(store_text(st, 7), 0, NULL);
+	json_array_foreach(shards, i, s)
+		if (beta != 0)
+			json_object_del(s, "original_sha256");
+	json_object_set_new(h, "shards", shards ? shards : json_array());
+	json_object_set_new(h, "license", json_integer((json_int_t)l->id));
+	json_object_set_new(h, "expires_at", json_time(l->expires_at, l->has_exp));
+	json_object_set_new(h, "nonce", json_string(nonce));
+	json_object_set_new(h, "ts", json_string(ts));
+out:
+	sqlite3_reset(st);
+	return h;
+}
+
+/* Entries of T that F does not hold (F is a subset of T: tiers nest). */
+static size_t subtract(struct cl_volume_entry *t, size_t nt, const struct cl_volume_entry *f, size_t nf)
+{
+	size_t j = 0, out = 0;
+
+	for (size_t i = 0; i < nt; i++) {
+		while (j < nf && (f[j].shard < t[i].shard || (f[j].shard == t[i].shard && f[j].off < t[i].off)))
+			j++;
+		if (j < nf && f[j].shard == t[i].shard && f[j].off == t[i].off)
+			continue;
+		t[out++] = t[i];
+	}
+	return out;
+}
+
+enum MHD_Result h_key(struct req *r)
+{
+	struct jval v[4];
+	enum MHD_Result res;
+	json_t *root = jreq_parse(r, spec_key, 4, v, &res), *h = NULL, *detail;
+	sqlite3 *db = store_db();
+	struct lic l;
+	enum api_err e;
+	struct cl_volume_entry *te = NULL, *fe = NULL;
+	uint8_t *tplain = NULL, *fplain = NULL, *vol = NULL;
+	size_t tlen = 0, flen = 0, tn = 0, fn = 0, vlen = 0;
+	const char *from = v[3].present && !v[3].is_null ? v[3].s : NULL;
+	double beta = 0, from_beta = 0;
+	char target[64];
+	int limited, rc;
+	sqlite3_stmt *st;
+
+	if (!root)
+		return res;
+	if (!db) {
+		res = reply_error(r, E_UNAVAILABLE, "database unavailable");
+		goto out;
+	}
+	e = lic_check(db, v[0].s, v[1].s, &l, 1);
+	if (e == E_UNAVAILABLE) {
+		res = reply_error(r, e, "database error");
+		goto out;
+	}
+	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
+		goto out;
+	if (e != E_VALID) {
+		res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
+		goto out;
+	}
+	if ((rc = slice_open(db, l.model, l.tier, &beta, &tplain, &tlen, &te, &tn)) < 0) {
+		res = rc == -1 ? reply_error(r, E_NOT_FOUND, "the license's tier '%s' no longer exists", l.tier)
+			       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
+		goto out;
+	}
+	if (from) {
+		if ((rc = slice_open(db, l.model, from, &from_beta, &fplain, &flen, &fe, &fn)) < 0) {
+			res = rc == -1 ? reply_error(r, E_INVALID_FIELD, "model %lld has no tier '%s'", (long long)l.model, from)
+				       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
+			goto out;
+		}
+		if (from_beta < beta) {
+			res = reply_error(r, E_INVALID_FIELD,
+					  "from_tier '%s' (%g) restores more than the license's tier '%s' (%g)", from,
+					  from_beta, l.tier, beta);
+			goto out;
+		}
+		tn = subtract(te, tn, fe, fn);
+	}
+	if (!(h = volume_header(db, &l, l.tier, beta, from, from_beta, v[2].s)) ||
+	    cl_volume_build(h, te, tn, srv.sk, &vol, &vlen) < 0) {
+		res = reply_error(r, E_INTERNAL, "cannot build the key volume");
+		goto out;
+	}
+	/* Record the delivery before handing it out. */
+	if (store_begin(db) != SQLITE_OK) {
+		res = reply_error(r, E_UNAVAILABLE, "database busy");
+		goto out;
+	}
+	st = store_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1");
+	sqlite3_bind_int64(st, 1, l.machine);
+	sqlite3_bind_int64(st, 2, now_s());
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
+	detail = json_pack("{s:I,s:s,s:o,s:I,s:I}", "model", (json_int_t)l.model, "tier", l.tier, "from_tier",
+			   from ? json_string(from) : json_null(), "entries", (json_int_t)tn, "bytes", (json_int_t)vlen);
+	rc = audit_append(db, "agent", "key.deliver", target, detail);
+	json_decref(detail);
+	if (rc < 0 || store_commit(db) != SQLITE_OK) {
+		res = reply_error(r, E_UNAVAILABLE, "cannot record the delivery; retry");
+		goto out;
+	}
+	metrics_delivery(vlen);
+	log_info("license %lld: delivered tier %s%s%s (%zu entries, %zu bytes)", (long long)l.id, l.tier,
+		 from ? " from " : "", from ? from : "", tn, vlen);
+	res = reply_signed_bytes(r, 200, "application/vnd.corelocker.volume", vol, vlen);
+	vol = NULL;
+out:
+	store_rollback(db);
+	free(vol);
+	json_decref(h);
+	slice_free(tplain, tlen, te);
+	slice_free(fplain, flen, fe);
+	json_decref(root);
+	return res;
+}

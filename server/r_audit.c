@@ -1,0 +1,34 @@
+/* r_audit.c - GET /v1/audit?since=N[&limit=M]: entries with seq above N. */
+#include "routes.h"
+#include "store.h"
+#include "util.h"
+
+enum MHD_Result h_audit_list(struct req *r)
+{
+	const char *since_s = req_query(r, "since"), *limit_s = req_query(r, "limit");
+	int64_t since = 0, limit = 1000;
+	sqlite3 *db = store_db();
+	sqlite3_stmt *st;
+	json_t *list, *detail;
+
+	if ((since_s && (since = parse_id(since_s)) < 0) || (limit_s && ((limit = parse_id(limit_s)) < 1 || limit > 10000)))
+		return reply_error(r, E_BAD_REQUEST, "since must be a sequence number, limit in [1, 10000]");
+	if (!db)
+		return reply_error(r, E_UNAVAILABLE, "database unavailable");
+	st = store_q(db, "SELECT seq, ts, actor, action, target, detail, prev_hash, hash FROM audit "
+			 "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, limit);
+	list = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		detail = json_loads(store_text(st, 5), 0, NULL);
+		json_array_append_new(
+			list, json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
+					"ts", json_time(sqlite3_column_int64(st, 1), 1), "ts_unix", (json_int_t)sqlite3_column_int64(st, 1), "actor", store_text(st, 2), "action",
+					store_text(st, 3), "target", store_text(st, 4), "detail",
+					detail ? detail : json_object(), "detail_text", store_text(st, 5), "prev_hash",
+					store_text(st, 6), "hash", store_text(st, 7)));
+	}
+	sqlite3_reset(st);
+	return reply_json(r, 200, json_pack("{s:o}", "entries", list));
+}

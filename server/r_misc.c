@@ -1,0 +1,39 @@
+/* r_misc.c - GET /healthz, /metrics and /v1/pubkey: public, no auth. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+
+enum MHD_Result h_healthz(struct req *r)
+{
+	sqlite3 *db = store_db();
+	sqlite3_stmt *st = db ? store_q(db, "SELECT 1") : NULL;
+	int ok = st && sqlite3_step(st) == SQLITE_ROW;
+
+	if (st)
+		sqlite3_reset(st);
+	if (!ok)
+		return reply_error(r, E_UNAVAILABLE, "database unavailable");
+	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+enum MHD_Result h_metrics(struct req *r)
+{
+	char *text = metrics_render();
+
+	if (!text)
+		return reply_error(r, E_INTERNAL, "out of memory");
+	return reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+}
+
+enum MHD_Result h_pubkey(struct req *r)
+{
+	char *pem = strdup(srv.pub_pem);
+
+	if (!pem)
+		return reply_error(r, E_INTERNAL, "out of memory");
+	return reply_text(r, 200, "application/x-pem-file", pem);
+}

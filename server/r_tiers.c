@@ -1,0 +1,333 @@
+/* r_tiers.c - /v1/models/{id}/tiers: cut, list, show, delete. */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "audit.h"
+#include "clkey.h"
+#include "cursor.h"
+#include "log.h"
+#include "resources.h"
+#include "routes.h"
+#include "seal.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- cutting a tier from the key ---- */
+
+struct cut {
+	const struct cl_key *k;
+	struct cl_volume_entry *e;
+	size_t n, cap;
+	uint64_t units, bytes;
+	int failed;
+};
+
+static int cut_unit(void *ctx, uint32_t group, uint64_t unit, const uint8_t *bytes)
+{
+	struct cut *c = ctx;
+	const struct cl_key_group *g = &c->k->g[group];
+
+	c->units++;
+	for (unsigned j = 0; j < g->nm; j++) {
+		const struct cl_key_tensor *t = &c->k->t[g->m[j].tensor];
+		uint64_t stride = g->m[j].stride;
+		if (stride > UINT32_MAX)
+			return cl_fail(CL_ELIMIT, "a unit of tensor '%s' is over 4 GiB", t->name);
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 1024;
+			struct cl_volume_entry *e = realloc(c->e, cap * sizeof(*e));
+			if (!e)
+				return cl_fail(CL_ENOMEM, "out of memory");
+			c->e = e;
+			c->cap = cap;
+		}
+		c->e[c->n++] = (struct cl_volume_entry){t->shard, t->file_off + unit * stride, (uint32_t)stride, bytes};
+		c->bytes += stride;
+		bytes += stride;
+	}
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct cl_volume_entry *x = a, *y = b;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Serialize the sorted spans: u32 shard, u64 offset, u32 length, bytes. */
+static uint8_t *serialize(const struct cut *c, size_t *len)
+{
+	size_t total = c->n * CL_VOLUME_ENTRY_HEAD + c->bytes;
+	uint8_t *buf = malloc(total + 1), *p = buf;
+
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		cl_put_le(p, c->e[i].shard, 4);
+		cl_put_le(p + 4, c->e[i].off, 8);
+		cl_put_le(p + 12, c->e[i].len, 4);
+		memcpy(p + CL_VOLUME_ENTRY_HEAD, c->e[i].bytes, c->e[i].len);
+		p += CL_VOLUME_ENTRY_HEAD + c->e[i].len;
+	}
+	*len = total;
+	return buf;
+}
+
+/* Unseal model ID's key: *plain (wipe it) and the parsed key borrowing from it. */
+static int open_key(sqlite3 *db, int64_t id, uint8_t **plain, size_t *len, struct cl_key **k)
+{
+	sqlite3_stmt *st = store_q(db, "SELECT sealed FROM model_keys WHERE model_id = ?1");
+	char aad[96];
+	uint8_t *p = NULL;
+	size_t slen;
+	int rc = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	slen = (size_t)sqlite3_column_bytes(st, 0);
+	if (slen < CL_SEAL_OVERHEAD || !(p = malloc(slen - CL_SEAL_OVERHEAD + 1)))
+		goto out;
+	aad_model_key(id, aad, sizeof(aad));
+	if (cl_unseal(srv.master, aad, strlen(aad), sqlite3_column_blob(st, 0), slen, p) < 0 ||
+	    cl_key_parse(p, slen - CL_SEAL_OVERHEAD, k) < 0) {
+		log_bug("model %lld: stored key does not open: %s", (long long)id, cl_errmsg());
+		OPENSSL_cleanse(p, slen - CL_SEAL_OVERHEAD);
+		free(p);
+		p = NULL;
+		goto out;
+	}
+	*plain = p;
+	*len = slen - CL_SEAL_OVERHEAD;
+	rc = 0;
+out:
+	sqlite3_reset(st);
+	return rc;
+}
+
+enum MHD_Result h_tier_put(struct req *r)
+{
+	static const struct jfield spec[] = {{"ratio", JF_NUMBER, JF_REQUIRED, 0, 0}};
+	struct jval v[1];
+	enum MHD_Result res;
+	json_t *root = jreq_parse(r, spec, 1, v, &res), *detail = NULL, *t;
+	const char *tier = r->seg[1];
+	sqlite3 *db = store_db();
+	struct cut c = {0};
+	struct cl_key *k = NULL;
+	uint8_t *keyplain = NULL, *plain = NULL, *sealed = NULL, rnd[16];
+	size_t keylen = 0, plen = 0;
+	char slice_id[33], old_slice[33] = "", aad[128], target[96];
+	int64_t id;
+	int created = 1, rc;
+	sqlite3_stmt *st;
+
+	if (!root)
+		return res;
+	json_decref(root);
+	if (!name_ok(tier, 64))
+		return reply_error(r, E_BAD_REQUEST, "tier names are 1 to 64 characters of [A-Za-z0-9._+-]");
+	if (!db)
+		return reply_error(r, E_UNAVAILABLE, "database unavailable");
+	if ((id = model_resolve(db, r->seg[0])) < 0)
+		return id == -1 ? reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0])
+				: reply_error(r, E_INTERNAL, "database error");
+	if (open_key(db, id, &keyplain, &keylen, &k) < 0)
+		return reply_error(r, E_INTERNAL, "cannot open the model's key");
+	if (!(v[0].d >= 0) || v[0].d > k->alpha) {
+		res = reply_error(r, E_INVALID_FIELD, "'ratio' must lie in [0, alpha = %g]", k->alpha);
+		goto out;
+	}
+	/* Cut outside the transaction: it is the slow part. */
+	c.k = k;
+	if (cl_key_foreach_restore(k, v[0].d, cut_unit, &c) < 0) {
+		res = reply_error(r, E_INTERNAL, "cannot cut the tier: %s", cl_errmsg());
+		goto out;
+	}
+	if (c.n)
+		qsort(c.e, c.n, sizeof(*c.e), entry_cmp);
+	for (size_t i = 1; i < c.n; i++)
+		if (c.e[i].shard == c.e[i - 1].shard && c.e[i].off < c.e[i - 1].off + c.e[i - 1].len) {
+			res = reply_error(r, E_INTERNAL, "the key's spans overlap");
+			goto out;
+		}
+	if (!(plain = serialize(&c, &plen)) || !(sealed = malloc(plen + CL_SEAL_OVERHEAD)) ||
+	    cl_random(rnd, sizeof(rnd)) < 0) {
+		res = reply_error(r, E_INTERNAL, "out of memory");
+		goto out;
+	}
+	cl_hex(rnd, sizeof(rnd), slice_id);
+	aad_slice(id, slice_id, aad, sizeof(aad));
+	if (cl_seal(srv.master, aad, strlen(aad), plain, plen, sealed) < 0) {
+		res = reply_error(r, E_INTERNAL, "cannot seal the slice");
+		goto out;
+	}
+	/* Swap the slice in one transaction: readers see the old tier or the new one. */
+	if (store_begin(db) != SQLITE_OK) {
+		res = reply_error(r, E_UNAVAILABLE, "database busy");
+		goto out;
+	}
+	st = store_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, tier);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(old_slice, sizeof(old_slice), "%s", store_text(st, 0));
+		created = 0;
+	}
+	sqlite3_reset(st);
+	st = store_q(db, "INSERT INTO slices (id, model_id, sealed) VALUES (?1, ?2, ?3)");
+	store_bind_text(st, 1, slice_id);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_blob64(st, 3, sealed, plen + CL_SEAL_OVERHEAD, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto dbfail;
+	st = store_q(db, "INSERT INTO tiers (model_id, name, ratio, slice_id, units, entries, bytes, created_at, "
+			 "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (model_id, name) DO UPDATE "
+			 "SET ratio = ?3, slice_id = ?4, units = ?5, entries = ?6, bytes = ?7, updated_at = ?8");
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, tier);
+	sqlite3_bind_double(st, 3, v[0].d);
+	store_bind_text(st, 4, slice_id);
+	sqlite3_bind_int64(st, 5, (int64_t)c.units);
+	sqlite3_bind_int64(st, 6, (int64_t)c.n);
+	sqlite3_bind_int64(st, 7, (int64_t)c.bytes);
+	sqlite3_bind_int64(st, 8, now_s());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto dbfail;
+	if (*old_slice) {
+		st = store_q(db, "DELETE FROM slices WHERE id = ?1");
+		store_bind_text(st, 1, old_slice);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			goto dbfail;
+	}
+	detail = json_pack("{s:f,s:I,s:I}", "ratio", v[0].d, "units", (json_int_t)c.units, "bytes",
+			   (json_int_t)c.bytes);
+	snprintf(target, sizeof(target), "model:%lld/tier:%s", (long long)id, tier);
+	if (audit_append(db, r->actor, created ? "tier.create" : "tier.recut", target, detail) < 0 ||
+	    store_commit(db) != SQLITE_OK)
+		goto dbfail;
+	log_info("model %lld tier %s cut at %g: %llu units by %s", (long long)id, tier, v[0].d,
+		 (unsigned long long)c.units, r->actor);
+	t = tier_json(db, id, tier);
+	res = t ? reply_json(r, created ? 201 : 200, t) : reply_error(r, E_INTERNAL, "cannot read the tier back");
+	goto out;
+dbfail:
+	log_err("model %lld tier %s: cannot store: %s", (long long)id, tier, sqlite3_errmsg(db));
+	store_rollback(db);
+	res = reply_error(r, E_INTERNAL, "cannot store the tier");
+out:
+	json_decref(detail);
+	free(c.e);
+	cl_key_free(k);
+	if (keyplain) {
+		OPENSSL_cleanse(keyplain, keylen);
+		free(keyplain);
+	}
+	if (plain) {
+		OPENSSL_cleanse(plain, plen);
+		free(plain);
+	}
+	free(sealed);
+	return res;
+}
+
+enum MHD_Result h_tier_list(struct req *r)
+{
+	sqlite3 *db = store_db();
+	int64_t id = db ? model_resolve(db, r->seg[0]) : -2;
+	json_t *m, *tiers;
+
+	if (id == -2)
+		return reply_error(r, E_UNAVAILABLE, "database unavailable");
+	if (id < 0 || !(m = model_json(db, id)))
+		return reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0]);
+	tiers = json_incref(json_object_get(m, "tiers"));
+	json_decref(m);
+	return reply_json(r, 200, json_pack("{s:I,s:o}", "model", (json_int_t)id, "tiers", tiers));
+}
+
+enum MHD_Result h_tier_show(struct req *r)
+{
+	sqlite3 *db = store_db();
+	int64_t id = db ? model_resolve(db, r->seg[0]) : -2;
+	json_t *t;
+
+	if (id == -2)
+		return reply_error(r, E_UNAVAILABLE, "database unavailable");
+	if (id < 0)
+		return reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0]);
+	if (!(t = tier_json(db, id, r->seg[1])))
+		return reply_error(r, E_NOT_FOUND, "model %lld has no tier '%s'", (long long)id, r->seg[1]);
+	return reply_json(r, 200, t);
+}
+
+enum MHD_Result h_tier_delete(struct req *r)
+{
+	sqlite3 *db = store_db();
+	sqlite3_stmt *st;
+	char slice[33] = "", target[96];
+	int64_t id, users = 0;
+	int rc;
+
+	if (!db || store_begin(db) != SQLITE_OK)
+		return reply_error(r, E_UNAVAILABLE, "database busy");
+	if ((id = model_resolve(db, r->seg[0])) < 0) {
+		store_rollback(db);
+		return reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0]);
+	}
+	st = store_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, r->seg[1]);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(slice, sizeof(slice), "%s", store_text(st, 0));
+	sqlite3_reset(st);
+	if (!*slice) {
+		store_rollback(db);
+		return reply_error(r, E_NOT_FOUND, "model %lld has no tier '%s'", (long long)id, r->seg[1]);
+	}
+	st = store_q(db, "SELECT COUNT(*) FROM licenses l WHERE l.model_id = ?1 AND l.tier = ?2 AND " LICENSE_IN_USE_SQL("?3"));
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, r->seg[1]);
+	sqlite3_bind_int64(st, 3, now_s());
+	if (sqlite3_step(st) == SQLITE_ROW)
+		users = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (users) {
+		store_rollback(db);
+		return reply_error(r, E_IN_USE, "%lld active or suspended license(s) use tier '%s'", (long long)users,
+				   r->seg[1]);
+	}
+	st = store_q(db, "DELETE FROM tiers WHERE model_id = ?1 AND name = ?2");
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, r->seg[1]);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		st = store_q(db, "DELETE FROM slices WHERE id = ?1");
+		store_bind_text(st, 1, slice);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	snprintf(target, sizeof(target), "model:%lld/tier:%s", (long long)id, r->seg[1]);
+	if (rc != SQLITE_DONE || audit_append(db, r->actor, "tier.delete", target, NULL) < 0 ||
+	    store_commit(db) != SQLITE_OK) {
+		store_rollback(db);
+		return reply_error(r, E_INTERNAL, "cannot delete the tier");
+	}
+	return reply_empty(r, 204);
+}

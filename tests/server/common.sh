@@ -1,0 +1,142 @@
+# common.sh - sourced by the tests/server/*.sh integration tests.
+#
+# Each test gets its own folder, a fresh self-signed certificate (openssl
+# req), its own database and its own daemon on 127.0.0.1 port 0.  Nothing
+# here sleeps for a fixed time: waits poll for an event, with a generous
+# upper bound.
+set -eu
+
+: "${CORELOCKERD:?run through make check}"
+: "${CTL:?run through make check}"
+: "${VOLCHECK:?run through make check}"
+PY=${PYTHON:-/usr/bin/python3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/corelockerd-test.XXXXXX")
+DPID=
+TOKEN=
+URL=
+
+cleanup() {
+	if [ -n "$DPID" ]; then
+		kill "$DPID" 2>/dev/null || true
+		wait "$DPID" 2>/dev/null || true
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$T/serve.log" ]; then
+		echo "--- daemon log (tail) ---" >&2
+		tail -n 25 "$T/serve.log" >&2
+	fi
+	exit 1
+}
+ok() { echo "ok - $*"; }
+
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/tls.key" \
+		-out "$T/tls.crt" -days 1 -subj /CN=localhost \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null || fail "openssl req"
+}
+
+# write_conf [extra [limits] lines...]
+write_conf() {
+	mkdir -p "$T/var"
+	{
+		printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\nthreads = 4\n'
+		printf '[storage]\ndatabase = var/corelockerd.db\n'
+		printf '[keys]\nsigning_key = var/signing.key\nmaster_key = var/master.key\n'
+		printf '[limits]\nmax_body = 64K\nrate = 0\nactivate_rate = 0\nlicense_rate = 0\n'
+		for l in "$@"; do printf '%s\n' "$l"; done
+		printf '[log]\nlevel = info\n'
+	} > "$T/d.conf"
+}
+
+init_db() {
+	"$CORELOCKERD" init -c "$T/d.conf" > "$T/init.out" 2> "$T/init.err" || fail "init: $(cat "$T/init.err")"
+	TOKEN=$(tail -n 1 "$T/init.out")
+}
+
+# Start the daemon and wait for its "listening on" line.
+start() {
+	: > "$T/serve.log"
+	"$CORELOCKERD" -c "$T/d.conf" 2>> "$T/serve.log" &
+	DPID=$!
+	for _ in $(seq 1 600); do
+		if grep -q 'listening on https://' "$T/serve.log"; then
+			PORT=$(grep -o 'listening on https://127.0.0.1:[0-9]*' "$T/serve.log" | tail -n 1 | sed 's/.*://')
+			URL="https://127.0.0.1:$PORT"
+			return 0
+		fi
+		kill -0 "$DPID" 2>/dev/null || fail "the daemon exited before listening"
+		sleep 0.05
+	done
+	fail "the daemon did not start listening"
+}
+
+# Stop with SIGTERM; fails unless the daemon exits 0.
+stop() {
+	kill -TERM "$DPID"
+	local rc=0
+	wait "$DPID" || rc=$?
+	DPID=
+	[ "$rc" = 0 ] || fail "the daemon exited $rc on SIGTERM"
+}
+
+setup() {
+	make_cert
+	write_conf "$@"
+	init_db
+	start
+}
+
+# api METHOD PATH [curl args...]: admin call; sets STATUS, body in $T/body.
+api() {
+	local m=$1 p=$2
+	shift 2
+	STATUS=$(curl -sS --cacert "$T/tls.crt" -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m" \
+		-H "Authorization: Bearer $TOKEN" "$@" "$URL$p") || STATUS=000
+}
+# call METHOD PATH [curl args...]: the same without a token.
+call() {
+	local m=$1 p=$2
+	shift 2
+	STATUS=$(curl -sS --cacert "$T/tls.crt" -o "$T/body" -D "$T/headers" -w '%{http_code}' -X "$m" \
+		"$@" "$URL$p") || STATUS=000
+}
+# post_json PATH JSON: agent call with a JSON body.
+post_json() {
+	call POST "$1" -H 'Content-Type: application/json' --data-binary "$2"
+}
+
+expect() {
+	[ "$STATUS" = "$1" ] || fail "$2: expected HTTP $1, got $STATUS: $(head -c 400 "$T/body")"
+}
+# expect_error STATUS CODE WHAT
+expect_error() {
+	expect "$1" "$3"
+	[ "$(jget '["error"]["code"]')" = "$2" ] || fail "$3: expected error $2, got $(head -c 400 "$T/body")"
+}
+
+# jget EXPR [FILE]: a value of the JSON in FILE ($T/body), e.g. jget '["id"]'.
+jget() {
+	"$PY" -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+v=eval("d"+sys.argv[2])
+print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "${2:-$T/body}" "$1"
+}
+
+# make_model NAME RATIO [SEED]: $T/NAME.safetensors, .locked.safetensors, .clkey
+make_model() {
+	"$PY" "$HERE/mkmodel.py" "$T/$1.safetensors" "${3:-1}" || fail "mkmodel"
+	"$CTL" lock "$T/$1.safetensors" -o "$T/$1.locked.safetensors" -k "$T/$1.clkey" --ratio "$2" \
+		> /dev/null || fail "lock"
+}
+
+db_count() {
+	"$PY" -c 'import sqlite3,sys
+c=sqlite3.connect(sys.argv[1])
+print(c.execute(sys.argv[2]).fetchone()[0])' "$T/var/corelockerd.db" "$1"
+}
