@@ -98,33 +98,61 @@ static uint64_t pick_key(const struct cl_pool *pool, size_t gi, uint64_t u)
 	return (uint64_t)(pool->gbase + gi) << CL_PICK_UNIT_BITS | u;
 }
 
+/* Called with the scores of units [u, u+n) of group GI; non-zero stops the walk. */
+typedef int (*chunk_fn)(void *arg, size_t gi, uint64_t u, const double *s, size_t n);
+
+/* One streaming pass over the pool, file order, CHUNK units at a time. */
+static int walk_pool(const struct cl_pool *pool, chunk_fn fn, void *arg)
+{
+	double s[CHUNK];
+	int r;
+
+	for (size_t gi = 0; gi < pool->ng; gi++) {
+		const struct cl_group *g = &pool->g[gi];
+		for (uint64_t u = 0; u < g->units; u += CHUNK) {
+			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
+			cl_group_scores(pool->m, g, pool->unit, u, n, s);
+			if ((r = fn(arg, gi, u, s, n)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+struct collect {
+	struct cl_pool *pool;
+	double lo;
+	struct vec *v;
+};
+
+static int collect_chunk(void *arg, size_t gi, uint64_t u, const double *s, size_t n)
+{
+	struct collect *c = arg;
+	struct cl_group *g = &c->pool->g[gi];
+
+	if (u == 0)
+		g->finite = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(s[i]))
+			continue;
+		g->finite++;
+		if (s[i] >= c->lo) {
+			int r = vec_push(c->v, s[i], pick_key(c->pool, gi, u + i));
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 /*
  * One pass over the pool: count finite units per group and collect those with
  * score >= LO into V.  Returns CL_ELIMIT when V would outgrow its limit.
  */
 static int collect_above(struct cl_pool *pool, double lo, struct vec *v)
 {
-	double s[CHUNK];
-
-	for (size_t gi = 0; gi < pool->ng; gi++) {
-		struct cl_group *g = &pool->g[gi];
-		g->finite = 0;
-		for (uint64_t u = 0; u < g->units; u += CHUNK) {
-			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
-			cl_group_scores(pool->m, g, pool->unit, u, n, s);
-			for (size_t i = 0; i < n; i++) {
-				if (!isfinite(s[i]))
-					continue;
-				g->finite++;
-				if (s[i] >= lo) {
-					int r = vec_push(v, s[i], pick_key(pool, gi, u + i));
-					if (r < 0)
-						return r;
-				}
-			}
-		}
-	}
-	return 0;
+	struct collect c = {pool, lo, v};
+	return walk_pool(pool, collect_chunk, &c);
 }
 
 static int cmp_desc(const void *x, const void *y)
@@ -165,68 +193,78 @@ static double sample_bound(const struct cl_pool *pool, uint64_t total, double ra
 	return bound;
 }
 
+struct radix {
+	uint64_t *hist, prefix;
+	int shift;
+};
+
+static int radix_chunk(void *arg, size_t gi, uint64_t u, const double *s, size_t n)
+{
+	struct radix *x = arg;
+	(void)gi, (void)u;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b = score_bits(s[i]);
+		if (isfinite(s[i]) && (x->shift == 48 || b >> (x->shift + 16) == x->prefix))
+			x->hist[(b >> x->shift) & 0xffff]++;
+	}
+	return 0;
+}
+
 /* Exact threshold by radix search on the score bits, 16 bits a pass. */
 static int radix_threshold(struct cl_pool *pool, uint64_t k, uint64_t *thr, uint64_t *ties)
 {
-	uint64_t *hist = malloc(65536 * sizeof(*hist)), prefix = 0, need = k;
-	double s[CHUNK];
+	struct radix x = {malloc(65536 * sizeof(uint64_t)), 0, 48};
+	uint64_t need = k;
 
-	if (!hist)
+	if (!x.hist)
 		return cl_fail(CL_ENOMEM, "out of memory selecting units");
-
-	for (int shift = 48; shift >= 0; shift -= 16) {
-		memset(hist, 0, 65536 * sizeof(*hist));
-		for (size_t gi = 0; gi < pool->ng; gi++) {
-			const struct cl_group *g = &pool->g[gi];
-			for (uint64_t u = 0; u < g->units; u += CHUNK) {
-				size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
-				cl_group_scores(pool->m, g, pool->unit, u, n, s);
-				for (size_t i = 0; i < n; i++) {
-					uint64_t b = score_bits(s[i]);
-					if (isfinite(s[i]) && (shift == 48 || b >> (shift + 16) == prefix))
-						hist[(b >> shift) & 0xffff]++;
-				}
-			}
-		}
+	for (; x.shift >= 0; x.shift -= 16) {
+		memset(x.hist, 0, 65536 * sizeof(*x.hist));
+		walk_pool(pool, radix_chunk, &x);
 		int bucket = 65535;
-		while (bucket > 0 && hist[bucket] < need)
-			need -= hist[bucket--];
-		prefix = prefix << 16 | (uint64_t)bucket;
+		while (bucket > 0 && x.hist[bucket] < need)
+			need -= x.hist[bucket--];
+		x.prefix = x.prefix << 16 | (uint64_t)bucket;
 	}
-	free(hist);
-	*thr = prefix;
+	free(x.hist);
+	*thr = x.prefix;
 	*ties = need;
+	return 0;
+}
+
+struct above {
+	struct cl_pool *pool;
+	uint64_t thr, ties;
+	struct vec *v;
+};
+
+static int above_chunk(void *arg, size_t gi, uint64_t u, const double *s, size_t n)
+{
+	struct above *a = arg;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b = score_bits(s[i]);
+		if (!isfinite(s[i]) || b < a->thr || (b == a->thr && a->ties == 0))
+			continue;
+		if (b == a->thr) /* ties come in file order, which is their rank order */
+			a->ties--;
+		int r = vec_push(a->v, s[i], pick_key(a->pool, gi, u + i));
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 /* Everything above the exact threshold, plus the first TIES equal to it. */
 static int exact_select(struct cl_pool *pool, uint64_t k, struct vec *v)
 {
-	uint64_t thr = 0, ties = 0;
-	double s[CHUNK];
+	struct above a = {pool, 0, 0, v};
 	int r;
 
-	if ((r = radix_threshold(pool, k, &thr, &ties)) < 0)
+	if ((r = radix_threshold(pool, k, &a.thr, &a.ties)) < 0)
 		return r;
 	v->n = 0;
 	v->limit = 0;
-	for (size_t gi = 0; gi < pool->ng; gi++) {
-		const struct cl_group *g = &pool->g[gi];
-		for (uint64_t u = 0; u < g->units; u += CHUNK) {
-			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
-			cl_group_scores(pool->m, g, pool->unit, u, n, s);
-			for (size_t i = 0; i < n; i++) {
-				uint64_t b = score_bits(s[i]);
-				if (!isfinite(s[i]) || b < thr || (b == thr && ties == 0))
-					continue;
-				if (b == thr)
-					ties--;
-				if ((r = vec_push(v, s[i], pick_key(pool, gi, u + i))) < 0)
-					return r;
-			}
-		}
-	}
-	return 0;
+	return walk_pool(pool, above_chunk, &a);
 }
 
 static uint64_t pool_finite(const struct cl_pool *pool)
@@ -294,38 +332,46 @@ static uint64_t splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+struct sampler {
+	struct cl_pool *pool;
+	struct vec *v;
+	uint64_t rng, k, f, seen;
+};
+
+/* Selection sampling (Knuth's algorithm S): each finite unit in turn. */
+static int sample_chunk(void *arg, size_t gi, uint64_t u, const double *s, size_t n)
+{
+	struct sampler *x = arg;
+	for (size_t i = 0; i < n && x->v->n < x->k; i++) {
+		if (!isfinite(s[i]))
+			continue;
+		double r01 = (double)(splitmix64(&x->rng) >> 11) * 0x1.0p-53;
+		if ((double)(x->f - x->seen) * r01 < (double)(x->k - x->v->n)) {
+			int r = vec_push(x->v, 0, pick_key(x->pool, gi, u + i));
+			if (r < 0)
+				return r;
+		}
+		x->seen++;
+	}
+	return x->v->n == x->k; /* all chosen: stop early */
+}
+
 int cl_select_random(struct cl_pool *pool, double ratio, uint64_t seed, struct cl_pick **out,
 		     uint64_t *kout)
 {
 	struct vec v = {0};
-	uint64_t rng = seed ^ ((uint64_t)pool->gbase * 0xd1b54a32d192ed03ull), f, k, seen = 0;
-	double s[CHUNK];
+	struct sampler x = {pool, &v, seed ^ ((uint64_t)pool->gbase * 0xd1b54a32d192ed03ull), 0, 0, 0};
 	int r;
 
 	collect_above(pool, INFINITY, &v); /* counts finite units only */
-	f = pool_finite(pool);
-	k = cl_count(ratio, f);
-	/* Selection sampling (Knuth's algorithm S): each finite unit in turn. */
-	for (size_t gi = 0; gi < pool->ng && v.n < k; gi++) {
-		const struct cl_group *g = &pool->g[gi];
-		for (uint64_t u = 0; u < g->units && v.n < k; u += CHUNK) {
-			size_t n = g->units - u < CHUNK ? (size_t)(g->units - u) : CHUNK;
-			cl_group_scores(pool->m, g, pool->unit, u, n, s);
-			for (size_t i = 0; i < n && v.n < k; i++) {
-				if (!isfinite(s[i]))
-					continue;
-				double x = (double)(splitmix64(&rng) >> 11) * 0x1.0p-53;
-				if ((double)(f - seen) * x < (double)(k - v.n) &&
-				    (r = vec_push(&v, 0, pick_key(pool, gi, u + i))) < 0) {
-					free(v.p);
-					return r;
-				}
-				seen++;
-			}
-		}
+	x.f = pool_finite(pool);
+	x.k = cl_count(ratio, x.f);
+	if (x.k && (r = walk_pool(pool, sample_chunk, &x)) < 0) {
+		free(v.p);
+		return r;
 	}
 	for (size_t i = v.n; i > 1; i--) /* random rank order */
-		swap(&v.p[i - 1], &v.p[splitmix64(&rng) % i]);
+		swap(&v.p[i - 1], &v.p[splitmix64(&x.rng) % i]);
 	count_picks(pool, v.p, v.n);
 	*out = v.p;
 	*kout = v.n;
