@@ -97,9 +97,11 @@ static int parse_shards(struct cl_key *k, json_t *arr)
 		    (r = get_u64(s, "size", &d->size)) < 0 || (r = get_digest(s, "locked_sha256", d->locked)) < 0 ||
 		    (r = get_digest(s, "original_sha256", d->original)) < 0)
 			return r;
-		if (!*d->file || strchr(d->file, '/') || d->header_len > CL_MAX_HEADER ||
-		    d->size < 8 + d->header_len)
-			return cl_fail(CL_EKEY, "key header: shard %zu has an invalid file name or sizes", i);
+		if (!*d->file || strchr(d->file, '/') || !strcmp(d->file, ".") || !strcmp(d->file, ".."))
+			return cl_fail(CL_EKEY, "key header: shard %zu: 'file' is not a plain file name", i);
+		if (d->header_len > CL_MAX_HEADER || d->size < 8 + d->header_len)
+			return cl_fail(CL_EKEY, "key header: shard %zu: 'size' %llu cannot hold a %llu-byte header", i,
+				       (unsigned long long)d->size, (unsigned long long)d->header_len);
 	}
 	return 0;
 }
@@ -150,17 +152,28 @@ static int parse_group(struct cl_key *k, size_t i, json_t *e, char *used)
 		return r;
 	if (!json_is_array(mem) || json_array_size(mem) < 1 || json_array_size(mem) > 2)
 		return cl_fail(CL_EKEY, "key header: group %zu must have 1 or 2 members", i);
-	if (g->units == 0 || g->units >= MAX_UNITS || g->finite > g->units || g->count > g->finite ||
-	    ib != cl_key_index_bytes(g->units))
-		return cl_fail(CL_EKEY, "key header: group %zu has inconsistent unit counts", i);
+	if (g->units == 0 || g->units >= MAX_UNITS)
+		return cl_fail(CL_EKEY, "key header: group %zu: 'units' must be in [1, 2^40)", i);
+	if (g->finite > g->units)
+		return cl_fail(CL_EKEY, "key header: group %zu: 'finite' exceeds 'units'", i);
+	if (g->count > g->finite)
+		return cl_fail(CL_EKEY, "key header: group %zu: 'count' exceeds 'finite'", i);
+	if (ib != cl_key_index_bytes(g->units))
+		return cl_fail(CL_EKEY, "key header: group %zu: 'index_bytes' must be %u for %llu units", i,
+			       cl_key_index_bytes(g->units), (unsigned long long)g->units);
 	g->index_bytes = (unsigned)ib;
 	g->nm = (unsigned)json_array_size(mem);
 	for (unsigned j = 0; j < g->nm; j++) {
 		json_t *pair = json_array_get(mem, j);
 		uint64_t t, stride, bytes;
 		if (!json_is_array(pair) || json_array_size(pair) != 2 || cl_json_u64(json_array_get(pair, 0), &t) < 0 ||
-		    cl_json_u64(json_array_get(pair, 1), &stride) < 0 || t >= k->nt || used[t] || stride == 0)
-			return cl_fail(CL_EKEY, "key header: group %zu has an invalid member", i);
+		    cl_json_u64(json_array_get(pair, 1), &stride) < 0 || stride == 0)
+			return cl_fail(CL_EKEY, "key header: group %zu member %u is not a [tensor, stride > 0] pair", i, j);
+		if (t >= k->nt)
+			return cl_fail(CL_EKEY, "key header: group %zu member %u names tensor %llu of %zu", i, j,
+				       (unsigned long long)t, k->nt);
+		if (used[t])
+			return cl_fail(CL_EKEY, "key header: group %zu member %u reuses tensor '%s'", i, j, k->t[t].name);
 		used[t] = 1;
 		if (__builtin_mul_overflow(stride, g->units, &bytes) || bytes != k->t[t].end - k->t[t].begin)
 			return cl_fail(CL_EKEY, "key header: group %zu: units x stride does not match tensor '%s'", i,
@@ -189,8 +202,10 @@ static int parse_header(struct cl_key *k)
 	    (r = get_digest(h, "original_sha256", k->original)) < 0 || (r = get_u64(h, "finite", &k->finite)) < 0 ||
 	    (r = get_u64(h, "count", &k->count)) < 0)
 		return r;
-	if ((k->unit = cl_unit_parse(unit)) < 0 || (k->scope = cl_scope_parse(scope)) < 0)
-		return bad("key header: unknown unit or scope ('%s')", unit);
+	if ((k->unit = cl_unit_parse(unit)) < 0)
+		return bad("key header: unknown unit '%s'", unit);
+	if ((k->scope = cl_scope_parse(scope)) < 0)
+		return bad("key header: unknown scope '%s'", scope);
 	if (strcmp(select, "top") && strcmp(select, "random"))
 		return bad("key header: unknown select '%s'", select);
 	k->select = strcmp(select, "top") ? CL_SELECT_RANDOM : CL_SELECT_TOP;
@@ -231,16 +246,45 @@ static int parse_header(struct cl_key *k)
 		sum_finite += k->g[i].finite;
 		sum_count += k->g[i].count;
 	}
-	if (sum_count != k->count || sum_finite > k->finite ||
-	    (k->scope == CL_SCOPE_GLOBAL && k->count != cl_count(k->alpha, k->finite)))
-		r = bad("key header: %s do not add up", "unit counts");
+	if (sum_count != k->count)
+		r = bad("key header: 'count' differs from the sum of the groups' counts%s", "");
+	else if (sum_finite > k->finite)
+		r = bad("key header: 'finite' is below the sum of the groups' finite counts%s", "");
+	else if (k->scope == CL_SCOPE_GLOBAL && k->count != cl_count(k->alpha, k->finite))
+		r = bad("key header: 'count' is not round(alpha x finite)%s", "");
 out:
 	free(used);
 	return r;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A unit listed twice would restore one unit's bytes over another's. */
+static int check_distinct(const struct cl_key_group *g, size_t gi)
+{
+	uint64_t rec = g->index_bytes + g->unit_bytes, *idx = malloc((g->count + 1) * sizeof(*idx));
+	int r = 0;
+
+	if (!idx)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (uint64_t j = 0; j < g->count; j++)
+		idx[j] = cl_le(g->records + j * rec, g->index_bytes);
+	qsort(idx, (size_t)g->count, sizeof(*idx), cmp_u64);
+	for (uint64_t j = 1; j < g->count && r == 0; j++)
+		if (idx[j] == idx[j - 1])
+			r = cl_fail(CL_EKEY, "key body: group %zu lists unit %llu twice", gi, (unsigned long long)idx[j]);
+	free(idx);
+	return r;
+}
+
 static int parse_body(struct cl_key *k)
 {
+	int r;
+
 	struct cl_cursor c = {k->body, k->body_len, 0};
 
 	for (size_t i = 0; i < k->ng; i++) {
@@ -254,9 +298,11 @@ static int parse_body(struct cl_key *k)
 				return cl_fail(CL_EKEY, "key body: group %zu record %llu has unit index out of range", i,
 					       (unsigned long long)j);
 		cl_cur_take(&c, (size_t)len);
+		if ((r = check_distinct(g, i)) < 0)
+			return r;
 	}
 	if (c.left)
-		return cl_fail(CL_EKEY, "key body: %zu unexpected bytes after the records", c.left);
+		return cl_fail(CL_EKEY, "key body: %zu unexpected byte(s) after the records", c.left);
 	return 0;
 }
 

@@ -18,7 +18,7 @@
 #include "safetensors.h"
 
 #define CL_KEY_MAGIC "CLKEY\r\n\x1a"
-#define CL_KEY_VERSION 1
+#define CL_KEY_VERSION 2 /* 2: no group number in global records */
 #define CL_KEY_MAX_HEADER (64u << 20)
 #define CL_KEY_PREFIX 16 /* magic, version, header length */
 

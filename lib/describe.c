@@ -108,19 +108,25 @@ static int describe_key(const char *path, json_t **out)
 	return 0;
 }
 
+/* 1 when PATH starts with MAGIC. */
 static int has_magic(const char *path, const char *magic, size_t n)
 {
-	char buf[16] = {0};
-	FILE *f = fopen(path, "rb");
-	size_t got = f ? fread(buf, 1, n, f) : 0;
-	if (f)
-		fclose(f);
-	return got == n && memcmp(buf, magic, n) == 0;
+	struct cl_map m;
+	int yes;
+
+	if (cl_map_open(path, &m) < 0)
+		return 0; /* the parser that runs next reports why */
+	yes = m.size >= n && memcmp(m.data, magic, n) == 0;
+	cl_map_close(&m);
+	return yes;
 }
 
 int cl_describe(const char *path, json_t **out)
 {
-	if (has_magic(path, CL_KEY_MAGIC, 8))
+	size_t len = strlen(path);
+
+	/* a file named *.clkey is reported as a key, so a broken key gets the key's message */
+	if (has_magic(path, CL_KEY_MAGIC, 8) || (len > 6 && !strcmp(path + len - 6, ".clkey")))
 		return describe_key(path, out);
 	return describe_model(path, out);
 }

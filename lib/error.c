@@ -47,6 +47,9 @@ int cl_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	for (char *c = msg; *c; c++) /* one printable line, whatever names a file holds */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	memcpy(last_msg, msg, sizeof(msg));
 	return code;
 }
@@ -64,6 +67,9 @@ int cl_fail_errno(const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	snprintf(last_msg, sizeof(last_msg), "%s: %s", what, strerror(saved));
+	for (char *c = last_msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	errno = saved;
 	return code;
 }

@@ -35,13 +35,18 @@ json_t *cl_json_parse(const char *text, size_t len, int max_depth, char *why, si
 	json_error_t err;
 	json_t *root;
 
+	if (len == 0) {
+		snprintf(why, whylen, "empty JSON text");
+		return NULL;
+	}
 	if (json_depth(text, len, max_depth) > max_depth) {
 		snprintf(why, whylen, "JSON nested deeper than %d levels", max_depth);
 		return NULL;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (!root)
-		snprintf(why, whylen, "invalid JSON at byte %d: %s", err.position, err.text);
+		snprintf(why, whylen, "invalid JSON at byte %d: %s", err.position,
+			 strstr(err.text, "JSON_ALLOW_NUL") ? "\\u0000 is not allowed in a string" : err.text);
 	return root;
 }
 

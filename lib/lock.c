@@ -225,10 +225,11 @@ static json_t *key_header(const struct lock *l)
 	}
 	for (size_t i = 0; i < l->ng; i++) {
 		const struct cl_group *g = &l->g[i];
-		json_t *mem = json_array();
+		json_t *mem;
 		finite += g->finite;
 		if (!g->count)
 			continue;
+		mem = json_array();
 		for (unsigned j = 0; j < g->nm; j++) {
 			json_array_append_new(tensors, tensor_json(&l->m->t[g->m[j].tensor]));
 			json_array_append_new(mem, json_pack("[I,I]", (json_int_t)nt++, (json_int_t)g->m[j].stride));
@@ -347,6 +348,9 @@ int cl_lock(const char *model, const char *out, const char *key, const struct cl
 	if (!hashing)
 		hash_originals(&l);
 	r = select_units(&l);
+	if (r == 0 && l.npicks == 0)
+		r = cl_fail(CL_EINVAL, "ratio %g extracts no unit from %s: the locked model would be the original",
+			    opts->ratio, model);
 	if (r == 0)
 		r = build_masks(&l);
 	if (r == 0)

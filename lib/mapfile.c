@@ -12,7 +12,8 @@ int cl_map_open(const char *path, struct cl_map *m)
 {
 	struct stat st;
 	void *p = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not hang; fstat then refuses it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return cl_fail_errno("%s", path);

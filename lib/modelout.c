@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "modelout.h"
@@ -47,7 +48,9 @@ int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model
 	mo->n = m->nshards;
 	if (!m->sharded)
 		return cl_out_open(out, 0644 | CL_OUT_NOHASH, &mo->shard[0]);
-	if (mkdir(out, 0755) < 0 && errno != EEXIST)
+	if (mkdir(out, 0755) == 0)
+		mo->made_dir = strdup(out);
+	else if (errno != EEXIST)
 		return cl_fail_errno("%s: cannot create the output directory", out);
 	slash = strrchr(m->path, '/');
 	snprintf(path, sizeof(path), "%s/%s", out, slash ? slash + 1 : m->path);
@@ -78,6 +81,10 @@ int cl_model_out_commit(struct cl_model_out *mo)
 		r = cl_out_commit(mo->index);
 		mo->index = NULL;
 	}
+	if (r == 0) { /* keep the directory */
+		free(mo->made_dir);
+		mo->made_dir = NULL;
+	}
 	cl_model_out_abort(mo);
 	return r;
 }
@@ -87,6 +94,9 @@ void cl_model_out_abort(struct cl_model_out *mo)
 	for (uint32_t i = 0; mo->shard && i < mo->n; i++)
 		cl_out_abort(mo->shard[i]);
 	cl_out_abort(mo->index);
+	if (mo->made_dir)
+		rmdir(mo->made_dir); /* only succeeds when empty: never removes a user's files */
+	free(mo->made_dir);
 	free(mo->shard);
 	memset(mo, 0, sizeof(*mo));
 }

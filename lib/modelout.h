@@ -14,6 +14,7 @@ struct cl_model_out {
 	struct cl_out **shard;
 	uint32_t n;
 	struct cl_out *index;
+	char *made_dir; /* the output directory, when we created it */
 };
 
 int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model_out *mo);

@@ -84,7 +84,8 @@ int cl_unlock(const char *locked, const char *key, double beta, const char *out,
 	sp.k = k;
 	if ((r = cl_key_foreach_restore(k, beta, add_unit, &sp)) < 0)
 		goto out;
-	qsort(sp.s, sp.n, sizeof(*sp.s), by_place);
+	if (sp.n)
+		qsort(sp.s, sp.n, sizeof(*sp.s), by_place);
 	if ((r = cl_model_out_open(m, out, &mo)) < 0)
 		goto out;
 	for (uint32_t i = 0; i < m->nshards && r == 0; i++) {
