@@ -99,7 +99,10 @@ static int parse_shards(struct cl_key *k, json_t *arr)
 			return r;
 		if (!*d->file || strchr(d->file, '/') || !strcmp(d->file, ".") || !strcmp(d->file, ".."))
 			return cl_fail(CL_EKEY, "key header: shard %zu: 'file' is not a plain file name", i);
-		if (d->header_len > CL_MAX_HEADER || d->size < 8 + d->header_len)
+		if (d->header_len > CL_MAX_HEADER)
+			return cl_fail(CL_EKEY, "key header: shard %zu: 'header_len' %llu exceeds the %u-byte limit", i,
+				       (unsigned long long)d->header_len, CL_MAX_HEADER);
+		if (d->size < 8 + d->header_len)
 			return cl_fail(CL_EKEY, "key header: shard %zu: 'size' %llu cannot hold a %llu-byte header", i,
 				       (unsigned long long)d->size, (unsigned long long)d->header_len);
 	}

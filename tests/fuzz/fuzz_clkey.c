@@ -12,9 +12,9 @@
  * group.  An accepted
  * inconsistent key aborts, like a crash.
  *
- * CL_FUZZ_STRICT=1 in the environment also refuses a group whose records
- * name one unit twice (a known gap of the parser: see
- * tests/hostile/known-bugs.tsv, key_record_duplicate).
+ * CL_FUZZ_STRICT=1 in the environment also checks, while walking, that no
+ * group restores one unit twice (the parser refuses such keys since .clkey
+ * version 2: see tests/hostile/catalogue.tsv, key_record_duplicate).
  */
 #include <stdint.h>
 #include <stdio.h>

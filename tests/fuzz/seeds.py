@@ -9,17 +9,21 @@ corpus/safetensors/seed_*   valid small models: every dtype, metadata,
 corpus/safetensors/hostile_* the hostile models of tests/hostile/files
 corpus/clkey/seed_*         real keys made by corelockerctl: every unit x
                             scope and random selection (bn_cnn), two per other
-                            model, keys without units, a sharded model
+                            model, a sharded model
 corpus/clkey/hostile_*      the hostile keys of tests/hostile/files
 
 While it locks, it also checks that every lock unlocks back to the original,
 byte for byte, and that tier 0 of an alpha lock equals the original.
-Files the fuzzer added (named by their SHA-1) are left alone.  Only the
-standard library is needed.
+Files the fuzzer added (named by their SHA-1) are left alone, except that
+a key stamped with an older .clkey version whose layout is the current one
+(RESTAMP) is re-stamped with the current version and renamed after its new
+SHA-1, so that it still reaches the parser beyond the version check.  Only
+the standard library is needed.
 """
 
 import argparse
 import glob
+import hashlib
 import math
 import os
 import shutil
@@ -143,6 +147,33 @@ def write(d, name, content):
         f.write(content)
 
 
+# Older .clkey versions whose layout is the current one: {old: current}.
+# Version 1 keys written after commit 3626374 already had the version-2
+# layout (no group number in global records); the fuzzer found its keys then.
+RESTAMP = {1: gen.KEY_VERSION}
+
+
+def restamp_fuzzer_keys():
+    """Re-stamp the fuzzer's keys (SHA-1 names) of a RESTAMP version; the
+    trailer is recomputed when it was valid.  Returns how many were."""
+    n = 0
+    for f in sorted(os.listdir(KEY_DIR)):
+        path = os.path.join(KEY_DIR, f)
+        if len(f) != 40 or any(c not in "0123456789abcdef" for c in f):
+            continue
+        with open(path, "rb") as fh:
+            b = fh.read()
+        if len(b) < 12 or b[:8] != gen.MAGIC or struct.unpack("<I", b[8:12])[0] not in RESTAMP:
+            continue
+        new = b[:8] + struct.pack("<I", RESTAMP[struct.unpack("<I", b[8:12])[0]]) + b[12:]
+        if len(b) >= 32 and hashlib.sha256(b[:-32]).digest() == b[-32:]:
+            new = new[:-32] + hashlib.sha256(new[:-32]).digest()
+        os.remove(path)
+        write(KEY_DIR, hashlib.sha1(new).hexdigest(), new)
+        n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ctl", default=os.environ.get("CTL") or os.path.join(HERE, "..", "..", "ctl", "corelockerctl"))
@@ -167,13 +198,15 @@ def main():
             # one locked file per model is enough: the header is the original's
             for tag, l in list(locked.items())[:1]:
                 write(ST_DIR, "seed_%s.locked.safetensors" % tag, l)
-        # ratio so small that nothing is extracted: keys without groups
+        # (A ratio so small that nothing is extracted used to give keys
+        # without groups; corelockerctl now refuses such a lock, and checks
+        # it here: it must fail and leave nothing behind.)
         for scope in ("layer", "global"):
-            key = os.path.join(tmp, "none.clkey")
-            run([args.ctl, "lock", os.path.join(tmp, "bn_cnn.safetensors"), "-o", os.path.join(tmp, "none.locked"),
-                 "-k", key, "--ratio", "0.001", "--scope", scope])
-            with open(key, "rb") as f:
-                write(KEY_DIR, "seed_no_units_%s.clkey" % scope, f.read())
+            key, out = os.path.join(tmp, "none.clkey"), os.path.join(tmp, "none.locked")
+            p = run([args.ctl, "lock", os.path.join(tmp, "bn_cnn.safetensors"), "-o", out, "-k", key,
+                     "--ratio", "0.001", "--scope", scope], ok=False)
+            if p.returncode == 0 or os.path.exists(key) or os.path.exists(out):
+                problems.append("a lock extracting no unit (scope %s) succeeded or left an output" % scope)
         # a sharded model, locked both scopes
         sd = os.path.join(tmp, "sharded")
         os.makedirs(sd)
@@ -198,6 +231,10 @@ def main():
             shutil.copy(os.path.join(sd, f), os.path.join(ST_DIR, "seed_shard_" + f))
     finally:
         shutil.rmtree(tmp)
+
+    restamped = restamp_fuzzer_keys()
+    if restamped:
+        print("re-stamped %d fuzzer keys with .clkey version %d" % (restamped, gen.KEY_VERSION))
 
     hostile = os.path.join(HERE, "..", "hostile", "files")
     seen = set()

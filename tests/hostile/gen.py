@@ -17,10 +17,13 @@ this script is needed only to reproduce or extend the catalogue.  It writes:
   files/key_*.clkey              malformed keys; the ones with a valid
                                  checksum are edited from real keys that
                                  corelockerctl made from files/good/model
+                                 (.clkey version KEY_VERSION: rerun this
+                                 script whenever lib/ changes the key format)
   catalogue.tsv                  the cases the code rejects as it should
   known-bugs.tsv                 the cases it does not (yet): run.sh reports
                                  them as XFAIL, and as a failure once fixed,
-                                 so that the row moves to catalogue.tsv
+                                 so that the row moves to catalogue.tsv (it
+                                 may hold no row at all)
 
 The expected substrings were taken from what lib/ really prints, after
 checking that each one names the defect.  Keep every file small (< 4 KiB).
@@ -275,11 +278,19 @@ def st_cases():
     st("unexpected_field", "tensor entry with an extra field 'offset'",
        "tensor 'w': unexpected field 'offset'",
        st_file({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8], "offset": 0}}, d8))
-    # --- known bugs: untrusted names reach the error line unescaped
+    # --- untrusted names reach the error line with every control character as '?'
     st("name_newline", "tensor name with an escaped newline, then an unknown dtype",
-       "unknown dtype 'X'", st_file({"a\nb": entry("X", [], 0, 0)}), bug=True)
+       "tensor 'a?b': unknown dtype 'X'", st_file({"a\nb": entry("X", [], 0, 0)}))
     st("name_escape_seq", "tensor name with a terminal escape sequence (ESC [31m)",
-       "unknown dtype 'X'", st_file({"a\x1b[31mred": entry("X", [], 0, 0)}), bug=True)
+       "tensor 'a?[31mred': unknown dtype 'X'", st_file({"a\x1b[31mred": entry("X", [], 0, 0)}))
+    st("name_del_bell", "tensor name with DEL and BEL, then an unknown dtype",
+       "tensor 'a??b': unknown dtype 'X'", st_file({"a\x7f\x07b": entry("X", [], 0, 0)}))
+    st("metadata_key_ctrl", "__metadata__ key with a carriage return, value a number",
+       "__metadata__ value of 'ep?och' is not a string",
+       st_file({"__metadata__": {"ep\roch": 3}, "w": entry("F32", [2], 0, 8)}, d8))
+    st("nul_in_value", "\\u0000 (NUL) in a __metadata__ value",
+       "header: invalid JSON at byte 31: \\u0000 is not allowed in a string",  # (byte 31: the string's end)
+       st_file(b'{"__metadata__":{"a":"x\\u0000y"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', d8))
 
 
 def shard_cases():
@@ -329,6 +340,9 @@ def shard_cases():
           {IX: index(dict(wmap, **{"b.weight": "/etc/passwd"})), S1: s1})
     shard("empty_name", "empty shard name", "weight_map entry 'b.weight' is not a plain shard file name",
           {IX: index(dict(wmap, **{"b.weight": ""})), S1: s1})
+    shard("name_ctrl", "shard name with a newline and ESC, which does not exist (printed as '?')",
+          "shard_name_ctrl/model?0000?[2.safetensors: No such file or directory",
+          {IX: index(dict(wmap, **{"b.weight": "model\n0000\x1b[2.safetensors"})), S1: s1})
     shard("name_number", "weight_map value is a number, not a file name",
           "weight_map entry 'b.weight' is not a plain shard file name",
           {IX: index(dict(wmap, **{"b.weight": 2})), S1: s1})
@@ -344,7 +358,7 @@ def shard_cases():
     shard("index_not_object", "index is a JSON array", "no weight_map object", {IX: b"[1, 2]\n", S1: s1})
     shard("index_invalid", "index is not valid JSON", "invalid JSON at byte",
           {IX: b'{"weight_map": {"a.weight": ', S1: s1})
-    shard("index_empty", "index is an empty file", "invalid JSON", {IX: b"", S1: s1})
+    shard("index_empty", "index is an empty file", "empty JSON text", {IX: b"", S1: s1})
     shard("index_deep", "index nested 4 levels", "JSON nested deeper than 3 levels",
           {IX: b'{"weight_map": {"a.weight": [["x"]]}}', S1: s1})
     shard("index_dup", "weight_map lists a tensor twice", "duplicate object key",
@@ -358,6 +372,7 @@ def shard_cases():
 # .clkey helpers
 
 MAGIC = b"CLKEY\r\n\x1a"
+KEY_VERSION = 2     # CL_KEY_VERSION in lib/clkey.h: the version corelockerctl writes
 
 
 def key_split(blob):
@@ -369,10 +384,32 @@ def key_split(blob):
     return ver, json.loads(header), body
 
 
-def key_join(header, body, version=1, hlen=None, checksum=True):
+def key_join(header, body, version=KEY_VERSION, hlen=None, checksum=True):
     h = header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode()
     pre = MAGIC + struct.pack("<II", version, len(h) if hlen is None else hlen) + h + body
     return pre + (hashlib.sha256(pre).digest() if checksum else bytes(32))
+
+
+def body_error(h, body):
+    """The message lib/clkey.c (parse_body) gives for BODY under header H,
+    which it must refuse: the first group whose block runs past the end, or
+    whose records name a unit out of range or twice, else trailing bytes."""
+    pos = 0
+    for gi, g in enumerate(h["groups"]):
+        rec = g["index_bytes"] + sum(m[1] for m in g["members"])
+        if rec * g["count"] > len(body) - pos:
+            return "key body: group %d runs past the end (truncated key?)" % gi
+        idx = [int.from_bytes(body[pos + j * rec:pos + j * rec + g["index_bytes"]], "little")
+               for j in range(g["count"])]
+        for j, u in enumerate(idx):
+            if u >= g["units"]:
+                return "key body: group %d record %d has unit index out of range" % (gi, j)
+        dup = sorted(u for u in set(idx) if idx.count(u) > 1)
+        if dup:
+            return "key body: group %d lists unit %d twice" % (gi, dup[0])
+        pos += rec * g["count"]
+    assert pos < len(body), "the body is valid"
+    return "key body: %d unexpected byte(s) after the records" % (len(body) - pos)
 
 
 def resum(blob):
@@ -400,6 +437,8 @@ def make_keys(ctl):
                             "--unit", unit, "--scope", scope], check=True, stdout=subprocess.DEVNULL)
             with open(key, "rb") as f:
                 keys[unit + "_" + scope] = f.read()
+            assert key_split(keys[unit + "_" + scope])[0] == KEY_VERSION, \
+                "corelockerctl writes another .clkey version than KEY_VERSION"
     finally:
         shutil.rmtree(tmp)
     return keys
@@ -432,13 +471,12 @@ def key_cases(ctl):
                 o[last] = value
         return h
 
-    # --- framing (no valid checksum needed to reach these)
-    key("empty", "empty file (inspect: no magic, so it is read as safetensors)",
-        "file too short for a safetensors header (0 bytes)", b"")
-    key("trunc_4", "cut after 4 bytes, inside the magic (inspect reads it as safetensors)",
-        "file too short for a safetensors header (4 bytes)", kl[:4])
-    key("bad_magic", "magic 'CLKEX...' (inspect reads it as safetensors)",
-        "exceeds the 104857600-byte limit", b"CLKEX" + kl[5:])
+    # --- framing (no valid checksum needed to reach these).  inspect reads a
+    # file named *.clkey as a key, whatever its first bytes.
+    key("empty", "empty file named .clkey", "not a .clkey file (bad magic or too short)", b"")
+    key("trunc_4", "cut after 4 bytes, inside the magic", "not a .clkey file (bad magic or too short)", kl[:4])
+    key("bad_magic", "magic 'CLKEX...' instead of 'CLKEY...'", "not a .clkey file (bad magic or too short)",
+        b"CLKEX" + kl[5:])
     key("trunc_12", "cut after the magic and the version", "not a .clkey file (bad magic or too short)",
         kl[:12])
     key("trunc_40", "40 bytes: shorter than prefix + trailer", "not a .clkey file (bad magic or too short)",
@@ -454,10 +492,26 @@ def key_cases(ctl):
     key("flip_trailer", "one bit flipped in the SHA-256 trailer", "key checksum mismatch", flip(kl, len(kl) - 1))
     key("flip_body_global", "one bit flipped in a global-scope record", "key checksum mismatch",
         flip(kg, len(kg) - 40, 7))
-    key("version_2", "version 2 (valid checksum)", "unsupported .clkey version 2",
-        key_join(hl, bl, version=2))
+    key("version_%d" % (KEY_VERSION + 1), "version %d, newer than this code (valid checksum)" % (KEY_VERSION + 1),
+        "unsupported .clkey version %d" % (KEY_VERSION + 1), key_join(hl, bl, version=KEY_VERSION + 1))
     key("version_0", "version 0 (valid checksum)", "unsupported .clkey version 0",
         key_join(hl, bl, version=0))
+    key("version_1", "version 1: a real key re-stamped with the version before the bump (valid checksum)",
+        "unsupported .clkey version 1", key_join(hl, bl, version=1))
+    # the layout before commit 3626374 (version 1): a u32 group number led
+    # every global record
+    recs = [g["index_bytes"] + sum(m[1] for m in g["members"]) for g in hg["groups"]]
+    old, pos = b"", 0
+    for gi, (r, g) in enumerate(zip(recs, hg["groups"])):
+        for _ in range(g["count"]):
+            old += struct.pack("<I", gi) + bg[pos:pos + r]
+            pos += r
+    key("version_1_old_layout", "version 1 (old layout): global key with a u32 group number before each record",
+        "unsupported .clkey version 1", key_join(hg, old, version=1))
+    key("global_old_layout", "the old (u32 group number first) global layout stamped version %d" % KEY_VERSION,
+        body_error(hg, old), key_join(hg, old))
+    key("version_u32max", "version 2^32-1", "unsupported .clkey version 4294967295",
+        key_join(hl, bl, version=0xFFFFFFFF))
     key("hlen_past_end", "header length past the end of the file (valid checksum)",
         "key header length %d runs past the end of the key" % (len(kl)),
         resum(kl[:12] + struct.pack("<I", len(kl)) + kl[16:]))
@@ -465,17 +519,20 @@ def key_cases(ctl):
         resum(kl[:12] + struct.pack("<I", 0xFFFFFFFF) + kl[16:]))
     key("hlen_short", "header length 10 cuts the JSON short (valid checksum)", "key header: invalid JSON",
         key_join(json.dumps(hl, separators=(",", ":")).encode(), bl, hlen=10))
+    key("hlen_zero", "header length 0: no JSON at all (valid checksum)", "key header: empty JSON text",
+        key_join(b"", bl))
     # --- header JSON (valid checksum)
     key("json_invalid", "header is not valid JSON (valid checksum)", "key header: invalid JSON at byte",
         key_join(b'{"unit":"element",', bl))
     key("json_not_object", "header is a JSON array", "key header: not a JSON object", key_join(b"[1,2,3]", bl))
     key("json_too_deep", "header nested 6 levels", "key header: JSON nested deeper than 5 levels",
         key_join(edit(hl, x=[[[[[1]]]]]), bl))
-    key("json_dup_key", "header names 'unit' twice", "duplicate object key",
+    key("json_dup_key", "header names 'unit' twice", "duplicate object key near '\"unit\"'",
         key_join(b'{"unit":"element",' + json.dumps(hl, separators=(",", ":")).encode()[1:], bl))
     key("json_utf8", "invalid UTF-8 in the header", "unable to decode byte 0xff",
         key_join(json.dumps(hl, separators=(",", ":")).encode().replace(b'"top"', b'"t\xffp"'), bl))
-    key("json_nul", "\\u0000 in a tensor name", "\\u0000 is not allowed",
+    key("json_nul", "\\u0000 in a tensor name", "key header: invalid JSON at byte %d: \\u0000 is not allowed in a string"
+        % (json.dumps(hl, separators=(",", ":")).find('"fc1.weight"') + len('"fc1\\u0000w"')),
         key_join(json.dumps(hl, separators=(",", ":")).encode().replace(b'"fc1.weight"', b'"fc1\\u0000w"'), bl))
     key("missing_unit", "no 'unit' field", "key header: 'unit' missing or not a string",
         key_join(edit(hl, unit=DELETE), bl))
@@ -484,33 +541,56 @@ def key_cases(ctl):
     key("sha_uppercase", "original_sha256 in upper-case hex",
         "key header: 'original_sha256' is not a SHA-256 in lower-case hex",
         key_join(edit(hl, original_sha256=hl["original_sha256"].upper()), bl))
-    key("sha_short", "locked_sha256 of 62 hex digits", "'locked_sha256' is not a SHA-256",
+    key("sha_short", "locked_sha256 of 62 hex digits", "key header: 'locked_sha256' is not a SHA-256",
         key_join(edit(hl, locked_sha256=hl["locked_sha256"][:62]), bl))
     key("seed_negative", "seed -1", "key header: 'seed' missing or not a non-negative integer",
         key_join(edit(hl, seed=-1), bl))
     key("alpha_big", "alpha 0.75, above 0.5", "key header: alpha must be a number in (0, 0.5]",
         key_join(edit(hl, alpha=0.75), bl))
     key("alpha_zero", "alpha 0", "key header: alpha must be a number in (0, 0.5]", key_join(edit(hl, alpha=0), bl))
-    key("alpha_negative", "alpha -0.25", "alpha must be a number in (0, 0.5]", key_join(edit(hl, alpha=-0.25), bl))
-    key("alpha_string", "alpha as a string", "alpha must be a number in (0, 0.5]",
+    key("alpha_negative", "alpha -0.25", "key header: alpha must be a number in (0, 0.5]",
+        key_join(edit(hl, alpha=-0.25), bl))
+    key("alpha_string", "alpha as a string", "key header: alpha must be a number in (0, 0.5]",
         key_join(edit(hl, alpha="0.25"), bl))
-    key("unit_unknown", "unknown unit 'bogus'", "key header: unknown unit or scope ('bogus')",
+    key("unit_unknown", "unknown unit 'bogus'", "key header: unknown unit 'bogus'",
         key_join(edit(hl, unit="bogus"), bl))
-    key("scope_unknown", "unknown scope 'bogus' (the message quotes the unit instead)",
-        "key header: unknown unit or scope", key_join(edit(hl, scope="bogus"), bl))
+    key("scope_unknown", "unknown scope 'bogus'", "key header: unknown scope 'bogus'",
+        key_join(edit(hl, scope="bogus"), bl))
+    key("scope_unknown_ctrl", "unknown scope holding ESC and a newline (printed as '?')",
+        "key header: unknown scope 'gl?[1mob?al'", key_join(edit(hl, scope="gl\x1b[1mob\nal"), bl))
     key("select_unknown", "unknown select 'best'", "key header: unknown select 'best'",
         key_join(edit(hl, select="best"), bl))
+    # --- shards
+    sh0 = hl["shards"][0]
     key("shards_empty", "empty shards array", "key header: shards must be an array of 1 to 65535 entries",
         key_join(edit(hl, shards=[]), bl))
-    key("shard_slash", "shard file name with a '/'", "key header: shard 0 has an invalid file name or sizes",
+    key("shard_slash", "shard file name with a '/'", "key header: shard 0: 'file' is not a plain file name",
         key_join(edit(hl, shards__0__file="../model.safetensors"), bl))
+    key("shard_dotdot", "shard file name '..'", "key header: shard 0: 'file' is not a plain file name",
+        key_join(edit(hl, shards__0__file=".."), bl))
+    key("shard_dot", "shard file name '.'", "key header: shard 0: 'file' is not a plain file name",
+        key_join(edit(hl, shards__0__file="."), bl))
+    key("shard_file_empty", "empty shard file name", "key header: shard 0: 'file' is not a plain file name",
+        key_join(edit(hl, shards__0__file=""), bl))
     key("shard_size_small", "shard size smaller than 8 + header_len",
-        "key header: shard 0 has an invalid file name or sizes", key_join(edit(hl, shards__0__size=100), bl))
+        "key header: shard 0: 'size' 100 cannot hold a %d-byte header" % sh0["header_len"],
+        key_join(edit(hl, shards__0__size=100), bl))
+    key("shard_size_exact", "shard size 8 + header_len - 1, one byte short",
+        "key header: shard 0: 'size' %d cannot hold a %d-byte header" % (7 + sh0["header_len"], sh0["header_len"]),
+        key_join(edit(hl, shards__0__size=7 + sh0["header_len"]), bl))
+    # A header_len above the 100 MiB safetensors bound, with a size that would hold it.
+    key("shard_header_len_huge", "shard header_len 100 MiB + 1, above the safetensors bound, size 2^40",
+        "key header: shard 0: 'header_len' 104857601 exceeds the 104857600-byte limit",
+        key_join(edit(hl, shards__0__header_len=(100 << 20) + 1, shards__0__size=1 << 40), bl))
+    # --- tensors
     key("tensors_not_array", "tensors is an object", "key header: tensors is not an array",
         key_join(edit(hl, tensors={}), bl))
     key("tensor_dtype_int", "extracted tensor with dtype I64",
         "key header: tensor 'fc1.weight' has dtype 'I64', which is not lockable",
         key_join(edit(hl, tensors__0__dtype="I64"), bl))
+    key("tensor_name_ctrl", "tensor name with ESC, CR and DEL (printed as '?'), dtype I64",
+        "key header: tensor 'fc1??[2J?.weight' has dtype 'I64', which is not lockable",
+        key_join(edit(hl, tensors__0__name="fc1\r\x1b[2J\x7f.weight", tensors__0__dtype="I64"), bl))
     key("tensor_shard_range", "tensor names shard 1 of a 1-shard key",
         "key header: tensor 'fc1.weight' names shard 1 of 1", key_join(edit(hl, tensors__0__shard=1), bl))
     key("tensor_offsets", "tensor data_offsets begin > end",
@@ -521,32 +601,61 @@ def key_cases(ctl):
     key("tensor_nofit", "tensor shape [6,5] does not match its 96-byte span",
         "key header: tensor 'fc1.weight' does not fit its shape or shard",
         key_join(edit(hl, tensors__0__shape=[6, 5]), bl))
+    # --- groups
+    g0 = hl["groups"][0]
     key("groups_missing", "no groups array", "key header: groups is not an array",
         key_join(edit(hl, groups=DELETE), bl))
     key("group_no_members", "group with an empty members array", "key header: group 0 must have 1 or 2 members",
         key_join(edit(hl, groups__0__members=[]), bl))
+    key("group_three_members", "group with 3 members", "key header: group 0 must have 1 or 2 members",
+        key_join(edit(hl, groups__0__members=[[0, 4], [1, 2], [2, 2]]), bl))
     key("group_member_range", "group member names tensor index 99",
-        "key header: group 0 has an invalid member", key_join(edit(hl, groups__0__members=[[99, 4]]), bl))
-    key("group_member_reused", "two groups share one tensor", "key header: group 1 has an invalid member",
+        "key header: group 0 member 0 names tensor 99 of %d" % len(hl["tensors"]),
+        key_join(edit(hl, groups__0__members=[[99, 4]]), bl))
+    key("group_member_reused", "two groups share one tensor",
+        "key header: group 1 member 0 reuses tensor 'fc1.weight'",
         key_join(edit(hl, groups__1__members=hl["groups"][0]["members"]), bl))
+    gm = hg["groups"][0]["members"]   # a weight and its bias
+    tn = hg["tensors"][gm[0][0]]["name"]
+    key("group_member_twice", "a group's second member is its first tensor again",
+        "key header: group 0 member 1 reuses tensor '%s'" % tn,
+        key_join(edit(hg, groups__0__members=[gm[0], gm[0]]), bg))
+    key("group_member_stride_zero", "member stride 0",
+        "key header: group 0 member 0 is not a [tensor, stride > 0] pair",
+        key_join(edit(hl, groups__0__members=[[0, 0]]), bl))
+    key("group_member_name", "member names its tensor by name, not index",
+        "key header: group 0 member 0 is not a [tensor, stride > 0] pair",
+        key_join(edit(hl, groups__0__members=[["fc1.weight", 4]]), bl))
+    key("group_member_second_bad", "second member [t, -2] with a negative stride",
+        "key header: group 0 member 1 is not a [tensor, stride > 0] pair",
+        key_join(edit(hg, groups__0__members=[gm[0], [gm[1][0], -2]]), bg))
     key("group_stride", "units x stride does not cover the tensor (stride 8 for 4-byte units)",
         "key header: group 0: units x stride does not match tensor 'fc1.weight'",
         key_join(edit(hl, groups__0__members=[[0, 8]]), bl))
-    key("group_units_zero", "group with 0 units", "key header: group 0 has inconsistent unit counts",
+    key("group_units_zero", "group with 0 units", "key header: group 0: 'units' must be in [1, 2^40)",
         key_join(edit(hl, groups__0__units=0), bl))
-    key("group_finite_gt_units", "group finite above its units",
-        "key header: group 0 has inconsistent unit counts",
-        key_join(edit(hl, groups__0__finite=hl["groups"][0]["units"] + 1), bl))
-    key("group_index_bytes", "index_bytes 8 for a small group", "key header: group 0 has inconsistent unit counts",
+    key("group_units_2p40", "group with 2^40 units, one past the bound",
+        "key header: group 0: 'units' must be in [1, 2^40)", key_join(edit(hl, groups__0__units=1 << 40), bl))
+    key("group_finite_gt_units", "group finite above its units", "key header: group 0: 'finite' exceeds 'units'",
+        key_join(edit(hl, groups__0__finite=g0["units"] + 1), bl))
+    key("group_count_gt_finite", "group count above its finite units",
+        "key header: group 0: 'count' exceeds 'finite'",
+        key_join(edit(hl, groups__0__finite=g0["count"] - 1), bl))
+    key("group_index_bytes", "index_bytes 8 for a small group",
+        "key header: group 0: 'index_bytes' must be 4 for %d units" % g0["units"],
         key_join(edit(hl, groups__0__index_bytes=8), bl))
-    g0 = hl["groups"][0]
     key("count_layer", "layer group count is not round(alpha x finite)",
         "key header: group 0 holds %d units, not round(alpha x %d)" % (g0["count"] + 1, g0["finite"]),
         key_join(edit(hl, groups__0__count=g0["count"] + 1, count=hl["count"] + 1), bl))
+    # --- totals
     key("count_total", "top-level count differs from the sum of the groups",
-        "key header: unit counts do not add up", key_join(edit(hl, count=hl["count"] + 1), bl))
-    key("count_global", "global count is not round(alpha x finite)", "key header: unit counts do not add up",
-        key_join(edit(hg, finite=hg["finite"] + 8), bg))
+        "key header: 'count' differs from the sum of the groups' counts",
+        key_join(edit(hl, count=hl["count"] + 1), bl))
+    key("finite_below", "top-level finite below the sum of the groups' finite counts",
+        "key header: 'finite' is below the sum of the groups' finite counts",
+        key_join(edit(hl, finite=sum(g["finite"] for g in hl["groups"]) - 1), bl))
+    key("count_global", "global count is not round(alpha x finite)",
+        "key header: 'count' is not round(alpha x finite)", key_join(edit(hg, finite=hg["finite"] + 8), bg))
     # --- records (valid checksum)
     rec = 4 + 4                       # element/F32: index_bytes + unit bytes
     b = bytearray(bl)
@@ -556,10 +665,15 @@ def key_cases(ctl):
     key("body_short_layer", "last record missing (valid checksum)",
         "key body: group %d runs past the end (truncated key?)" % (len(hl["groups"]) - 1),
         key_join(hl, bl[:-rec]))
-    key("body_trailing", "3 bytes after the last record", "key body: 3 unexpected bytes after the records",
+    key("body_trailing", "3 bytes after the last record", "key body: 3 unexpected byte(s) after the records",
         key_join(hl, bl + b"\0\0\0"))
+    # two records of a group name the same unit: restoring would write one
+    # unit's bytes over another's
+    b = bytearray(bl)
+    b[5 * rec:5 * rec + 4] = b[0:4]
+    key("record_duplicate", "layer group 0 lists its top unit again as record 5",
+        "key body: group 0 lists unit %d twice" % struct.unpack("<I", bl[0:4])[0], key_join(hl, bytes(b)))
     # global scope: the same per-group blocks; the tier cut merges them by score
-    recs = [g["index_bytes"] + sum(m[1] for m in g["members"]) for g in hg["groups"]]
     last = len(hg["groups"]) - 1
     off = sum(r * g["count"] for r, g in zip(recs[:-1], hg["groups"][:-1]))
     b = bytearray(bg)
@@ -569,23 +683,14 @@ def key_cases(ctl):
     key("body_short_global", "global body cut by 2 bytes (valid checksum)",
         "key body: group %d runs past the end (truncated key?)" % last, key_join(hg, bg[:-2]))
     key("body_trailing_global", "global body with 1 extra byte",
-        "key body: 1 unexpected bytes after the records", key_join(hg, bg + b"\x01"))
-    # the layout before commit 3626374 (still version 1): a u32 group number
-    # led every global record
-    old, pos = b"", 0
-    for gi, (r, g) in enumerate(zip(recs, hg["groups"])):
-        for _ in range(g["count"]):
-            old += struct.pack("<I", gi) + bg[pos:pos + r]
-            pos += r
-    key("global_old_layout", "global key in the earlier version-1 layout (u32 group before each record)",
-        "key body: ", key_join(hg, old))
-    # Known bug: two records of a group name the same unit.  Nothing in the
-    # format allows it (a unit is extracted once); the parser accepts it, and
-    # an intermediate tier restores the wrong bytes without any error.
-    b = bytearray(bl)
-    b[5 * rec:5 * rec + 4] = b[0:4]
-    key("record_duplicate", "layer group 0 lists its top unit again as record 5", "unit",
-        key_join(hl, bytes(b)), bug=True)
+        "key body: 1 unexpected byte(s) after the records", key_join(hg, bg + b"\x01"))
+    gl = hg["groups"][last]
+    if gl["count"] >= 2:
+        b = bytearray(bg)
+        b[off + recs[last]:off + recs[last] + 4] = b[off:off + 4]
+        key("record_duplicate_global", "global key: the last group lists one unit in records 0 and 1",
+            "key body: group %d lists unit %d twice" % (last, struct.unpack("<I", bg[off:off + 4])[0]),
+            key_join(hg, bytes(b)))
     return keys
 
 

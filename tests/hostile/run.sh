@@ -11,8 +11,9 @@
 #                  the key, and leaves no file behind.
 # known-bugs.tsv holds rows that lib/ does not handle yet: a failing check
 # there is an expected failure (XFAIL); a row that passes (XPASS) fails the
-# test, so that it moves to catalogue.tsv.  A few cases need files git cannot
-# hold (a FIFO, a directory); they are made here.
+# test, so that it moves to catalogue.tsv.  The file may hold no row.  A few
+# cases need files git cannot hold (a FIFO, a directory) or options (a lock
+# that fails midway, a lock that extracts nothing); they are made here.
 #
 # The files are committed; tests/hostile/gen.py reproduces them.
 set -u
@@ -153,11 +154,17 @@ if [ $ok = 0 ]; then
 	run "$tmp/out" "$tmp/err" "$CTL" unlock "$locked" -k "$tmp/good/model.clkey" -o "$tmp/good/back.safetensors"
 	[ "$rc" -eq 0 ] && cmp -s "$good" "$tmp/good/back.safetensors" || ok=1
 fi
+# tier ratio = alpha restores no unit at all: the locked model, byte for byte
+if [ $ok = 0 ]; then
+	run "$tmp/out" "$tmp/err" "$CTL" unlock "$locked" -k "$tmp/good/model.clkey" --tier-ratio 0.25 \
+		-o "$tmp/good/tier.safetensors"
+	[ "$rc" -eq 0 ] && cmp -s "$locked" "$tmp/good/tier.safetensors" || ok=1
+fi
 if [ $ok != 0 ]; then
 	echo "FAIL control: the good model does not lock/inspect/unlock: $(cat "$tmp/err")"
 	exit 1
 fi
-echo "ok control - files/good/model.safetensors locks, inspects and unlocks back"
+echo "ok control - files/good/model.safetensors locks, inspects, unlocks back, and to tier alpha (no unit)"
 gsh=$srcdir/files/good/sharded
 # (ratio 0.5, scope layer: every group has a unit to extract)
 run "$tmp/out" "$tmp/err" "$CTL" lock "$gsh/model.safetensors.index.json" -o "$tmp/good/shl" -k "$tmp/good/sh.clkey" \
@@ -205,17 +212,19 @@ for table in catalogue.tsv known-bugs.tsv; do
 done
 
 # ---- cases git cannot hold
-# A FIFO must be refused, not opened (open() of a FIFO waits for a writer).
+# A FIFO must be refused, not opened for reading (that would wait for a writer).
 TIMEOUT=5
-mkfifo "$tmp/fifo.safetensors" "$tmp/fifo.clkey" 2>/dev/null
+mkfifo "$tmp/fifo.safetensors" "$tmp/fifo.clkey" || exit 99
 check_row safetensors "$tmp/fifo.safetensors" "not a regular file"
-report yes "FIFO as the model (inspect/lock must not block)" $?
+report no "FIFO as the model (inspect/lock must not block)" $?
 check_row clkey "$tmp/fifo.clkey" "not a regular file"
-report yes "FIFO as the key (unlock must not block)" $?
+report no "FIFO as the key (inspect/unlock must not block)" $?
 TIMEOUT=${HOSTILE_TIMEOUT:-20}
-mkdir "$tmp/dir.safetensors"
+mkdir "$tmp/dir.safetensors" "$tmp/dir.clkey"
 check_row safetensors "$tmp/dir.safetensors" "not a regular file"
 report no "a directory as the model" $?
+check_row clkey "$tmp/dir.clkey" "not a regular file"
+report no "a directory as the key" $?
 check_row safetensors /dev/null "not a regular file"
 report no "/dev/null as the model" $?
 check_row safetensors "$tmp/no-such-file.safetensors" "No such file or directory"
@@ -225,8 +234,17 @@ report no "a model that does not exist" $?
 rm -rf "$tmp/case" && mkdir "$tmp/case"
 run "$tmp/out" "$tmp/err" "$CTL" lock "$gsh/model.safetensors.index.json" -o "$tmp/case/out" \
 	-k "$tmp/case/missing/k.clkey" --ratio 0.25
-check_failure "$rc" "$tmp/out" "$tmp/err" "cannot create a temporary file" && empty_dir "$tmp/case"
-report yes "failed sharded lock leaves no output directory" $?
+check_failure "$rc" "$tmp/out" "$tmp/err" "k.clkey: cannot create a temporary file" && empty_dir "$tmp/case"
+report no "failed sharded lock leaves no output directory" $?
+# A lock that would extract no unit is refused (its "locked" model would be
+# the original), single-file and sharded, and writes nothing.
+for m in "$good" "$gsh/model.safetensors.index.json"; do
+	rm -rf "$tmp/case" && mkdir "$tmp/case"
+	run "$tmp/out" "$tmp/err" "$CTL" lock "$m" -o "$tmp/case/out" -k "$tmp/case/k.clkey" --ratio 0.001
+	check_failure "$rc" "$tmp/out" "$tmp/err" \
+		"ratio 0.001 extracts no unit from $m: the locked model would be the original" && empty_dir "$tmp/case"
+	report no "a lock that extracts no unit is refused ($(basename "$m"))" $?
+done
 
 # ---- nothing appeared next to the inputs
 (cd "$srcdir" && find files | LC_ALL=C sort) >"$tmp/files.after"
