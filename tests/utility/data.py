@@ -18,6 +18,11 @@ import numpy as np
 MEAN = 0.2860   # mean of the 60k training pixels / 255
 STD = 0.3530    # their standard deviation
 
+# Torch intra-op threads for training and evaluation.  One thread: on this
+# 2-core machine shared with compiles, OpenMP with 2 threads was 2-7x slower
+# under load, and a fixed count keeps train.py's and eval.py's numbers equal.
+THREADS = 1
+
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 60000),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 10000),
@@ -86,6 +91,12 @@ def load(split):
         / np.float32(STD)
     return (torch.from_numpy(xf.reshape(-1, 1, 28, 28)),
             torch.from_numpy(y.astype(np.int64)))
+
+
+def setup_torch():
+    import torch
+    torch.set_num_threads(THREADS)
+    return torch
 
 
 def evaluate(model, x, y, batch=1000):

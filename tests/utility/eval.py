@@ -55,7 +55,7 @@ def main(argv):
     import data
     import models
     import st
-    torch.set_num_threads(2)
+    data.setup_torch()
     if arch not in models.ARCHS:
         fail("unknown arch %r (expected one of: %s)"
              % (arch, " ".join(models.ARCHS)))

@@ -4,13 +4,14 @@ Built only from standard torch.nn modules, so state_dict names are the usual
 PyTorch ones.  build(arch) returns a fresh nn.Module.
 
   mlp   784-256-128-10, ReLU
-  cnn   ResNet-style: conv-bn-relu stem, 3 residual basic blocks with
-        BatchNorm2d (16 -> 32 -> 64 channels, stride 1/2/2), global average
-        pool, linear head
+  cnn   ResNet-style: conv-bn-relu-maxpool stem (28 -> 14), 3 residual
+        basic blocks with BatchNorm2d (16 -> 32 -> 64 channels, stride 1/2/2,
+        1x1 conv+BN shortcut when the shape changes), global average pool,
+        linear head
   vit   Vision Transformer: 7x7 patch-embedding conv (16 patches), cls_token,
         pos_embed, 3 pre-norm nn.TransformerEncoderLayer (d=64, 4 heads,
         ff 128, GELU, batch_first), LayerNorm, linear head
-  lstm  2-layer nn.LSTM (hidden 128) reading the image row by row
+  lstm  1-layer nn.LSTM (hidden 128) reading the image row by row
         (28 steps x 28 features), linear head on the last step
 """
 
@@ -59,13 +60,14 @@ class CNN(nn.Module):
         w0, w1, w2 = widths
         self.conv1 = nn.Conv2d(1, w0, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(w0)
-        self.layer1 = BasicBlock(w0, w0, 1)   # 28x28
-        self.layer2 = BasicBlock(w0, w1, 2)   # 14x14
-        self.layer3 = BasicBlock(w1, w2, 2)   # 7x7
+        self.pool = nn.MaxPool2d(2)           # 28x28 -> 14x14
+        self.layer1 = BasicBlock(w0, w0, 1)   # 14x14
+        self.layer2 = BasicBlock(w0, w1, 2)   # 7x7
+        self.layer3 = BasicBlock(w1, w2, 2)   # 4x4
         self.fc = nn.Linear(w2, 10)
 
     def forward(self, x):
-        x = torch.relu(self.bn1(self.conv1(x)))
+        x = self.pool(torch.relu(self.bn1(self.conv1(x))))
         x = self.layer3(self.layer2(self.layer1(x)))
         x = x.mean(dim=(2, 3))
         return self.fc(x)
@@ -97,7 +99,7 @@ class ViT(nn.Module):
 
 
 class LSTM(nn.Module):
-    def __init__(self, hidden=128, layers=2):
+    def __init__(self, hidden=128, layers=1):
         super().__init__()
         self.lstm = nn.LSTM(28, hidden, num_layers=layers, batch_first=True)
         self.fc = nn.Linear(hidden, 10)
