@@ -9,7 +9,7 @@ static int run(int argc, char **argv);
 
 const struct ctl_cmd ctl_lock_cmd = {
 	"lock", "lock a model: extract its most significant units into a key",
-	"MODEL -o LOCKED -k KEY --ratio A [--unit element|neuron|channel] [--scope layer|global]\n"
+	"MODEL -o LOCKED -k KEY --ratio A [--unit element|neuron|channel] [--scope layer|global|global-norm]\n"
 	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]",
 	run,
 };

@@ -165,6 +165,13 @@ static int parse_group(struct cl_key *k, size_t i, json_t *e, char *used)
 		return cl_fail(CL_EKEY, "key header: group %zu: 'index_bytes' must be %u for %llu units", i,
 			       cl_key_index_bytes(g->units), (unsigned long long)g->units);
 	g->index_bytes = (unsigned)ib;
+	g->scale = 1;
+	if (k->scope == CL_SCOPE_GLOBAL_NORM) {
+		json_t *sc = json_object_get(e, "scale");
+		if (!json_is_real(sc) || !(json_real_value(sc) > 0) || !isfinite(json_real_value(sc)))
+			return cl_fail(CL_EKEY, "key header: group %zu: 'scale' must be a positive number", i);
+		g->scale = json_real_value(sc);
+	}
 	g->nm = (unsigned)json_array_size(mem);
 	for (unsigned j = 0; j < g->nm; j++) {
 		json_t *pair = json_array_get(mem, j);
@@ -253,7 +260,7 @@ static int parse_header(struct cl_key *k)
 		r = bad("key header: 'count' differs from the sum of the groups' counts%s", "");
 	else if (sum_finite > k->finite)
 		r = bad("key header: 'finite' is below the sum of the groups' finite counts%s", "");
-	else if (k->scope == CL_SCOPE_GLOBAL && k->count != cl_count(k->alpha, k->finite))
+	else if (k->scope != CL_SCOPE_LAYER && k->count != cl_count(k->alpha, k->finite))
 		r = bad("key header: 'count' is not round(alpha x finite)%s", "");
 out:
 	free(used);
@@ -392,9 +399,10 @@ static double record_score(const struct cl_key *k, const struct cl_key_group *g,
 	double s;
 
 	if (k->unit == CL_UNIT_NEURON)
-		return cl_dtype_l1(t->dtype, rec + g->index_bytes, g->m[0].stride / cl_dtype_get(t->dtype)->size);
-	cl_dtype_abs(t->dtype, rec + g->index_bytes, 1, &s);
-	return s;
+		s = cl_dtype_l1(t->dtype, rec + g->index_bytes, g->m[0].stride / cl_dtype_get(t->dtype)->size);
+	else
+		cl_dtype_abs(t->dtype, rec + g->index_bytes, 1, &s);
+	return g->scale != 1 ? s * g->scale : s; /* exactly as cl_group_scores */
 }
 
 struct head {
@@ -481,7 +489,7 @@ int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_f
 		return cl_fail(CL_EINVAL, "tier ratio %g is outside [0, alpha = %g]", beta, k->alpha);
 	if (!(kept = calloc(k->ng + 1, sizeof(*kept))))
 		return cl_fail(CL_ENOMEM, "out of memory");
-	if (k->scope == CL_SCOPE_GLOBAL)
+	if (k->scope != CL_SCOPE_LAYER)
 		r = global_kept(k, cl_count(beta, k->finite), kept);
 	else
 		for (size_t i = 0; i < k->ng; i++)

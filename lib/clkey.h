@@ -46,6 +46,7 @@ struct cl_key_group {
 	unsigned nm;
 	uint64_t units, finite, count, unit_bytes;
 	unsigned index_bytes;    /* 4 or 8 */
+	double scale;            /* score multiplier (global-norm), else 1 */
 	const uint8_t *records;  /* this group's block of records */
 };
 

@@ -1,4 +1,5 @@
 /* groups.c - eligibility, siblings and BN layers: which units exist. */
+#include <math.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,7 @@ static int make_group(const struct cl_model *m, size_t i, int unit, char *claime
 	}
 	for (unsigned k = 0; k < g->nm; k++)
 		g->unit_bytes += g->m[k].stride;
+	g->scale = 1;
 	return 0;
 }
 
@@ -183,5 +185,31 @@ void cl_group_scores(const struct cl_model *m, const struct cl_group *g, int uni
 			out[i] = cl_dtype_l1(t->dtype, t->data + (u0 + i) * stride, per_row);
 	} else {
 		cl_dtype_abs(t->dtype, t->data + u0 * stride, n, out);
+	}
+	if (g->scale != 1)
+		for (size_t i = 0; i < n; i++)
+			out[i] *= g->scale;
+}
+
+void cl_groups_normalize(const struct cl_model *m, struct cl_group *g, size_t n, int unit)
+{
+	double s[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		double sum = 0;
+		uint64_t finite = 0;
+		g[i].scale = 1;
+		for (uint64_t u = 0; u < g[i].units; u += 1024) {
+			size_t c = g[i].units - u < 1024 ? (size_t)(g[i].units - u) : 1024;
+			cl_group_scores(m, &g[i], unit, u, c, s);
+			for (size_t j = 0; j < c; j++)
+				if (isfinite(s[j])) {
+					sum += s[j] * s[j];
+					finite++;
+				}
+		}
+		double rms = finite ? sqrt(sum / (double)finite) : 0;
+		if (rms > 0 && isfinite(1 / rms))
+			g[i].scale = 1 / rms;
 	}
 }

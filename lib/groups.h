@@ -27,14 +27,18 @@ struct cl_group {
 	uint64_t finite; /* units with a finite score (set by the selection) */
 	uint64_t count;  /* units selected */
 	uint64_t unit_bytes; /* sum of member strides */
+	double scale;        /* scores are multiplied by it: 1, or 1/RMS for global-norm */
 };
 
 int cl_groups_build(const struct cl_model *m, int unit, const char *include, const char *exclude,
 		    struct cl_group **out, size_t *n);
 
-/* Scores of units [u0, u0+n) of G into OUT (|w|, row l1 or |gamma|). */
+/* Scores of units [u0, u0+n) of G into OUT (|w|, row l1 or |gamma|, times G's scale). */
 void cl_group_scores(const struct cl_model *m, const struct cl_group *g, int unit, uint64_t u0,
 		     size_t n, double *out);
+
+/* Set each group's scale to 1 / RMS of its finite raw scores (1 when that is 0 or not finite). */
+void cl_groups_normalize(const struct cl_model *m, struct cl_group *g, size_t n, int unit);
 
 /* Name of the sibling bias for weight NAME into BUF; 0, or -1 if none. */
 int cl_sibling_name(const char *name, char *buf, size_t len);

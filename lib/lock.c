@@ -39,7 +39,7 @@ static int check_opts(const struct cl_lock_opts *o)
 	if (!(o->ratio > 0) || o->ratio > 0.5)
 		return cl_fail(CL_EINVAL, "--ratio %g is outside (0, 0.5]", o->ratio);
 	if (o->unit < CL_UNIT_ELEMENT || o->unit > CL_UNIT_CHANNEL || o->scope < CL_SCOPE_LAYER ||
-	    o->scope > CL_SCOPE_GLOBAL)
+	    o->scope > CL_SCOPE_GLOBAL_NORM)
 		return cl_fail(CL_EINVAL, "unknown unit or scope");
 	return 0;
 }
@@ -80,7 +80,9 @@ static int select_units(struct lock *l)
 {
 	int r = 0;
 
-	if (l->o->scope == CL_SCOPE_GLOBAL)
+	if (l->o->scope == CL_SCOPE_GLOBAL_NORM)
+		cl_groups_normalize(l->m, l->g, l->ng, l->o->unit);
+	if (l->o->scope != CL_SCOPE_LAYER)
 		return run_pool(l, 0, l->ng);
 	for (size_t i = 0; i < l->ng && r == 0; i++) {
 		r = run_pool(l, i, 1);
@@ -234,10 +236,12 @@ static json_t *key_header(const struct lock *l)
 			json_array_append_new(tensors, tensor_json(&l->m->t[g->m[j].tensor]));
 			json_array_append_new(mem, json_pack("[I,I]", (json_int_t)nt++, (json_int_t)g->m[j].stride));
 		}
-		json_array_append_new(groups, json_pack("{s:o, s:I, s:I, s:I, s:i}", "members", mem, "units",
-							(json_int_t)g->units, "finite", (json_int_t)g->finite,
-							"count", (json_int_t)g->count, "index_bytes",
-							(int)cl_key_index_bytes(g->units)));
+		json_t *gj = json_pack("{s:o, s:I, s:I, s:I, s:i}", "members", mem, "units", (json_int_t)g->units,
+				       "finite", (json_int_t)g->finite, "count", (json_int_t)g->count, "index_bytes",
+				       (int)cl_key_index_bytes(g->units));
+		if (l->o->scope == CL_SCOPE_GLOBAL_NORM) /* %.17g: the tier cut recomputes scores exactly */
+			json_object_set_new(gj, "scale", json_real(g->scale));
+		json_array_append_new(groups, gj);
 	}
 	json_object_set_new(h, "shards", shards);
 	json_object_set_new(h, "tensors", tensors);
@@ -285,7 +289,7 @@ static int write_key(struct lock *l, struct cl_out *o)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	r = cl_key_write_header(o, h);
 	json_decref(h);
-	if (r == 0 && l->o->scope == CL_SCOPE_GLOBAL)
+	if (r == 0 && l->o->scope != CL_SCOPE_LAYER)
 		r = group_picks(l);
 	for (uint64_t i = 0; i < l->npicks && r == 0; i++) {
 		uint32_t gi = CL_PICK_GROUP(l->picks[i]);

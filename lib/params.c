@@ -5,7 +5,7 @@
 #include "corelocker.h"
 
 static const char *const unit_names[] = {"element", "neuron", "channel"};
-static const char *const scope_names[] = {"layer", "global"};
+static const char *const scope_names[] = {"layer", "global", "global-norm"};
 
 const char *cl_unit_name(int unit)
 {
@@ -14,7 +14,7 @@ const char *cl_unit_name(int unit)
 
 const char *cl_scope_name(int scope)
 {
-	return scope >= 0 && scope < 2 ? scope_names[scope] : "?";
+	return scope >= 0 && scope < 3 ? scope_names[scope] : "?";
 }
 
 int cl_unit_parse(const char *s)
@@ -27,7 +27,7 @@ int cl_unit_parse(const char *s)
 
 int cl_scope_parse(const char *s)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (strcmp(s, scope_names[i]) == 0)
 			return i;
 	return -1;

@@ -49,7 +49,8 @@ CL_API const char *cl_strerror(int code);
 CL_API const char *cl_errmsg(void);
 
 enum cl_unit { CL_UNIT_ELEMENT, CL_UNIT_NEURON, CL_UNIT_CHANNEL };
-enum cl_scope { CL_SCOPE_LAYER, CL_SCOPE_GLOBAL };
+/* global-norm ranks globally after dividing each tensor's scores by their RMS. */
+enum cl_scope { CL_SCOPE_LAYER, CL_SCOPE_GLOBAL, CL_SCOPE_GLOBAL_NORM };
 enum cl_select { CL_SELECT_TOP, CL_SELECT_RANDOM };
 
 CL_API const char *cl_unit_name(int unit);
@@ -97,8 +98,51 @@ CL_API int cl_lock(const char *model, const char *out, const char *key,
 CL_API int cl_unlock(const char *locked, const char *key, double beta,
 		     const char *out, uint64_t *restored_units);
 
-/* Describe a safetensors file, sharded index or .clkey as JSON (for inspect). */
+/* Describe a safetensors file, sharded index, .clkey or key volume as JSON (for inspect). */
 CL_API int cl_describe(const char *path, json_t **out);
+
+/*
+ * Applying a key volume to a model held in memory, for inference servers
+ * that never want unlocked weights on disk (lib/apply.c).
+ *
+ * SHARDS[i] is the whole file of shard i, in the volume's shard order (a
+ * single-file model has one; a sharded model's shards go in file-name order,
+ * as listed by the volume and the index).  The volume is checked first:
+ * structure, the Ed25519 signature with the server's key, the nonce (when
+ * given), the license's expiry, each buffer's size and header length, and
+ * the SHA-256 of each buffer, against the locked model (or BASE_SHA256 for
+ * an upgrade volume, which builds on a tier).  The SHA-256 of the patched
+ * result is computed before anything is written and, for the full tier,
+ * must be the original's.  Only then are the bytes patched: on any failure
+ * the buffers are untouched.  Codes: CL_EFORMAT (malformed volume),
+ * CL_EINTEGRITY (signature, nonce, expiry or result digest), CL_EMISMATCH
+ * (the buffers are not the model or tier the volume is for), CL_EINVAL.
+ */
+struct cl_membuf {
+	uint8_t *data; /* the shard's whole safetensors file */
+	size_t len;
+};
+
+struct cl_apply_opts {
+	const char *pubkey_pem;   /* the server's key as GET /v1/pubkey gives it (PEM), or NULL */
+	const uint8_t *pubkey;    /* or its raw 32 bytes */
+	const char *nonce;        /* the volume must answer this nonce; NULL: not checked */
+	const uint8_t (*base_sha256)[32]; /* upgrade volumes: each shard's SHA-256 as it is now */
+	int64_t now;              /* seconds since the epoch for the expiry check; 0: time(NULL) */
+};
+
+struct cl_apply_info {
+	int64_t model, license;
+	char model_name[65], model_version[65], tier[65], from_tier[65]; /* from_tier "" unless an upgrade */
+	double beta;
+	uint64_t entries, bytes;   /* spans and bytes patched */
+	int original_verified;     /* full tier: every shard now hashes to the original */
+};
+
+/* OUT_SHA256 (optional, NSHARDS entries) receives each shard's SHA-256 after patching. */
+CL_API int cl_volume_apply(const void *volume, size_t volume_len, const struct cl_apply_opts *opts,
+			   struct cl_membuf *shards, uint32_t nshards, struct cl_apply_info *info,
+			   uint8_t (*out_sha256)[32]);
 
 /* Parsers exposed for fuzzing: validate a buffer, 0 if it is well formed. */
 CL_API int cl_fuzz_safetensors(const uint8_t *buf, size_t len);

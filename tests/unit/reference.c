@@ -19,6 +19,7 @@ struct rgroup {
 	int nm;
 	size_t units;
 	size_t order; /* file position of the first member */
+	double scale; /* global-norm: 1 / RMS of the group's finite scores */
 };
 
 static int is_float(const struct tt *t)
@@ -89,7 +90,7 @@ static size_t build_groups(const struct tmodel *m, int unit, const char *include
 		const struct tt *t = &m->t[i];
 		if (!is_float(t) || tt_nelem(t) == 0 || (include && regexec(&re, t->name, 0, NULL, 0)))
 			continue;
-		struct rgroup r = {.m = {t}, .nm = 1, .order = i};
+		struct rgroup r = {.m = {t}, .nm = 1, .order = i, .scale = 1};
 		if (unit == CL_UNIT_CHANNEL) {
 			char b[128], mu[128], var[128];
 			size_t len = strlen(t->name);
@@ -155,9 +156,26 @@ static size_t collect(const struct rgroup *g, size_t first, size_t last, int uni
 		for (size_t u = 0; u < g[gi].units; u++) {
 			double s = unit_score(&g[gi], unit, u);
 			if (isfinite(s))
-				out[n++] = (struct runit){s, gi, u};
+				out[n++] = (struct runit){g[gi].scale != 1 ? s * g[gi].scale : s, gi, u};
 		}
 	return n;
+}
+
+static void normalize(struct rgroup *g, size_t ng, int unit)
+{
+	for (size_t gi = 0; gi < ng; gi++) {
+		double sum = 0;
+		size_t n = 0;
+		for (size_t u = 0; u < g[gi].units; u++) {
+			double s = unit_score(&g[gi], unit, u);
+			if (isfinite(s)) {
+				sum += s * s;
+				n++;
+			}
+		}
+		double rms = n ? sqrt(sum / (double)n) : 0;
+		g[gi].scale = rms > 0 && isfinite(1 / rms) ? 1 / rms : 1;
+	}
 }
 
 uint8_t *ref_lock(const struct tmodel *m, const char *path, int unit, int scope, double ratio,
@@ -173,10 +191,12 @@ uint8_t *ref_lock(const struct tmodel *m, const char *path, int unit, int scope,
 	data_start = 8 + (size_t)hl;
 	for (size_t i = 0; i < ng; i++)
 		total += g[i].units;
+	if (scope == CL_SCOPE_GLOBAL_NORM)
+		normalize(g, ng, unit);
 	struct runit *u = malloc((total + 1) * sizeof(*u));
 	*count = 0;
 	for (size_t first = 0; first < ng;) {
-		size_t last = scope == CL_SCOPE_GLOBAL ? ng : first + 1;
+		size_t last = scope == CL_SCOPE_LAYER ? first + 1 : ng;
 		size_t n = collect(g, first, last, unit, u);
 		size_t k = (size_t)floor(ratio * (double)n + 0.5);
 		qsort(u, n, sizeof(*u), cmp_unit);

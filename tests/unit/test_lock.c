@@ -137,7 +137,7 @@ static void check_model(const char *label, const struct tmodel *m, const char *m
 static void test_all_units(const char *label, const struct tmodel *m, const char *model)
 {
 	for (int unit = CL_UNIT_ELEMENT; unit <= CL_UNIT_CHANNEL; unit++)
-		for (int scope = CL_SCOPE_LAYER; scope <= CL_SCOPE_GLOBAL; scope++) {
+		for (int scope = CL_SCOPE_LAYER; scope <= CL_SCOPE_GLOBAL_NORM; scope++) {
 			if (unit == CL_UNIT_CHANNEL && strcmp(label, "mixed"))
 				continue; /* no BN layer in that model */
 			check_model(label, m, model, unit, scope, 0.1);
