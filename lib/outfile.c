@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,22 @@ int cl_out_copy(struct cl_out *o, const uint8_t *src, int fd, uint64_t off, uint
 		len -= (uint64_t)n;
 	}
 	return 0;
+}
+
+uint8_t *cl_out_map(struct cl_out *o, uint64_t len)
+{
+	void *p;
+
+	if (o->sha || len == 0 || flush(o) < 0 || o->size != len)
+		return NULL; /* a hashed stream must see every byte it writes */
+	p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, o->fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void cl_out_unmap(uint8_t *p, uint64_t len)
+{
+	if (p)
+		munmap(p, (size_t)len);
 }
 
 void cl_out_digest(struct cl_out *o, uint8_t out[CL_SHA256_LEN])

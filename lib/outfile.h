@@ -22,6 +22,13 @@ int cl_out_open(const char *path, unsigned mode, struct cl_out **out);
 int cl_out_write(struct cl_out *o, const void *p, size_t n);
 /* Append LEN bytes of FD from OFF (mapped at SRC) with an in-kernel copy. */
 int cl_out_copy(struct cl_out *o, const uint8_t *src, int fd, uint64_t off, uint64_t len);
+/*
+ * Map bytes [0, len) of the file written so far for in-place patching; NULL
+ * when the output cannot be mapped (the caller then streams instead).
+ * Unmap with cl_out_unmap before finishing.
+ */
+uint8_t *cl_out_map(struct cl_out *o, uint64_t len);
+void cl_out_unmap(uint8_t *p, uint64_t len);
 /* SHA-256 of everything written so far (the stream goes on). */
 void cl_out_digest(struct cl_out *o, uint8_t out[CL_SHA256_LEN]);
 uint64_t cl_out_size(const struct cl_out *o);

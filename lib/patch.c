@@ -82,10 +82,39 @@ static int emit_hash(void *arg, const uint8_t *p, uint64_t pos, uint64_t len, in
 	return 0;
 }
 
+/*
+ * The fast way: copy the whole file in the kernel (as cp does), then map the
+ * copy and patch the spans in place.  Falls back to streaming chunk by chunk
+ * when the output cannot be copied in-kernel or mapped.
+ */
 int cl_patch_stream(const struct cl_map *in, cl_span_next next, void *ctx, struct cl_out *o)
 {
 	struct writer w = {o, in->fd};
-	return walk(in, next, ctx, emit_write, &w);
+	uint64_t start = cl_out_size(o), last_end = 0;
+	struct cl_span s;
+	uint8_t *dst;
+	int r;
+
+	if (start != 0 || in->size == 0 || in->fd < 0)
+		return walk(in, next, ctx, emit_write, &w);
+	if ((r = cl_out_copy(o, in->data, in->fd, 0, in->size)) < 0)
+		return r;
+	if (!(dst = cl_out_map(o, in->size)))
+		return cl_fail(CL_ESYS, "cannot map the output for patching");
+	while (next(ctx, &s)) {
+		if (s.off < last_end || s.len > in->size - s.off) {
+			r = cl_fail(CL_EINVAL, "patch span at offset %llu is out of order or out of range",
+				    (unsigned long long)s.off);
+			break;
+		}
+		if (s.src)
+			memcpy(dst + s.off, s.src, (size_t)s.len);
+		else
+			memset(dst + s.off, 0, (size_t)s.len);
+		last_end = s.off + s.len;
+	}
+	cl_out_unmap(dst, in->size);
+	return r;
 }
 
 int cl_patch_digest(const struct cl_map *in, cl_span_next next, void *ctx, uint8_t out[CL_SHA256_LEN])
