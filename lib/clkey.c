@@ -336,7 +336,7 @@ int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out)
 	}
 	hlen = cl_le(buf + 12, 4);
 	if (hlen > CL_KEY_MAX_HEADER || hlen > len - CL_KEY_PREFIX - CL_SHA256_LEN) {
-		r = cl_fail(CL_EKEY, "key header length %llu runs past the end of the key",
+		r = cl_fail(CL_EKEY, "key header length %llu runs past the end of the key (truncated key?)",
 			    (unsigned long long)hlen);
 		goto fail;
 	}
