@@ -8,7 +8,7 @@
 static int run(int argc, char **argv);
 
 const struct ctl_cmd ctl_inspect_cmd = {
-	"inspect", "describe a safetensors model, sharded index or .clkey",
+	"inspect", "describe a safetensors model, sharded index, .clkey or key volume",
 	"FILE [--json]",
 	run,
 };
@@ -79,6 +79,32 @@ static void print_key(json_t *d)
 	}
 }
 
+static void print_volume(json_t *d)
+{
+	json_t *h = json_object_get(d, "header"), *x;
+	char b[32];
+
+	printf("key volume %s: %s %s, tier %s (beta %g)", json_string_value(json_object_get(d, "path")),
+	       json_string_value(json_object_get(h, "model_name")), json_string_value(json_object_get(h, "model_version")),
+	       json_string_value(json_object_get(h, "tier")), json_number_value(json_object_get(h, "beta")));
+	if (json_is_string(x = json_object_get(h, "from_tier")))
+		printf(", upgrade from tier %s (beta %g)", json_string_value(x),
+		       json_number_value(json_object_get(h, "from_beta")));
+	printf("\nunit %s, scope %s, alpha %g\n", json_string_value(json_object_get(h, "unit")),
+	       json_string_value(json_object_get(h, "scope")), json_number_value(json_object_get(h, "alpha")));
+	printf("%lld spans, %lld bytes restored, volume %s\n", (long long)json_integer_value(json_object_get(d, "entries")),
+	       (long long)json_integer_value(json_object_get(d, "bytes")),
+	       ctl_bytes((uint64_t)json_integer_value(json_object_get(d, "file_bytes")), b, sizeof(b)));
+	printf("license %lld, expires %s\n", (long long)json_integer_value(json_object_get(h, "license")),
+	       json_is_string(x = json_object_get(h, "expires_at")) ? json_string_value(x) : "never");
+	printf("nonce %s, issued %s\n", json_string_value(json_object_get(h, "nonce")),
+	       json_string_value(json_object_get(h, "ts")));
+	printf("locked   sha256 %s\n", json_string_value(json_object_get(h, "locked_sha256")));
+	if (json_is_string(x = json_object_get(h, "original_sha256")))
+		printf("original sha256 %s\n", json_string_value(x));
+	printf("signature %s\n", json_string_value(json_object_get(d, "signature")));
+}
+
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
@@ -100,6 +126,8 @@ static int run(int argc, char **argv)
 		putchar('\n');
 	} else if (!strcmp(json_string_value(json_object_get(d, "type")), "clkey")) {
 		print_key(d);
+	} else if (!strcmp(json_string_value(json_object_get(d, "type")), "clvol")) {
+		print_volume(d);
 	} else {
 		print_model(d);
 	}

@@ -1,6 +1,6 @@
 /*
  * ctl.h - corelockerctl's command table and the helpers its commands share.
- * Exit status: 0 success, 1 failure, 2 usage error.
+ * Exit status: 0 success, 1 failure, 2 usage error (remote commands: remote.h).
  */
 #ifndef CTL_H
 #define CTL_H
@@ -17,6 +17,8 @@ struct ctl_cmd {
 };
 
 extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd, ctl_calibrate_cmd;
+/* Remote commands (remote.c): exit statuses follow the HTTP result, see remote.h. */
+extern const struct ctl_cmd ctl_model_cmd, ctl_tier_cmd, ctl_license_cmd, ctl_machine_cmd, ctl_audit_cmd;
 
 /* Print "corelockerctl: <msg>" for a library failure; returns exit status 1. */
 int ctl_fail(int code);

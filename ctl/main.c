@@ -10,7 +10,14 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_unlock_cmd,
 	&ctl_inspect_cmd,
 	&ctl_calibrate_cmd,
+	&ctl_model_cmd,
+	&ctl_tier_cmd,
+	&ctl_license_cmd,
+	&ctl_machine_cmd,
+	&ctl_audit_cmd,
 };
+/* Commands with subcommands answer --help themselves (remote.c). */
+#define FIRST_REMOTE 4
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)
@@ -38,7 +45,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		if (strcmp(argv[1], commands[i]->name))
 			continue;
-		for (int a = 2; a < argc; a++)
+		for (int a = 2; a < argc && i < FIRST_REMOTE; a++)
 			if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
 				printf("usage: corelockerctl %s %s\n\n%s\n", commands[i]->name, commands[i]->usage,
 				       commands[i]->summary);

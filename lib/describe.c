@@ -7,7 +7,9 @@
 #include "dtype.h"
 #include "error.h"
 #include "fingerprint.h"
+#include "mapfile.h"
 #include "model.h"
+#include "volume.h"
 
 static json_t *hexj(const uint8_t *d)
 {
@@ -109,6 +111,32 @@ static int describe_key(const char *path, json_t **out)
 }
 
 /* 1 when PATH starts with MAGIC. */
+/* A key volume: its header as sent, plus sizes; the signature is not checked here. */
+static int describe_volume(const char *path, json_t **out)
+{
+	struct cl_map m;
+	struct cl_volume *v = NULL;
+	json_t *o;
+	int r = cl_map_open(path, &m);
+
+	if (r < 0)
+		return r;
+	if ((r = cl_volume_parse(m.data, (size_t)m.size, &v)) < 0) {
+		cl_map_close(&m);
+		return r;
+	}
+	o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:O}", "type", "clvol", "path", path, "version",
+		      CL_VOLUME_VERSION, "file_bytes", (json_int_t)m.size, "entries", (json_int_t)v->n, "bytes",
+		      (json_int_t)v->bytes, "signature", "present, not verified (needs the server's public key)",
+		      "header", v->header);
+	cl_volume_free(v);
+	cl_map_close(&m);
+	if (!o)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	*out = o;
+	return 0;
+}
+
 static int has_magic(const char *path, const char *magic, size_t n)
 {
 	struct cl_map m;
@@ -128,6 +156,8 @@ int cl_describe(const char *path, json_t **out)
 	/* a file named *.clkey is reported as a key, so a broken key gets the key's message */
 	if (has_magic(path, CL_KEY_MAGIC, 8) || (len > 6 && !strcmp(path + len - 6, ".clkey")))
 		return describe_key(path, out);
+	if (has_magic(path, CL_VOLUME_MAGIC, 8))
+		return describe_volume(path, out);
 	return describe_model(path, out);
 }
 

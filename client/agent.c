@@ -1,0 +1,370 @@
+/*
+ * agent.c - corelocker-agent: runs on the customer's machine, fetches the
+ * signed key volume its license is entitled to and patches the locked model
+ * up to that tier.  One table drives the commands, one the settings, one the
+ * exit statuses (and docs/man/corelocker-agent.1 follows them).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "config.h"
+#include "error.h"
+#include "model.h"
+
+const struct ax_row ax_table[] = {
+    {AX_OK, "ok", "success (validate: the license is VALID)"},
+    {AX_OTHER, "error", "any other failure"},
+    {AX_USAGE, "usage", "bad command line or settings (also: no pinned server key)"},
+    {AX_UNREACHABLE, "unreachable",
+     "the server cannot be reached (resolve, connect, timeout, connection lost)"},
+    {AX_TLS, "certificate", "TLS failed: the server's certificate is not trusted (see --cacert)"},
+    {AX_SIGNATURE, "signature",
+     "a signed answer or key volume does not verify with the pinned key, or is a replay"},
+    {AX_REVOKED, "revoked", "the license is revoked"},
+    {AX_EXPIRED, "expired", "the license, or the key volume's license, has expired"},
+    {AX_SUSPENDED, "suspended", "the license is suspended"},
+    {AX_MACHINES, "machines", "the license has no free seat for this machine (TOO_MANY_MACHINES)"},
+    {AX_NOT_FOUND, "not-found", "the server does not know the license key"},
+    {AX_BASE, "wrong-base", "the file to patch is not the model (or tier) the key volume is for"},
+    {AX_DISK, "disk-full", "no space left on the device; nothing was left half-written"},
+    {AX_VOLUME, "bad-volume", "the key volume is malformed, or the result fails its SHA-256 check"},
+    {AX_NOT_ACTIVATED, "not-activated", "this machine holds no seat of the license (validate)"},
+    {AX_REFUSED, "refused", "the server refused for another reason (rate limit, server error, tier change)"},
+};
+const unsigned ax_count = sizeof(ax_table) / sizeof(ax_table[0]);
+
+int ax_fail(int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cl_fail(AXF(status), "%s", msg);
+}
+
+int ax_exit(int code)
+{
+	if (code >= 0)
+		return AX_OK;
+	if (code <= AXF(0) && code >= AXF(AX_REFUSED))
+		return -code - 100;
+	switch (code) {
+	case CL_ENOSPACE: return AX_DISK;
+	case CLH_EUNREACHABLE: return AX_UNREACHABLE;
+	case CLH_ETLS: return AX_TLS;
+	case CL_EINVAL: return AX_OTHER;
+	default: return AX_OTHER;
+	}
+}
+
+/* ---- settings: flags > environment > config file ([agent] section) ---- */
+
+enum { K_CONFIG, K_SERVER, K_LICENSE, K_CACERT, K_SERVER_KEY, K_FINGERPRINT };
+static const struct clc_key keys[] = {
+    [K_CONFIG] = {"config", "CORELOCKER_CONFIG", "FILE", CLC_FLAG | CLC_ENV,
+		  "read settings from FILE ([agent] section)"},
+    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL", CLC_ALL, "the licensing server, https://HOST:PORT"},
+    [K_LICENSE] = {"license", "CORELOCKER_LICENSE", "KEY", CLC_ALL, "the license key (clk_...)"},
+    [K_CACERT] = {"cacert", "CORELOCKER_CACERT", "PEM", CLC_ALL, "CA certificates to verify the server with"},
+    [K_SERVER_KEY] = {"server_key", "CORELOCKER_SERVER_KEY", "PUB.pem", CLC_ALL,
+		      "pin the server's Ed25519 signing key (GET /v1/pubkey)"},
+    [K_FINGERPRINT] = {"fingerprint", "CORELOCKER_FINGERPRINT", "F", CLC_ALL,
+		       "machine fingerprint (default: SHA-256 of /etc/machine-id)"},
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* ---- commands ---- */
+
+struct agent_cmd {
+	const char *name, *args, *summary;
+	int (*run)(struct agent *a, int argc, char **argv);
+};
+
+static int cmd_unlock(struct agent *a, int argc, char **argv);
+static int cmd_validate(struct agent *a, int argc, char **argv);
+static int cmd_recover(struct agent *a, int argc, char **argv);
+
+static const struct agent_cmd commands[] = {
+    {"unlock", "LOCKED -o OUT [--in-place] [--volume-file FILE [--nonce N]] [SETTINGS]",
+     "fetch the license's key volume and patch LOCKED up to its tier (OUT, or LOCKED itself with --in-place)",
+     cmd_unlock},
+    {"validate", "[SETTINGS]", "ask the server whether the license is valid for this machine; print the code",
+     cmd_validate},
+    {"recover", "FILE", "roll back an interrupted --in-place patch of FILE (unlock does this by itself)",
+     cmd_recover},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+enum {
+	O_OUTPUT = 'o',
+	O_QUIET = 'q',
+	O_HELP = 'h',
+	O_IN_PLACE = 256,
+	O_VOLUME_FILE,
+	O_NONCE,
+	O_TOFU,
+	O_KEYS = 512,
+};
+
+static const struct option cmd_opts[] = {
+    {"output", required_argument, NULL, O_OUTPUT},
+    {"in-place", no_argument, NULL, O_IN_PLACE},
+    {"volume-file", required_argument, NULL, O_VOLUME_FILE},
+    {"nonce", required_argument, NULL, O_NONCE},
+    {"insecure-trust-on-first-use", no_argument, NULL, O_TOFU},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+};
+#define NCMDOPTS (sizeof(cmd_opts) / sizeof(cmd_opts[0]))
+
+static void usage(FILE *f, struct agent *a)
+{
+	fprintf(f, "usage: corelocker-agent COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-9s %s\n            %s\n", commands[i].name, commands[i].args,
+			commands[i].summary);
+	fprintf(f, "\nsettings (flag, environment variable, or KEY = VALUE in the config file):\n");
+	clc_help(&a->conf, f);
+	fprintf(f,
+		"\noptions:\n"
+		"  -o, --output OUT           write the unlocked model to OUT (temp file, fsync, rename)\n"
+		"  --in-place                 patch LOCKED itself, crash-safe through LOCKED.cljournal\n"
+		"  --volume-file FILE         apply a key volume obtained out of band (needs --server-key)\n"
+		"  --nonce N                  with --volume-file: the nonce the volume must answer\n"
+		"  --insecure-trust-on-first-use  without --server-key, trust the key GET /v1/pubkey gives\n"
+		"  -q, --quiet                print nothing on success\n"
+		"\nexit status:\n");
+	for (unsigned i = 0; i < ax_count; i++)
+		fprintf(f, "  %2d  %-14s %s\n", ax_table[i].status, ax_table[i].name, ax_table[i].meaning);
+}
+
+static int usage_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(struct agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)a;
+	fputs("corelocker-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n(corelocker-agent --help shows the usage)\n", stderr);
+	return AX_USAGE;
+}
+
+/* Fill a->fingerprint: the setting, else SHA-256 of /etc/machine-id. */
+static int machine_fingerprint(struct agent *a)
+{
+	const char *fp = clc_get(&a->conf, "fingerprint");
+	char id[256] = "", *nl;
+	uint8_t d[CL_SHA256_LEN];
+	FILE *f;
+
+	if (fp) {
+		if (!*fp || strlen(fp) > 128)
+			return ax_fail(AX_USAGE, "--fingerprint must be 1 to 128 characters");
+		snprintf(a->fingerprint, sizeof(a->fingerprint), "%s", fp);
+		return 0;
+	}
+	if (!(f = fopen("/etc/machine-id", "r")))
+		return ax_fail(AX_USAGE, "/etc/machine-id: %s; give --fingerprint", strerror(errno));
+	if (!fgets(id, sizeof(id), f))
+		id[0] = 0;
+	fclose(f);
+	if ((nl = strchr(id, '\n')))
+		*nl = 0;
+	if (!id[0])
+		return ax_fail(AX_USAGE, "/etc/machine-id is empty; give --fingerprint");
+	cl_sha256(id, strlen(id), d);
+	cl_hex(d, sizeof(d), a->fingerprint);
+	return 0;
+}
+
+struct parsed {
+	char *output; /* in argv: trailing slashes are cut in place */
+	const char *volume_file, *nonce;
+	int in_place;
+	int nargs;
+	char **args;
+};
+
+static int parse(struct agent *a, int argc, char **argv, struct parsed *p)
+{
+	struct option opts[NCMDOPTS + NKEYS + 1];
+	size_t n = NCMDOPTS;
+	int c, r;
+
+	memset(p, 0, sizeof(*p));
+	memcpy(opts, cmd_opts, sizeof(cmd_opts));
+	n += clc_options(&a->conf, opts + n, O_KEYS);
+	opts[n] = (struct option){NULL, 0, NULL, 0};
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_OUTPUT: p->output = optarg; break;
+		case O_IN_PLACE: p->in_place = 1; break;
+		case O_VOLUME_FILE: p->volume_file = optarg; break;
+		case O_NONCE: p->nonce = optarg; break;
+		case O_TOFU: a->tofu = 1; break;
+		case O_QUIET: a->quiet = 1; break;
+		case O_HELP: usage(stdout, a); return 1;
+		default:
+			if (c >= O_KEYS && c < O_KEYS + (int)NKEYS) {
+				if ((r = clc_set(&a->conf, (size_t)(c - O_KEYS), optarg)) < 0)
+					return r;
+				break;
+			}
+			return ax_fail(AX_USAGE, "invalid option (corelocker-agent --help shows the usage)");
+		}
+	}
+	p->nargs = argc - optind;
+	p->args = argv + optind;
+	if ((r = clc_complete(&a->conf, "config", "agent")) < 0)
+		return ax_fail(AX_USAGE, "%s", cl_errmsg());
+	a->server = clc_get(&a->conf, "server");
+	a->license = clc_get(&a->conf, "license");
+	a->cacert = clc_get(&a->conf, "cacert");
+	return 0;
+}
+
+static int cmd_unlock(struct agent *a, int argc, char **argv)
+{
+	struct parsed p;
+	struct unlock_args u = {0};
+	struct stat s1, s2;
+	int r = parse(a, argc, argv, &p);
+
+	if (r)
+		return r;
+	if (p.nargs != 1)
+		return ax_fail(AX_USAGE, "unlock needs exactly one LOCKED model");
+	u.locked = p.args[0];
+	if (p.output) { /* "dir/" and "dir" are the same output (state file dir.clstate) */
+		size_t n = strlen(p.output);
+		while (n > 1 && p.output[n - 1] == '/')
+			p.output[--n] = 0;
+	}
+	u.out = p.output;
+	u.in_place = p.in_place;
+	u.volume_file = p.volume_file;
+	u.nonce = p.nonce;
+	if (!u.in_place && !u.out)
+		return ax_fail(AX_USAGE, "unlock needs -o OUT (or --in-place)");
+	if (u.in_place && u.out &&
+	    (stat(u.out, &s1) < 0 || stat(u.locked, &s2) < 0 || s1.st_dev != s2.st_dev ||
+	     s1.st_ino != s2.st_ino))
+		return ax_fail(AX_USAGE,
+			       "--in-place patches LOCKED itself; -o must be omitted or name the same file");
+	if (u.in_place && cl_path_is_index(u.locked))
+		return ax_fail(
+		    AX_USAGE, "--in-place patches one file; unlock a sharded model into a directory with -o");
+	if (p.nonce && !p.volume_file)
+		return ax_fail(AX_USAGE, "--nonce goes with --volume-file");
+	if (u.volume_file) {
+		if (!clc_get(&a->conf, "server_key"))
+			return ax_fail(AX_USAGE,
+				       "--volume-file needs --server-key PUB.pem to verify the volume");
+		a->server = NULL; /* air-gapped: no server */
+	} else {
+		if (!a->server)
+			return ax_fail(AX_USAGE, "no server: give --server URL (or CORELOCKER_SERVER)");
+		if (!a->license)
+			return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
+		if ((r = machine_fingerprint(a)) < 0)
+			return r;
+	}
+	if ((r = ag_connect(a)) < 0)
+		return r;
+	return ag_unlock(a, &u);
+}
+
+static int cmd_validate(struct agent *a, int argc, char **argv)
+{
+	struct parsed p;
+	char code[32], tier[65];
+	int64_t model;
+	int r = parse(a, argc, argv, &p);
+
+	if (r)
+		return r;
+	if (p.nargs)
+		return ax_fail(AX_USAGE, "validate takes no arguments");
+	if (!a->server)
+		return ax_fail(AX_USAGE, "no server: give --server URL (or CORELOCKER_SERVER)");
+	if (!a->license)
+		return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
+	if ((r = machine_fingerprint(a)) < 0 || (r = ag_connect(a)) < 0 ||
+	    (r = ag_validate(a, code, tier, &model)) < 0)
+		return r;
+	printf("%s\n", code);
+	r = ag_code_status(code);
+	return r == AX_OK ? 0 : ax_fail(r, "the license is not valid for this machine: %s", code);
+}
+
+static int cmd_recover(struct agent *a, int argc, char **argv)
+{
+	struct parsed p;
+	int r = parse(a, argc, argv, &p);
+
+	if (r)
+		return r;
+	if (p.nargs != 1)
+		return ax_fail(AX_USAGE, "recover needs exactly one FILE");
+	if ((r = ag_journal_recover(p.args[0], a->quiet)) < 0)
+		return r;
+	if (r == 0 && !a->quiet)
+		printf("%s: no interrupted patch to roll back\n", p.args[0]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a;
+	int r = 0, status;
+
+	memset(&a, 0, sizeof(a));
+	if (clc_init(&a.conf, keys, NKEYS) < 0) {
+		fprintf(stderr, "corelocker-agent: %s\n", cl_errmsg());
+		return AX_OTHER;
+	}
+	if (argc < 2) {
+		usage(stderr, &a);
+		clc_free(&a.conf);
+		return AX_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout, &a);
+		clc_free(&a.conf);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("corelocker-agent %s\n", PACKAGE_VERSION);
+		clc_free(&a.conf);
+		return 0;
+	}
+	status = -1;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			r = commands[i].run(&a, argc - 1, argv + 1), status = 0;
+	if (status < 0)
+		status = usage_error(&a, "unknown command '%s'", argv[1]);
+	else if (r > 0) /* --help */
+		status = 0;
+	else if (r < 0) {
+		status = ax_exit(r);
+		fprintf(stderr, "corelocker-agent: %s\n", *cl_errmsg() ? cl_errmsg() : cl_strerror(r));
+	}
+	clh_close(a.h);
+	clc_free(&a.conf);
+	return status;
+}

@@ -1,0 +1,404 @@
+/* http.c - libcurl calls with verified TLS, bounded answers and clear failures. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include <jansson.h>
+
+#include "error.h"
+#include "http.h"
+
+#define DEFAULT_MAX (64u << 20)
+
+struct clh {
+	CURL *c;
+	char *url;
+	char *cacert;
+	char *auth; /* "Authorization: Bearer ..." */
+	long connect_timeout;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* The state of one transfer, shared by the callbacks. */
+struct xfer {
+	struct clh_resp *r;
+	size_t cap, max; /* in-memory body */
+	int fd;		 /* -1: keep the body in memory */
+	uint64_t fd_max;
+	int sink_err; /* a CL_E* code set by a failed write */
+	int upload_fd;
+	uint64_t upload_size, upload_off;
+	clh_progress_fn progress;
+	void *progress_arg;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int clh_open(const struct clh_opts *o, struct clh **out)
+{
+	struct clh *h;
+	size_t n;
+
+	pthread_once(&global_once, global_init);
+	if (global_rc != CURLE_OK)
+		return cl_fail(CL_ESYS, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
+	if (!o->url || !*o->url)
+		return cl_fail(CL_EINVAL, "no server URL (--server or CORELOCKER_SERVER)");
+	if (strncasecmp(o->url, "https://", 8) != 0)
+		return cl_fail(CL_EINVAL, "server URL '%s' is not https://", o->url);
+	if (!(h = calloc(1, sizeof(*h))) || !(h->c = curl_easy_init()) || !(h->url = strdup(o->url)) ||
+	    (o->cacert && !(h->cacert = strdup(o->cacert))) ||
+	    (o->token && asprintf(&h->auth, "Authorization: Bearer %s", o->token) < 0)) {
+		if (h)
+			h->auth = NULL;
+		clh_close(h);
+		return cl_fail(CL_ENOMEM, "out of memory");
+	}
+	n = strlen(h->url);
+	while (n > 8 && h->url[n - 1] == '/')
+		h->url[--n] = 0;
+	h->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15;
+	*out = h;
+	return 0;
+}
+
+void clh_close(struct clh *h)
+{
+	if (!h)
+		return;
+	if (h->c)
+		curl_easy_cleanup(h->c);
+	free(h->url);
+	free(h->cacert);
+	if (h->auth) {
+		explicit_bzero(h->auth, strlen(h->auth));
+		free(h->auth);
+	}
+	free(h);
+}
+
+const char *clh_url(const struct clh *h)
+{
+	return h->url;
+}
+
+void clh_resp_free(struct clh_resp *r)
+{
+	if (!r)
+		return;
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+char *clh_escape(const char *s)
+{
+	char *e, *out;
+
+	pthread_once(&global_once, global_init);
+	if (!(e = curl_easy_escape(NULL, s, 0)))
+		return NULL;
+	out = strdup(e);
+	curl_free(e);
+	return out;
+}
+
+/* ---- callbacks ---- */
+
+static int mem_append(struct xfer *x, const char *p, size_t n)
+{
+	struct clh_resp *r = x->r;
+
+	if (n > x->max - r->len) {
+		x->sink_err = cl_fail(CLH_ETOOBIG, "the answer exceeds %zu bytes", x->max);
+		return -1;
+	}
+	if (r->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 4096;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		char *b = realloc(r->body, cap);
+		if (!b) {
+			x->sink_err = cl_fail(CL_ENOMEM, "out of memory");
+			return -1;
+		}
+		r->body = b;
+		x->cap = cap;
+	}
+	memcpy(r->body + r->len, p, n);
+	r->len += n;
+	r->body[r->len] = 0;
+	return 0;
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb, left = n;
+
+	x->r->received += n;
+	if (x->fd < 0 || x->r->status < 200 || x->r->status >= 300)
+		return mem_append(x, p, n) < 0 ? 0 : n;
+	if (x->r->received > x->fd_max) {
+		x->sink_err =
+		    cl_fail(CLH_ETOOBIG, "the answer exceeds %llu bytes", (unsigned long long)x->fd_max);
+		return 0;
+	}
+	while (left) {
+		ssize_t w = write(x->fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			x->sink_err = cl_fail_errno("cannot store the answer");
+			return 0;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	return n;
+}
+
+static void copy_value(char *dst, size_t cap, const char *v, size_t n)
+{
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	while (n && *v == ' ') {
+		v++;
+		n--;
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	struct clh_resp *r = x->r;
+	size_t n = size * nmemb;
+	const char *colon = memchr(p, ':', n);
+	char num[32];
+
+	if (n > 5 && !strncmp(p, "HTTP/", 5)) { /* a new answer (after a 100 Continue, say) */
+		const char *sp = memchr(p, ' ', n);
+		r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		r->sig[0] = r->ctype[0] = 0;
+		r->retry_after = 0;
+		return n;
+	}
+	if (!colon)
+		return n;
+	size_t k = (size_t)(colon - p), vn = n - k - 1;
+	if (k == 20 && !strncasecmp(p, "Corelocker-Signature", k))
+		copy_value(r->sig, sizeof(r->sig), colon + 1, vn);
+	else if (k == 12 && !strncasecmp(p, "Content-Type", k))
+		copy_value(r->ctype, sizeof(r->ctype), colon + 1, vn);
+	else if (k == 11 && !strncasecmp(p, "Retry-After", k)) {
+		copy_value(num, sizeof(num), colon + 1, vn);
+		r->retry_after = strtol(num, NULL, 10);
+	}
+	return n;
+}
+
+static size_t on_read(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t want = size * nmemb;
+	ssize_t got;
+
+	if (x->upload_off >= x->upload_size)
+		return 0;
+	if (want > x->upload_size - x->upload_off)
+		want = (size_t)(x->upload_size - x->upload_off);
+	do
+		got = pread(x->upload_fd, p, want, (off_t)x->upload_off);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0) {
+		if (got == 0)
+			errno = EIO;
+		x->sink_err = cl_fail_errno("cannot read the upload");
+		return CURL_READFUNC_ABORT;
+	}
+	x->upload_off += (uint64_t)got;
+	return (size_t)got;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+
+	if (x->progress) {
+		if (ultotal > 0)
+			x->progress(x->progress_arg, (uint64_t)ulnow, (uint64_t)ultotal);
+		else if (dltotal > 0)
+			x->progress(x->progress_arg, (uint64_t)dlnow, (uint64_t)dltotal);
+	}
+	return 0;
+}
+
+/* ---- one transfer ---- */
+
+static int map_curl(struct clh *h, CURLcode rc, const char *url)
+{
+	const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
+
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE: return cl_fail(CLH_EUNREACHABLE, "cannot reach %s: %s", url, why);
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return cl_fail(CLH_ETLS, "TLS with %s failed, the server's certificate is not trusted: %s",
+			       url, why);
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL: return cl_fail(CL_EINVAL, "bad server URL %s: %s", url, why);
+	default: return cl_fail(CLH_EPROTO, "HTTP exchange with %s failed: %s", url, why);
+	}
+}
+
+static void parse_error_body(struct clh_resp *r)
+{
+	json_t *j, *e;
+
+	if (r->status < 400 || !r->body)
+		return;
+	if (!(j = json_loadb(r->body, r->len, 0, NULL)))
+		return;
+	e = json_object_get(j, "error");
+	if (json_is_string(json_object_get(e, "code")))
+		snprintf(r->code, sizeof(r->code), "%s", json_string_value(json_object_get(e, "code")));
+	if (json_is_string(json_object_get(e, "message")))
+		snprintf(r->message, sizeof(r->message), "%s",
+			 json_string_value(json_object_get(e, "message")));
+	json_decref(j);
+}
+
+static int perform(struct clh *h, const char *method, const char *path, const char *json, struct xfer *x)
+{
+	struct curl_slist *hdr = NULL;
+	char *url = NULL;
+	CURLcode rc;
+	int r;
+
+	memset(x->r, 0, sizeof(*x->r));
+	if (asprintf(&url, "%s%s", h->url, path) < 0)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	curl_easy_reset(h->c); /* keeps the connection */
+	h->errbuf[0] = 0;
+	curl_easy_setopt(h->c, CURLOPT_URL, url);
+	curl_easy_setopt(h->c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(h->c, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h->c, CURLOPT_PROTOCOLS_STR, "https");
+#else
+	curl_easy_setopt(h->c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(h->c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (h->cacert)
+		curl_easy_setopt(h->c, CURLOPT_CAINFO, h->cacert);
+	curl_easy_setopt(h->c, CURLOPT_CONNECTTIMEOUT, h->connect_timeout);
+	/* No overall timeout (models are big), but a stalled transfer ends. */
+	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_TIME, 120L);
+	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "corelocker/" PACKAGE_VERSION);
+	curl_easy_setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h->c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h->c, CURLOPT_HEADERDATA, x);
+	if (x->progress) {
+		curl_easy_setopt(h->c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h->c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h->c, CURLOPT_XFERINFODATA, x);
+	}
+	if (h->auth)
+		hdr = curl_slist_append(hdr, h->auth);
+	hdr = curl_slist_append(hdr, "Accept: application/json, application/vnd.corelocker.volume, */*");
+	if (x->upload_fd >= 0) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/octet-stream");
+		curl_easy_setopt(h->c, CURLOPT_POST, 1L);
+		curl_easy_setopt(h->c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h->c, CURLOPT_READDATA, x);
+		curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->upload_size);
+	} else if (json) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		hdr = curl_slist_append(hdr, "Expect:");
+		curl_easy_setopt(h->c, CURLOPT_POSTFIELDS, json);
+		curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+	} else if (!strcmp(method, "POST")) {
+		curl_easy_setopt(h->c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h->c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	}
+	if (strcmp(method, "GET") && strcmp(method, "POST"))
+		curl_easy_setopt(h->c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hdr);
+
+	rc = curl_easy_perform(h->c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &x->r->status);
+		parse_error_body(x->r);
+		r = 0;
+	} else if (x->sink_err) {
+		r = x->sink_err; /* the message was set by the callback */
+	} else {
+		r = map_curl(h, rc, url);
+	}
+	curl_slist_free_all(hdr);
+	free(url);
+	if (r < 0)
+		clh_resp_free(x->r);
+	return r;
+}
+
+int clh_call(struct clh *h, const char *method, const char *path, const char *json, size_t max,
+	     struct clh_resp *r)
+{
+	struct xfer x = {.r = r, .max = max ? max : DEFAULT_MAX, .fd = -1, .upload_fd = -1};
+	return perform(h, method, path, json, &x);
+}
+
+int clh_call_to_fd(struct clh *h, const char *method, const char *path, const char *json, int fd,
+		   uint64_t max, struct clh_resp *r)
+{
+	struct xfer x = {.r = r, .max = DEFAULT_MAX, .fd = fd, .fd_max = max, .upload_fd = -1};
+	return perform(h, method, path, json, &x);
+}
+
+int clh_upload(struct clh *h, const char *method, const char *path, int fd, uint64_t size,
+	       clh_progress_fn progress, void *arg, struct clh_resp *r)
+{
+	struct xfer x = {.r = r,
+			 .max = DEFAULT_MAX,
+			 .fd = -1,
+			 .upload_fd = fd,
+			 .upload_size = size,
+			 .progress = progress,
+			 .progress_arg = arg};
+	return perform(h, method, path, NULL, &x);
+}

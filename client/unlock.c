@@ -1,0 +1,531 @@
+/*
+ * unlock.c - corelocker-agent unlock: get a verified key volume (from the
+ * server, or from a file for air-gapped sites), check it against the file it
+ * will patch, and patch: into a temp file renamed over OUT, or in place
+ * under an undo journal.  The model is mmapped and streamed, never read into
+ * the heap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "error.h"
+#include "fingerprint.h"
+#include "mapfile.h"
+#include "model.h"
+#include "outfile.h"
+#include "patch.h"
+
+/* The volume's entries of one shard as patch spans, in file order. */
+struct vit {
+	const struct cl_volume *v;
+	size_t i;
+	uint32_t shard;
+	uint64_t pause, done; /* the test hook, for the writer's walk */
+};
+
+static struct vit vit_of(const struct cl_volume *v, uint32_t shard)
+{
+	struct vit it = {v, 0, shard, 0, 0};
+	while (it.i < v->n && v->e[it.i].shard < shard)
+		it.i++;
+	return it;
+}
+
+static int next_entry(void *ctx, struct cl_span *s)
+{
+	struct vit *it = ctx;
+
+	if (it->i >= it->v->n || it->v->e[it->i].shard != it->shard)
+		return 0;
+	if (it->pause && it->done++ == it->pause)
+		ag_test_pause(it->pause);
+	s->off = it->v->e[it->i].off;
+	s->len = it->v->e[it->i].len;
+	s->src = it->v->e[it->i].bytes;
+	it->i++;
+	return 1;
+}
+
+/* SHA-256 of a mapped file on a thread of its own. */
+struct hash_job {
+	const struct cl_map *m;
+	uint8_t *d;
+	int r;
+	pthread_t t;
+	int started;
+};
+
+static void *hash_thread(void *arg)
+{
+	struct hash_job *j = arg;
+	struct cl_sha *s;
+
+	if ((j->r = cl_sha_new(&s)) < 0)
+		return NULL;
+	for (uint64_t off = 0; off < j->m->size; off += 1u << 24)
+		cl_sha_update(s, j->m->data + off,
+			      (size_t)(j->m->size - off < (1u << 24) ? j->m->size - off : 1u << 24));
+	cl_sha_final(s, j->d);
+	cl_sha_free(s);
+	return NULL;
+}
+
+static void hash_start(struct hash_job *j, const struct cl_map *m, uint8_t *d)
+{
+	j->m = m;
+	j->d = d;
+	j->started = pthread_create(&j->t, NULL, hash_thread, j) == 0;
+	if (!j->started)
+		hash_thread(j);
+}
+
+static int hash_join(struct hash_job *j)
+{
+	if (j->started)
+		pthread_join(j->t, NULL);
+	j->started = 0;
+	return j->r;
+}
+
+/* Open a model (a file, or a sharded *.index.json); a file that is no model is the wrong base. */
+static int model_open(const char *path, struct cl_model **m)
+{
+	int r = cl_model_open(path, m);
+
+	if (r == CL_EFORMAT || r == CL_ELIMIT || r == CL_EUNSUPPORTED)
+		return ax_fail(AX_BASE, "wrong base model: %s", cl_errmsg());
+	return r;
+}
+
+/* The model fingerprint (docs/formats.md) from its shards' digests D. */
+static int fingerprint(const struct cl_model *m, const uint8_t (*d)[CL_SHA256_LEN],
+		       uint8_t out[CL_SHA256_LEN])
+{
+	const char **names = calloc(m->nshards, sizeof(*names));
+	uint8_t index_sha[CL_SHA256_LEN];
+
+	if (!names)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < m->nshards; i++)
+		names[i] = m->shards[i].name;
+	if (m->sharded)
+		cl_sha256(m->index.data, (size_t)m->index.size, index_sha);
+	cl_fingerprint(m->sharded ? index_sha : NULL, m->nshards, names, d, out);
+	free(names);
+	return 0;
+}
+
+/* The fingerprint of the model at PATH, read whole. */
+static int model_digest(const char *path, uint8_t out[CL_SHA256_LEN])
+{
+	struct cl_model *m;
+	uint8_t(*d)[CL_SHA256_LEN];
+	int r = model_open(path, &m);
+
+	if (r < 0)
+		return r;
+	if (!(d = calloc(m->nshards, CL_SHA256_LEN))) {
+		cl_model_free(m);
+		return cl_fail(CL_ENOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < m->nshards; i++) {
+		struct hash_job j = {0};
+		cl_map_sequential(&m->shards[i].map);
+		j.m = &m->shards[i].map;
+		j.d = d[i];
+		hash_thread(&j);
+		if ((r = j.r) < 0)
+			break;
+	}
+	if (r == 0)
+		r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])d, out);
+	free(d);
+	cl_model_free(m);
+	return r;
+}
+
+/* The model must have the volume's shards: names (sharded), sizes and header lengths. */
+static int check_shape(const struct cl_model *m, const struct cl_volume *v)
+{
+	if (m->nshards != v->nshards)
+		return ax_fail(AX_BASE,
+			       "wrong base model: %s has %u shard%s, the key volume's model (%s %s) %u",
+			       m->path, m->nshards, m->nshards == 1 ? "" : "s", v->model_name,
+			       v->model_version, v->nshards);
+	for (uint32_t i = 0; i < m->nshards; i++) {
+		const struct cl_volume_shard *s = &v->shards[i];
+		const struct cl_shard *f = &m->shards[i];
+		if ((m->sharded && strcmp(f->name, s->file)) || f->map.size != s->size ||
+		    f->st.header_len != s->header_len)
+			return ax_fail(
+			    AX_BASE,
+			    "wrong base model: %s is not the model the key volume is for (%s %s: %s of "
+			    "%llu bytes, this file %llu)",
+			    f->path, v->model_name, v->model_version, s->file, (unsigned long long)s->size,
+			    (unsigned long long)f->map.size);
+	}
+	return 0;
+}
+
+static int wrong_base(const char *path, const struct cl_volume *v)
+{
+	return ax_fail(
+	    AX_BASE,
+	    "wrong base model: the SHA-256 of %s is not that of the model the key volume builds on "
+	    "(%s %s)",
+	    path, v->model_name, v->model_version);
+}
+
+static int not_original(const char *path)
+{
+	return ax_fail(
+	    AX_VOLUME,
+	    "bad key volume: the unlocked %s does not match the original's SHA-256; nothing written", path);
+}
+
+/* The original SHA-256 of shard I (full tier): the shard's own, else the model's for one file. */
+static int original_of(const struct cl_volume *v, uint32_t i, uint8_t out[CL_SHA256_LEN])
+{
+	json_t *o =
+	    json_object_get(json_array_get(json_object_get(v->header, "shards"), i), "original_sha256");
+
+	if (json_is_string(o) && cl_unhex(json_string_value(o), out, CL_SHA256_LEN) == 0)
+		return 0;
+	if (v->nshards == 1 && v->has_original) {
+		memcpy(out, v->original, CL_SHA256_LEN);
+		return 0;
+	}
+	return ax_fail(AX_VOLUME, "bad key volume: shard %u has no original_sha256 for the full tier", i);
+}
+
+static char *join(const char *dir, const char *name)
+{
+	char *s;
+	return asprintf(&s, "%s/%s", dir, name) < 0 ? NULL : s;
+}
+
+/*
+ * Copy model M to OUT with the volume's spans: OUT is a file, or for a
+ * sharded model a directory that receives the index and every shard.  M is
+ * verified against the fingerprint EXPECT (unless NULL) while it is read,
+ * the full tier's result against the original; RESULT gets the new
+ * fingerprint.  Nothing is renamed into place unless every check passed.
+ */
+static int patch_copy(const struct cl_model *m, const char *out, const struct cl_volume *v,
+		      const uint8_t *expect, uint8_t result[CL_SHA256_LEN])
+{
+	uint32_t n = m->nshards;
+	struct cl_out **o = calloc(n, sizeof(*o)), *index = NULL;
+	uint8_t(*bd)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN),
+	(*ad)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN);
+	uint8_t fp[CL_SHA256_LEN], orig[CL_SHA256_LEN];
+	char *path = NULL;
+	int r = 0;
+
+	if (!o || !bd || !ad) {
+		r = cl_fail(CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (m->sharded) {
+		const char *slash = strrchr(m->path, '/');
+		if (mkdir(out, 0755) < 0 && errno != EEXIST) {
+			r = cl_fail_errno("%s: cannot create the output directory", out);
+			goto out;
+		}
+		if (!(path = join(out, slash ? slash + 1 : m->path))) {
+			r = cl_fail(CL_ENOMEM, "out of memory");
+			goto out;
+		}
+		if ((r = cl_out_open(path, 0644 | CL_OUT_NOHASH, &index)) < 0 ||
+		    (r = cl_out_write(index, m->index.data, (size_t)m->index.size)) < 0)
+			goto out;
+	}
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		struct hash_job hj = {0};
+		struct vit w = vit_of(v, i), h = vit_of(v, i);
+		w.pause = ag_pause_after();
+		const struct cl_map *map = &m->shards[i].map;
+		free(path);
+		path = m->sharded ? join(out, m->shards[i].name) : strdup(out);
+		if (!path) {
+			r = cl_fail(CL_ENOMEM, "out of memory");
+			break;
+		}
+		if ((r = cl_out_open(path, 0644 | CL_OUT_NOHASH, &o[i])) < 0)
+			break;
+		cl_map_sequential(map);
+		/*
+		 * The full tier is checked against the original's digest, which
+		 * a wrong base cannot pass: the base is hashed only to name the
+		 * failure.  Other tiers hash the base while it is copied.
+		 */
+		if (expect && v->beta != 0)
+			hash_start(&hj, map, bd[i]);
+		r = cl_patch_copy(map, next_entry, &w, &h, o[i], ad[i]);
+		if (expect && v->beta != 0 && hash_join(&hj) < 0 && r == 0)
+			r = hj.r;
+		if (r == 0 && v->beta == 0 &&
+		    ((r = original_of(v, i, orig)) < 0 || memcmp(ad[i], orig, CL_SHA256_LEN))) {
+			if (r == 0 && expect)
+				hash_thread(&(struct hash_job){.m = map, .d = bd[i]});
+			r = r < 0 ? r
+			    : expect && memcmp(bd[i], v->shards[i].locked, CL_SHA256_LEN)
+				? wrong_base(m->shards[i].path, v)
+				: not_original(path);
+		}
+		if (r == 0 && expect && v->beta != 0 && memcmp(bd[i], v->shards[i].locked, CL_SHA256_LEN))
+			r = wrong_base(m->shards[i].path, v);
+	}
+	if (r < 0)
+		goto out;
+	if (expect && v->beta != 0) {
+		if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])bd, fp)) < 0)
+			goto out;
+		if (memcmp(fp, expect, CL_SHA256_LEN)) {
+			r = wrong_base(m->path, v);
+			goto out;
+		}
+	}
+	if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])ad, result)) < 0)
+		goto out;
+	if (v->beta == 0 && memcmp(result, v->original, CL_SHA256_LEN)) { /* the index, for a sharded model */
+		r = not_original(out);
+		goto out;
+	}
+	for (uint32_t i = 0; i < n && r == 0; i++)
+		r = cl_out_finish(o[i]);
+	if (r == 0 && index)
+		r = cl_out_finish(index);
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		r = cl_out_commit(o[i]);
+		o[i] = NULL;
+	}
+	if (r == 0 && index) {
+		r = cl_out_commit(index);
+		index = NULL;
+	}
+out:
+	for (uint32_t i = 0; o && i < n; i++)
+		cl_out_abort(o[i]);
+	cl_out_abort(index);
+	free(o);
+	free(bd);
+	free(ad);
+	free(path);
+	return r;
+}
+
+/* In place (one file): verify the base and the result's digest before touching the file. */
+static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, const uint8_t *expect,
+			  struct ag_state *ns)
+{
+	const struct cl_map *map = &m->shards[0].map;
+	uint8_t base[CL_SHA256_LEN];
+	struct hash_job hj = {0};
+	struct vit it = vit_of(v, 0);
+	int r;
+
+	cl_map_sequential(map);
+	if (expect && v->beta != 0) /* the full tier: as in patch_copy */
+		hash_start(&hj, map, base);
+	r = cl_patch_digest(map, next_entry, &it, ns->sha);
+	if (expect && v->beta != 0 && hash_join(&hj) < 0 && r == 0)
+		r = hj.r;
+	if (r == 0 && v->beta == 0 && memcmp(ns->sha, v->original, CL_SHA256_LEN)) {
+		if (expect)
+			hash_thread(&(struct hash_job){.m = map, .d = base});
+		r = expect && memcmp(base, expect, CL_SHA256_LEN) ? wrong_base(m->path, v)
+								  : not_original(m->path);
+	}
+	if (r == 0 && expect && v->beta != 0 && memcmp(base, expect, CL_SHA256_LEN))
+		r = wrong_base(m->path, v);
+	return r == 0 ? ag_patch_in_place(m->path, v, ns) : r;
+}
+
+/* Bytes of the model at PATH (all shards of a sharded one), 0 if it cannot be read. */
+static uint64_t model_bytes(const char *path)
+{
+	struct cl_model *m;
+	struct stat st;
+	uint64_t n;
+
+	if (!cl_path_is_index(path))
+		return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (cl_model_open(path, &m) < 0)
+		return 0;
+	n = m->bytes;
+	cl_model_free(m);
+	return n;
+}
+
+/* Fetch the license's volume into FD, from the file's tier when ST says it has one. */
+static int fetch(struct agent *a, const struct unlock_args *u, const char *target, struct ag_state *st,
+		 int *have_state, int fd, char nonce[33], uint64_t *bytes)
+{
+	/* A volume holds at most every byte of the model, plus 16 bytes per span (of >= 1 byte). */
+	uint64_t max = 20 * model_bytes(u->locked) + (64u << 20);
+	int refused, r;
+
+	r = ag_fetch_key(a, *have_state ? st->tier : NULL, fd, max, nonce, bytes, &refused);
+	if (r < 0 && refused) {
+		if (u->in_place)
+			return ax_fail(AX_REFUSED,
+				       "%s is at tier '%s', which the license's tier does not build on; "
+				       "unlock a fresh copy "
+				       "of the locked model instead",
+				       target, st->tier);
+		if (!a->quiet)
+			fprintf(stderr,
+				"corelocker-agent: %s is at tier '%s', above the license's tier; unlocking "
+				"%s again\n",
+				target, st->tier, u->locked);
+		*have_state = 0;
+		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+			return cl_fail_errno("key volume");
+		r = ag_fetch_key(a, NULL, fd, max, nonce, bytes, &refused);
+	}
+	return r;
+}
+
+int ag_unlock(struct agent *a, const struct unlock_args *u)
+{
+	const char *target = u->in_place ? u->locked : u->out;
+	int sharded = cl_path_is_index(u->locked);
+	struct ag_state st, ns;
+	struct ag_vol vol = {.fd = -1};
+	struct cl_model *m = NULL;
+	const struct cl_volume *v;
+	uint8_t cur[CL_SHA256_LEN];
+	const uint8_t *expect;
+	char nonce[33] = "", code[32], tier[65], *tmodel = NULL;
+	const char *slash = strrchr(u->locked, '/');
+	uint64_t transferred = 0;
+	int64_t model = 0;
+	int have_state = 0, r, fd, upgrade;
+
+	/* The model the target holds: the file, or the index inside the output directory. */
+	tmodel = sharded ? join(target, slash ? slash + 1 : u->locked) : strdup(target);
+	if (!tmodel)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	if ((r = ag_journal_recover(target, a->quiet)) < 0)
+		goto out;
+	r = ag_state_load(target, &st);
+	if (r < 0) {
+		fprintf(stderr, "corelocker-agent: ignoring %s\n", cl_errmsg());
+	} else if (r == 1 && access(tmodel, F_OK) == 0) {
+		if ((r = model_digest(tmodel, cur)) < 0 && r != AXF(AX_BASE))
+			goto out;
+		have_state = r == 0 && !memcmp(cur, st.sha, CL_SHA256_LEN);
+		if (!have_state && !a->quiet)
+			fprintf(stderr,
+				"corelocker-agent: %s changed since it was unlocked at tier '%s'; its state "
+				"file is stale\n",
+				target, st.tier);
+	}
+
+	if (u->volume_file) {
+		if ((fd = open(u->volume_file, O_RDONLY | O_CLOEXEC)) < 0) {
+			r = cl_fail_errno("%s", u->volume_file);
+			goto out;
+		}
+		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0) /* takes FD */
+			goto out;
+		if ((r = ag_vol_check(&vol, u->nonce)) < 0)
+			goto out;
+	} else {
+		if ((r = ag_activate(a)) < 0 || (r = ag_validate(a, code, tier, &model)) < 0)
+			goto out;
+		if (ag_code_status(code) != AX_OK) {
+			r = ax_fail(ag_code_status(code), "the license is not valid: %s", code);
+			goto out;
+		}
+		if (have_state && st.model == model && !strcmp(st.tier, tier)) {
+			if (!a->quiet)
+				printf("%s is already at tier %s of %s %s; nothing to do (0 bytes "
+				       "transferred)\n",
+				       target, tier, st.model_name, st.model_version);
+			r = 0;
+			goto out;
+		}
+		if ((fd = ag_tmpfile_near(target)) < 0) {
+			r = fd;
+			goto out;
+		}
+		if ((r = fetch(a, u, target, &st, &have_state, fd, nonce, &transferred)) < 0) {
+			close(fd);
+			goto out;
+		}
+		clh_close(a->h); /* no idle connection to the server while patching */
+		a->h = NULL;
+		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0)
+			goto out;
+	}
+	v = vol.v;
+
+	/* Which model the volume applies to, and what it must hash to. */
+	upgrade = v->from_tier || (u->in_place && have_state);
+	if (upgrade) {
+		if (!have_state) {
+			r = ax_fail(AX_BASE,
+				    "wrong base model: the key volume upgrades from tier '%s', but %s has no "
+				    "valid state file saying it is at that tier",
+				    v->from_tier, target);
+			goto out;
+		}
+		if (memcmp(st.locked, v->locked, CL_SHA256_LEN) ||
+		    (v->from_tier ? strcmp(st.tier, v->from_tier) != 0 : st.beta < v->beta)) {
+			r = ax_fail(
+			    AX_BASE,
+			    "wrong base model: %s holds tier '%s' of another model or tier than the key "
+			    "volume builds on (%s %s, from tier '%s')",
+			    target, st.tier, v->model_name, v->model_version,
+			    v->from_tier ? v->from_tier : "locked");
+			goto out;
+		}
+		expect = NULL; /* hashed above against the state file */
+	} else {
+		expect = v->locked;
+	}
+	if ((r = model_open(upgrade ? tmodel : u->locked, &m)) < 0 || (r = check_shape(m, v)) < 0)
+		goto out;
+
+	memset(&ns, 0, sizeof(ns));
+	ns.model = v->model;
+	ns.license = v->license;
+	snprintf(ns.model_name, sizeof(ns.model_name), "%s", v->model_name);
+	snprintf(ns.model_version, sizeof(ns.model_version), "%s", v->model_version);
+	snprintf(ns.tier, sizeof(ns.tier), "%s", v->tier);
+	ns.beta = v->beta;
+	memcpy(ns.locked, v->locked, CL_SHA256_LEN);
+
+	if (u->in_place) {
+		r = patch_in_place(m, v, expect, &ns);
+	} else {
+		if ((r = patch_copy(m, target, v, expect, ns.sha)) == 0)
+			r = ag_state_save(target, &ns);
+	}
+	if (r < 0)
+		goto out;
+	if (!a->quiet) {
+		printf("unlocked %s: %s %s tier %s (beta %g)", target, v->model_name, v->model_version,
+		       v->tier, v->beta);
+		if (upgrade && v->from_tier)
+			printf(", upgraded from tier %s", v->from_tier);
+		if (v->beta == 0)
+			printf(", the original (SHA-256 verified)");
+		printf("; %zu spans, %llu bytes restored, %llu bytes transferred\n", v->n,
+		       (unsigned long long)v->bytes, (unsigned long long)transferred);
+	}
+out:
+	cl_model_free(m);
+	ag_vol_close(&vol);
+	free(tmodel);
+	return r;
+}

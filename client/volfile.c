@@ -1,0 +1,128 @@
+/* volfile.c - key volumes held in files, their checks, and file hashing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "error.h"
+
+int ag_vol_open(int fd, const uint8_t pub[CL_PUB_LEN], struct ag_vol *out)
+{
+	struct stat st;
+	void *p;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	if (fstat(fd, &st) < 0) {
+		r = cl_fail_errno("key volume");
+		close(fd);
+		return r;
+	}
+	if (st.st_size <= 0) {
+		close(fd);
+		return ax_fail(AX_VOLUME, "bad key volume: it is empty");
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		r = cl_fail_errno("key volume: mmap");
+		close(fd);
+		return r;
+	}
+	out->fd = fd;
+	out->data = p;
+	out->size = (uint64_t)st.st_size;
+	/* Authenticate the bytes before parsing them further than the magic. */
+	if (out->size < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(out->data, CL_VOLUME_MAGIC, 8)) {
+		ag_vol_close(out);
+		return ax_fail(AX_VOLUME, "bad key volume: not a key volume (bad magic or too short)");
+	}
+	if (cl_verify(pub, out->data, (size_t)out->size - CL_SIG_LEN, out->data + out->size - CL_SIG_LEN) <
+	    0) {
+		ag_vol_close(out);
+		return ax_fail(AX_SIGNATURE,
+			       "the key volume's signature does not verify with the pinned server key");
+	}
+	if ((r = cl_volume_parse(out->data, (size_t)out->size, &out->v)) < 0) {
+		r = ax_fail(AX_VOLUME, "bad key volume: %s", cl_errmsg());
+		ag_vol_close(out);
+		return r;
+	}
+	return 0;
+}
+
+void ag_vol_close(struct ag_vol *vol)
+{
+	cl_volume_free(vol->v);
+	if (vol->data)
+		munmap((void *)vol->data, vol->size);
+	if (vol->fd >= 0)
+		close(vol->fd);
+	memset(vol, 0, sizeof(*vol));
+	vol->fd = -1;
+}
+
+int64_t ag_parse_time(const char *s)
+{
+	struct tm tm = {0};
+	char z = 0;
+	int n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
+	    z != 'Z' || s[n])
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+int ag_vol_check(const struct ag_vol *vol, const char *nonce)
+{
+	const struct cl_volume *v = vol->v;
+	int64_t exp;
+
+	if (nonce && strcmp(nonce, v->nonce))
+		return ax_fail(AX_SIGNATURE, "the key volume is a replay: it answers nonce '%.40s', not ours",
+			       v->nonce);
+	if (v->expires_at) {
+		if ((exp = ag_parse_time(v->expires_at)) < 0)
+			return ax_fail(AX_VOLUME, "bad key volume: expires_at '%.40s' is not a time",
+				       v->expires_at);
+		if (exp <= (int64_t)time(NULL))
+			return ax_fail(AX_EXPIRED, "the key volume's license expired at %s", v->expires_at);
+	}
+	return 0;
+}
+
+int ag_tmpfile_near(const char *path)
+{
+	char *d = strdup(path), *tmp = NULL;
+	int fd = -1;
+
+	if (!d)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	fd = open(dirname(d), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) { /* no O_TMPFILE here: a named temp file, unlinked at once */
+		free(d);
+		if (!(d = strdup(path)) || asprintf(&tmp, "%s/.corelocker-volume.XXXXXX", dirname(d)) < 0) {
+			free(d);
+			return cl_fail(CL_ENOMEM, "out of memory");
+		}
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(tmp);
+	}
+	if (fd < 0)
+		fd = cl_fail_errno("%s: cannot create a temporary file beside it", path);
+	free(tmp);
+	free(d);
+	return fd;
+}

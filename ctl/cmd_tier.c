@@ -1,0 +1,99 @@
+/* cmd_tier.c - corelockerctl tier set|list|rm: the tiers the daemon cuts from a key. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "remote.h"
+
+extern const struct col ctl_tier_cols[];
+
+static const struct col tier_fields[] = {
+    {"tier", "name", 0},	  {"ratio", "ratio", 0}, {"units", "units", 0},
+    {"spans", "entries", 0},	  {"bytes", "bytes", 0}, {"created", "created_at", 0},
+    {"updated", "updated_at", 0}, {NULL, NULL, 0},
+};
+
+static int run_set(struct remote *rc, char **args, const char **val)
+{
+	json_t *body, *j;
+	double ratio;
+	char *path;
+	int r;
+
+	if (!val[0] || ctl_parse_double(val[0], &ratio) < 0)
+		return remote_fail_usage(rc, "tier set needs --ratio B, a number in [0, alpha]");
+	if (!(path = remote_path("/v1/models/%s/tiers/%s", args[0], args[1])) ||
+	    !(body = json_pack("{s:f}", "ratio", ratio))) {
+		free(path);
+		return ctl_fail(CL_ENOMEM);
+	}
+	r = remote_call(rc, "PUT", path, body, &j);
+	json_decref(body);
+	free(path);
+	if (r)
+		return r;
+	remote_print_object(rc, j, tier_fields);
+	json_decref(j);
+	return RX_OK;
+}
+
+static int run_list(struct remote *rc, char **args, const char **val)
+{
+	char *path = remote_path("/v1/models/%s/tiers", args[0]);
+	json_t *j;
+	int r;
+
+	(void)val;
+	if (!path)
+		return ctl_fail(CL_ENOMEM);
+	r = remote_call(rc, "GET", path, NULL, &j);
+	free(path);
+	if (r)
+		return r;
+	remote_print_list(rc, j, "tiers", ctl_tier_cols);
+	json_decref(j);
+	return RX_OK;
+}
+
+static int run_rm(struct remote *rc, char **args, const char **val)
+{
+	char *path = remote_path("/v1/models/%s/tiers/%s", args[0], args[1]);
+	json_t *j;
+	int r;
+
+	(void)val;
+	if (!path)
+		return ctl_fail(CL_ENOMEM);
+	r = remote_call(rc, "DELETE", path, NULL, &j);
+	free(path);
+	if (r)
+		return r;
+	json_decref(j);
+	if (rc->json)
+		printf("{\"deleted\": \"%s\"}\n", args[1]);
+	else
+		printf("tier %s of model %s deleted\n", args[1], args[0]);
+	return RX_OK;
+}
+
+static const struct sub_opt set_opts[] = {
+    {"ratio", "B", "the fraction of units that stay extracted, in [0, alpha]; 0 is the full model"},
+    {NULL, NULL, NULL},
+};
+
+static const struct ctl_sub subs[] = {
+    {"set", "MODEL TIER", 2, "create a tier, or cut it again at another ratio", set_opts, run_set},
+    {"list", "MODEL", 1, "list a model's tiers, highest ratio first", NULL, run_list},
+    {"rm", "MODEL TIER", 2, "delete a tier no license uses", NULL, run_rm},
+};
+
+static int run(int argc, char **argv)
+{
+	return remote_main(&ctl_tier_cmd, subs, sizeof(subs) / sizeof(subs[0]), argc, argv);
+}
+
+const struct ctl_cmd ctl_tier_cmd = {
+    "tier",
+    "remote: set, list and delete the tiers of a model",
+    "set|list|rm ...",
+    run,
+};

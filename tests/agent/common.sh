@@ -1,0 +1,83 @@
+# common.sh - sourced by tests/agent/*.sh and tests/ctl_remote/*.sh: the real
+# daemon (tests/server/common.sh starts it on 127.0.0.1 port 0 with a fresh
+# certificate), the real agent and corelockerctl over real TLS.
+: "${AGENT:?run through make check}"
+. "$top_srcdir/tests/server/common.sh"
+MKMODEL="$top_srcdir/tests/agent/mkmodel.py"
+
+# Uploads here are bigger than the server tests' 64K.
+write_conf() {
+	mkdir -p "$T/var"
+	{
+		printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\nthreads = 4\n'
+		printf '[storage]\ndatabase = var/corelockerd.db\n'
+		printf '[keys]\nsigning_key = var/signing.key\nmaster_key = var/master.key\n'
+		printf '[limits]\nmax_body = 256M\nrate = 0\nactivate_rate = 0\nlicense_rate = 0\n'
+		for l in "$@"; do printf '%s\n' "$l"; done
+		printf '[log]\nlevel = info\n'
+	} > "$T/d.conf"
+}
+
+# Start a daemon; the agent finds the server, CA and pinned key in the environment.
+agent_setup() {
+	setup "$@"
+	call GET /v1/pubkey
+	expect 200 "pubkey"
+	cp "$T/body" "$T/pub.pem"
+	export CORELOCKER_SERVER="$URL" CORELOCKER_CACERT="$T/tls.crt" CORELOCKER_SERVER_KEY="$T/pub.pem"
+}
+
+# mk NAME RATIO [MIB] [SEED]: $T/NAME.safetensors, NAME.locked.safetensors, NAME.clkey
+mk() {
+	local extra=()
+	[ -n "${3:-}" ] && [ "$3" != 0 ] && extra=(--mib "$3")
+	"$PY" "$MKMODEL" "$T/$1.safetensors" --seed "${4:-1}" "${extra[@]}" || fail "mkmodel"
+	"$CTL" lock "$T/$1.safetensors" -o "$T/$1.locked.safetensors" -k "$T/$1.clkey" --ratio "$2" > /dev/null ||
+		fail "lock $1"
+}
+
+# push NAME: store $T/NAME.clkey as model NAME version 1; MID is its id.
+push() {
+	api POST "/v1/models?name=$1&version=1" --data-binary "@$T/$1.clkey"
+	expect 201 "push $1"
+	MID=$(jget '["id"]')
+}
+# tier MODEL NAME RATIO
+tier() {
+	api PUT "/v1/models/$1/tiers/$2" -d "{\"ratio\":$3}"
+	[ "$STATUS" = 201 ] || [ "$STATUS" = 200 ] || fail "tier $2: HTTP $STATUS $(cat "$T/body")"
+}
+# issue MODEL TIER [extra JSON fields]: LID and KEY of a new license
+issue() {
+	api POST /v1/licenses -d "{\"model\":\"$1\",\"tier\":\"$2\",\"customer\":\"c-$2\"${3:+,$3}}"
+	expect 201 "issue $1/$2"
+	LID=$(jget '["id"]')
+	KEY=$(jget '["key"]')
+}
+
+# run_agent TAG ARGS...: RC, stdout in $T/TAG.out, stderr in $T/TAG.err
+run_agent() {
+	local tag=$1
+	shift
+	RC=0
+	"$AGENT" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
+}
+# expect_rc CODE TAG WHAT
+expect_rc() {
+	[ "$RC" = "$1" ] || fail "$3: expected exit $1, got $RC: $(cat "$T/$2.err" "$T/$2.out" 2>/dev/null | head -c 600)"
+}
+# refused CODE TAG WHAT: exit CODE with exactly one line on stderr
+refused() {
+	expect_rc "$@"
+	[ "$(wc -l < "$T/$2.err")" = 1 ] || fail "$3: expected one line on stderr, got: $(cat "$T/$2.err")"
+}
+
+# ref LOCKED KEY BETA OUT: corelockerctl's offline unlock, the reference
+ref() {
+	"$CTL" unlock "$1" -k "$2" --tier-ratio "$3" -o "$4" > /dev/null || fail "ctl unlock $3"
+}
+
+# transferred TAG: the "N bytes transferred" figure of an unlock
+transferred() {
+	sed -n 's/.* \([0-9][0-9]*\) bytes transferred.*/\1/p' "$T/$1.out"
+}
