@@ -72,28 +72,16 @@ static int run_push(struct remote *rc, char **args, const char **val)
 
 static int run_list(struct remote *rc, char **args, const char **val)
 {
-	json_t *j;
-	int r = remote_call(rc, "GET", "/v1/models", NULL, &j);
-
 	(void)args, (void)val;
-	if (r)
-		return r;
-	remote_print_list(rc, j, "models", model_cols);
-	json_decref(j);
-	return RX_OK;
+	return remote_list(rc, "models", model_cols, "/v1/models");
 }
 
 static int run_show(struct remote *rc, char **args, const char **val)
 {
-	char *path = remote_path("/v1/models/%s", args[0]);
 	json_t *j;
-	int r;
+	int r = remote_callf(rc, "GET", NULL, &j, "/v1/models/%s", args[0]);
 
 	(void)val;
-	if (!path)
-		return ctl_fail(CL_ENOMEM);
-	r = remote_call(rc, "GET", path, NULL, &j);
-	free(path);
 	if (r)
 		return r;
 	show(rc, j);
@@ -103,23 +91,11 @@ static int run_show(struct remote *rc, char **args, const char **val)
 
 static int run_rm(struct remote *rc, char **args, const char **val)
 {
-	char *path = remote_path("/v1/models/%s", args[0]);
-	json_t *j;
-	int r;
+	char done[512];
 
 	(void)val;
-	if (!path)
-		return ctl_fail(CL_ENOMEM);
-	r = remote_call(rc, "DELETE", path, NULL, &j);
-	free(path);
-	if (r)
-		return r;
-	json_decref(j);
-	if (rc->json)
-		printf("{\"deleted\": \"%s\"}\n", args[0]);
-	else
-		printf("model %s deleted\n", args[0]);
-	return RX_OK;
+	snprintf(done, sizeof(done), "model %s deleted", args[0]);
+	return remote_delete(rc, args[0], done, "/v1/models/%s", args[0]);
 }
 
 static const struct sub_opt push_opts[] = {

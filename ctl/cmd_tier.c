@@ -38,41 +38,17 @@ static int run_set(struct remote *rc, char **args, const char **val)
 
 static int run_list(struct remote *rc, char **args, const char **val)
 {
-	char *path = remote_path("/v1/models/%s/tiers", args[0]);
-	json_t *j;
-	int r;
-
 	(void)val;
-	if (!path)
-		return ctl_fail(CL_ENOMEM);
-	r = remote_call(rc, "GET", path, NULL, &j);
-	free(path);
-	if (r)
-		return r;
-	remote_print_list(rc, j, "tiers", ctl_tier_cols);
-	json_decref(j);
-	return RX_OK;
+	return remote_list(rc, "tiers", ctl_tier_cols, "/v1/models/%s/tiers", args[0]);
 }
 
 static int run_rm(struct remote *rc, char **args, const char **val)
 {
-	char *path = remote_path("/v1/models/%s/tiers/%s", args[0], args[1]);
-	json_t *j;
-	int r;
+	char done[512];
 
 	(void)val;
-	if (!path)
-		return ctl_fail(CL_ENOMEM);
-	r = remote_call(rc, "DELETE", path, NULL, &j);
-	free(path);
-	if (r)
-		return r;
-	json_decref(j);
-	if (rc->json)
-		printf("{\"deleted\": \"%s\"}\n", args[1]);
-	else
-		printf("tier %s of model %s deleted\n", args[1], args[0]);
-	return RX_OK;
+	snprintf(done, sizeof(done), "tier %s of model %s deleted", args[1], args[0]);
+	return remote_delete(rc, args[1], done, "/v1/models/%s/tiers/%s", args[0], args[1]);
 }
 
 static const struct sub_opt set_opts[] = {

@@ -269,19 +269,15 @@ int remote_upload(struct remote *rc, const char *path, const char *file, json_t 
 	return finish(rc, r, &resp, "POST", path, out);
 }
 
-char *remote_path(const char *fmt, ...)
+static char *remote_vpath(const char *fmt, va_list ap)
 {
 	char out[2048], *esc;
 	size_t n = 0;
-	va_list ap;
 
-	va_start(ap, fmt);
 	for (const char *p = fmt; *p && n < sizeof(out) - 1; p++) {
 		if (p[0] == '%' && p[1] == 's') {
-			if (!(esc = clh_escape(va_arg(ap, const char *)))) {
-				va_end(ap);
+			if (!(esc = clh_escape(va_arg(ap, const char *))))
 				return NULL;
-			}
 			n += (size_t)snprintf(out + n, sizeof(out) - n, "%s", esc);
 			free(esc);
 			p++;
@@ -289,11 +285,80 @@ char *remote_path(const char *fmt, ...)
 			out[n++] = *p;
 		}
 	}
-	va_end(ap);
 	if (n >= sizeof(out))
 		return NULL;
 	out[n] = 0;
 	return strdup(out);
+}
+
+char *remote_path(const char *fmt, ...)
+{
+	va_list ap;
+	char *path;
+
+	va_start(ap, fmt);
+	path = remote_vpath(fmt, ap);
+	va_end(ap);
+	return path;
+}
+
+static int remote_vcall(struct remote *rc, const char *method, json_t *body, json_t **out, const char *fmt,
+			va_list ap)
+{
+	char *path = remote_vpath(fmt, ap);
+	int r;
+
+	if (!path)
+		return ctl_fail(CL_ENOMEM);
+	r = remote_call(rc, method, path, body, out);
+	free(path);
+	return r;
+}
+
+int remote_callf(struct remote *rc, const char *method, json_t *body, json_t **out, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = remote_vcall(rc, method, body, out, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int remote_list(struct remote *rc, const char *listkey, const struct col *cols, const char *fmt, ...)
+{
+	json_t *j;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = remote_vcall(rc, "GET", NULL, &j, fmt, ap);
+	va_end(ap);
+	if (r)
+		return r;
+	remote_print_list(rc, j, listkey, cols);
+	json_decref(j);
+	return RX_OK;
+}
+
+int remote_delete(struct remote *rc, const char *id, const char *done, const char *fmt, ...)
+{
+	json_t *j;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = remote_vcall(rc, "DELETE", NULL, &j, fmt, ap);
+	va_end(ap);
+	if (r)
+		return r;
+	json_decref(j);
+	if (rc->json)
+		printf("{\"deleted\": \"%s\"}\n", id);
+	else
+		printf("%s\n", done);
+	return RX_OK;
 }
 
 /* ---- values ---- */

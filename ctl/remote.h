@@ -67,6 +67,7 @@ int remote_fail_usage(struct remote *rc, const char *fmt, ...) __attribute__((fo
 /* PATH built with printf, each %s argument URL-escaped first (malloc'd). */
 char *remote_path(const char *fmt, ...);
 
+
 /* ---- output ---- */
 struct col {
 	const char *title;
@@ -76,6 +77,12 @@ struct col {
 /* Print J (a list in LISTKEY, or an object) as a table, or as JSON with --json. */
 void remote_print_list(struct remote *rc, json_t *j, const char *listkey, const struct col *cols);
 void remote_print_object(struct remote *rc, json_t *j, const struct col *cols);
+/* remote_call on a path built by remote_path's rules. */
+int remote_callf(struct remote *rc, const char *method, json_t *body, json_t **out, const char *fmt, ...);
+/* GET the path and print its LISTKEY array as a table (or the JSON with --json). */
+int remote_list(struct remote *rc, const char *listkey, const struct col *cols, const char *fmt, ...);
+/* DELETE the path; print DONE (or {"deleted": ID} with --json). */
+int remote_delete(struct remote *rc, const char *id, const char *done, const char *fmt, ...);
 /* One field as text: strings as they are, null as "-". */
 void remote_field(json_t *v, char *buf, size_t len);
 /* Parse an integer or a ratio; 0 or -1. */
