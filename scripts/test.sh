@@ -20,7 +20,11 @@ git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$san"
 
 # One closing line over every test result of both builds.
 trs=$(find tests "$san/tests" -name '*.trs' 2>/dev/null)
-count() { [ -n "$trs" ] && cat $trs | grep -c "^:test-result: $1" || echo 0; }
+count() {
+	local n=0
+	[ -z "$trs" ] || n=$(cat $trs | grep -c "^:test-result: $1")
+	echo "${n:-0}"
+}
 pass=$(count PASS)
 fail=$(($(count FAIL) + $(count ERROR) + $(count XPASS)))
 skip=$(count SKIP)

@@ -34,8 +34,13 @@ c push4 model push "$T/nope.clkey" --name x
 expect_rc 1 push4 "push a missing file"
 c push5 model push "$T/m.clkey"
 expect_rc 2 push5 "push without --name"
-script -qec "$CTL model push $T/m.clkey --name fashion --version 2" /dev/null > "$T/tty.out" 2>&1 || fail "push on a TTY: $(cat "$T/tty.out")"
-grep -q "push *\[#*" "$T/tty.out" || fail "no progress bar on a TTY: $(cat -v "$T/tty.out" | head -c 300)"
+if script -qec true /dev/null >/dev/null 2>&1; then
+	script -qec "$CTL model push $T/m.clkey --name fashion --version 2" /dev/null > "$T/tty.out" 2>&1 || fail "push on a TTY: $(cat "$T/tty.out")"
+	grep -q "push *\[#*" "$T/tty.out" || fail "no progress bar on a TTY: $(cat -v "$T/tty.out" | head -c 300)"
+else # no pseudo-terminal here (e.g. a chroot without /dev/pts): push without one
+	echo "note: no pseudo-terminal, the progress bar is not checked"
+	"$CTL" model push "$T/m.clkey" --name fashion --version 2 > "$T/tty.out" 2>&1 || fail "push: $(cat "$T/tty.out")"
+fi
 cj list model list
 expect_rc 0 list "model list --json"
 [ "$(jget '["models"].__len__()')" = 2 ] && [ "$(jget '["models"][0]["name"]')" = fashion ] || fail "model list: $(cat "$T/body")"
