@@ -94,7 +94,6 @@ int ag_vol_check(const struct ag_vol *vol, const char *nonce);
 /* A temp file for a download in the directory of PATH (unlinked at once). */
 int ag_tmpfile_near(const char *path);
 /* Seconds since the epoch of an RFC 3339 UTC time, or -1. */
-int64_t ag_parse_time(const char *s);
 
 /* ---- state.c: PATH.clstate, what the agent last made of PATH ---- */
 struct ag_state {

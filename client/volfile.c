@@ -69,21 +69,6 @@ void ag_vol_close(struct ag_vol *vol)
 	vol->fd = -1;
 }
 
-int64_t ag_parse_time(const char *s)
-{
-	struct tm tm = {0};
-	char z = 0;
-	int n = 0;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		   &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
-	    z != 'Z' || s[n])
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
-}
-
 int ag_vol_check(const struct ag_vol *vol, const char *nonce)
 {
 	const struct cl_volume *v = vol->v;
@@ -93,7 +78,7 @@ int ag_vol_check(const struct ag_vol *vol, const char *nonce)
 		return ax_fail(AX_SIGNATURE, "the key volume is a replay: it answers nonce '%.40s', not ours",
 			       v->nonce);
 	if (v->expires_at) {
-		if ((exp = ag_parse_time(v->expires_at)) < 0)
+		if ((exp = cl_time_parse(v->expires_at)) < 0)
 			return ax_fail(AX_VOLUME, "bad key volume: expires_at '%.40s' is not a time",
 				       v->expires_at);
 		if (exp <= (int64_t)time(NULL))

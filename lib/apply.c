@@ -14,7 +14,7 @@
 
 #define CHUNK (4u << 20)
 
-static int64_t parse_time(const char *s)
+int64_t cl_time_parse(const char *s)
 {
 	struct tm tm = {0};
 	char z = 0;
@@ -111,7 +111,7 @@ static int check(const struct cl_volume *v, const struct cl_apply_opts *o, struc
 
 	if (o->nonce && strcmp(o->nonce, v->nonce))
 		return cl_fail(CL_EINTEGRITY, "key volume answers another nonce: a replay");
-	if (v->expires_at && ((exp = parse_time(v->expires_at)) < 0 || exp <= now))
+	if (v->expires_at && ((exp = cl_time_parse(v->expires_at)) < 0 || exp <= now))
 		return cl_fail(CL_EINTEGRITY, "key volume: the license expired at %s", v->expires_at);
 	if (nshards != v->nshards)
 		return cl_fail(CL_EMISMATCH, "the key volume is for %u shards, not %u", v->nshards, nshards);

@@ -74,4 +74,7 @@ int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out);
 int cl_volume_verify(const struct cl_volume *v, const uint8_t pub[CL_PUB_LEN]);
 void cl_volume_free(struct cl_volume *v);
 
+/* An RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SSZ) as seconds since the epoch, or -1. */
+int64_t cl_time_parse(const char *s);
+
 #endif
