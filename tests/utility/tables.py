@@ -51,13 +51,14 @@ def best_under(rows, field, limit):
     return min(ok, key=lambda r: (r["accuracy"], r["key_file_bytes"])) if ok else None
 
 
-def flags(st):
+def flags(st, empty="-"):
+    """The restriction as code, with | escaped for a markdown table cell."""
     s = []
     if st.include:
         s.append("`--include '%s'`" % st.include)
     if st.exclude:
         s.append("`--exclude '%s'`" % st.exclude)
-    return " ".join(s) or "-"
+    return (" ".join(s) or empty).replace("|", "\\|")
 
 
 def settings_table(rows, arch):
@@ -79,10 +80,12 @@ def settings_table(rows, arch):
                           n["head_pct"], bs))
         else:
             lo = min(s, key=lambda r: r["accuracy"])
-            out.append("| %s | %s | not reached (lowest %.2f at %g, key %.1f %%) "
+            out.append("| %s | %s | not reached (lowest %.2f at %g, key %.1f %%%s) "
                        "| | | | | | %s |"
                        % (st.name, flags(st), lo["accuracy"], lo["ratio"],
-                          lo["key_file_pct"], bs))
+                          lo["key_file_pct"],
+                          ", whole head extracted" if lo["head_pct"] >= 100
+                          else "", bs))
     return "\n".join(out)
 
 
@@ -101,25 +104,31 @@ def curve_table(rows, arch, name):
 
 def summary(rows):
     out = ["| arch | original | recommended setting | ratio | accuracy | key file % "
-           "| payload % | random: mean (min) | lowest accuracy, key file <= 1 % "
-           "| lowest accuracy, payload <= 1 % |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "| payload % | random: mean (min) | smallest key at <= 12 % "
+           "| lowest accuracy, key file <= 1 % | lowest accuracy, payload <= 1 % |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    cell = lambda b, f: ("%.2f (%s %g, %s %.2f %%)"
+                         % (b["accuracy"], b["setting"], b["ratio"],
+                            "key" if f == "key_file_pct" else "payload", b[f])
+                         if b else "-")
     for arch in ulib.ARCHS:
         rec = ulib.RECOMMENDED[arch]
         st = ulib.setting(arch, rec["setting"])
         r = [x for x in rows if x["arch"] == arch and x["setting"] == st.name
              and x["ratio"] == rec["ratio"]]
         a = [x for x in rows if x["arch"] == arch]
-        bf = best_under(a, "key_file_pct", 1.0)
-        bp = best_under(a, "payload_pct", 1.0)
-        cell = lambda b: ("%.2f (%s %g)" % (b["accuracy"], b["setting"], b["ratio"])
-                          if b else "-")
+        n = near_chance(a)
+        nc = ("%s %g: %.2f, key %.2f %% (random %.2f)"
+              % (n["setting"], n["ratio"], n["accuracy"], n["key_file_pct"],
+                 n["random_accuracy"]) if n else "-")
         if r:
             r = r[0]
-            out.append("| %s | %.2f | %s %s | %g | %.2f | %.2f | %.3f | %s | %s | %s |"
-                       % (arch, ulib.reference_accuracy(arch), st.name, flags(st),
-                          rec["ratio"], r["accuracy"], r["key_file_pct"],
-                          r["payload_pct"], rnd(r), cell(bf), cell(bp)))
+            out.append("| %s | %.2f | %s %s | %g | %.2f | %.2f | %.3f | %s | %s | %s | %s |"
+                       % (arch, ulib.reference_accuracy(arch), st.name,
+                          flags(st, ""), rec["ratio"], r["accuracy"],
+                          r["key_file_pct"], r["payload_pct"], rnd(r), nc,
+                          cell(best_under(a, "key_file_pct", 1.0), "key_file_pct"),
+                          cell(best_under(a, "payload_pct", 1.0), "payload_pct")))
     return "\n".join(out)
 
 

@@ -268,7 +268,7 @@ RECOMMENDED = {
     "cnn": {"setting": "element-global-front", "ratio": 0.02,
             "random_margin": 60},
     "vit": {"setting": "element-first", "ratio": 0.45, "random_margin": 40},
-    "lstm": {"setting": "element-first", "ratio": 0.5, "random_margin": 30},
+    "lstm": {"setting": "element-first", "ratio": 0.45, "random_margin": 40},
 }
 
 # The coarse sweep the tests cut tiers at (also sweep.py --coarse).
