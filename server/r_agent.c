@@ -116,6 +116,28 @@ static enum api_err lic_check(sqlite3 *db, const char *key, const char *fp, stru
 	return lic_seat(db, l, fp);
 }
 
+/*
+ * After lic_check: answer a database error, the license's rate limit, or a
+ * refused license (404 NOT_FOUND, else 403 with the code).  0 when *RES holds
+ * the reply to send, 1 when the request may go on.
+ */
+static int admitted(struct req *r, enum api_err e, const struct lic *l, enum MHD_Result *res)
+{
+	int limited;
+
+	if (e == E_UNAVAILABLE) {
+		*res = reply_error(r, e, "database error");
+		return 0;
+	}
+	if (e != E_NOT_FOUND && (*res = http_check_license_rate(r, l->rate_key, &limited), limited))
+		return 0;
+	if (e != E_VALID) {
+		*res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
+		return 0;
+	}
+	return 1;
+}
+
 enum MHD_Result h_activate(struct req *r)
 {
 	struct jval v[3];
@@ -127,7 +149,7 @@ enum MHD_Result h_activate(struct req *r)
 	sqlite3_stmt *st;
 	int64_t seats = 0, now = now_s();
 	char target[64];
-	int fresh = 0, rc, limited;
+	int fresh = 0, rc;
 
 	if (!root)
 		return res;
@@ -136,16 +158,8 @@ enum MHD_Result h_activate(struct req *r)
 		goto out;
 	}
 	e = lic_check(db, v[0].s, v[1].s, &l, 0);
-	if (e == E_UNAVAILABLE) {
-		res = reply_error(r, e, "database error");
+	if (!admitted(r, e, &l, &res))
 		goto out;
-	}
-	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
-		goto out;
-	if (e != E_VALID) {
-		res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
-		goto out;
-	}
 	e = lic_seat(db, &l, v[1].s);
 	if (e == E_NOT_ACTIVATED) {
 		st = store_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
@@ -314,7 +328,7 @@ enum MHD_Result h_key(struct req *r)
 	const char *from = v[3].present && !v[3].is_null ? v[3].s : NULL;
 	double beta = 0, from_beta = 0;
 	char target[64];
-	int limited, rc;
+	int rc;
 	sqlite3_stmt *st;
 
 	if (!root)
@@ -324,16 +338,8 @@ enum MHD_Result h_key(struct req *r)
 		goto out;
 	}
 	e = lic_check(db, v[0].s, v[1].s, &l, 1);
-	if (e == E_UNAVAILABLE) {
-		res = reply_error(r, e, "database error");
+	if (!admitted(r, e, &l, &res))
 		goto out;
-	}
-	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
-		goto out;
-	if (e != E_VALID) {
-		res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
-		goto out;
-	}
 	if ((rc = slice_open(db, l.model, l.tier, &beta, &tplain, &tlen, &te, &tn)) < 0) {
 		res = rc == -1 ? reply_error(r, E_NOT_FOUND, "the license's tier '%s' no longer exists", l.tier)
 			       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
