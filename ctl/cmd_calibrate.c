@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -39,58 +38,6 @@ struct calib {
 	int nseen;
 };
 
-/* CMD with every {model} replaced by the single-quoted PATH. */
-static char *expand(const char *cmd, const char *path)
-{
-	size_t n = strlen(cmd) + 1, k = 0;
-	const char *p;
-	for (p = strstr(cmd, "{model}"); p; p = strstr(p + 7, "{model}"))
-		n += strlen(path) + 2;
-	char *out = malloc(n);
-	if (!out)
-		return NULL;
-	for (p = cmd; *p;) {
-		if (!strncmp(p, "{model}", 7)) {
-			k += (size_t)sprintf(out + k, "'%s'", path);
-			p += 7;
-		} else {
-			out[k++] = *p++;
-		}
-	}
-	out[k] = 0;
-	return out;
-}
-
-/* Run the evaluation command on PATH; its last non-empty stdout line is the utility. */
-static int evaluate(const struct calib *c, const char *path, double *utility)
-{
-	char *cmd = expand(c->cmd, path), line[512], last[512] = "";
-	FILE *f;
-	int status;
-
-	if (!cmd || !(f = popen(cmd, "r"))) {
-		free(cmd);
-		fprintf(stderr, "corelockerctl: cannot run the evaluation command\n");
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f))
-		if (line[strspn(line, " \t\r\n")])
-			snprintf(last, sizeof(last), "%s", line);
-	status = pclose(f);
-	free(cmd);
-	last[strcspn(last, "\r\n")] = 0;
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "corelockerctl: the evaluation command failed (status %d) on %s\n",
-			WIFEXITED(status) ? WEXITSTATUS(status) : -1, path);
-		return -1;
-	}
-	if (ctl_parse_double(last, utility) < 0) {
-		fprintf(stderr, "corelockerctl: the evaluation command's last line is not a number: '%s'\n", last);
-		return -1;
-	}
-	return 0;
-}
-
 /* Utility of tier BETA, measured once and remembered. */
 static int utility_at(struct calib *c, double beta, double *u)
 {
@@ -111,7 +58,7 @@ static int utility_at(struct calib *c, double beta, double *u)
 		ctl_fail(r);
 		return -1;
 	}
-	r = evaluate(c, path, u);
+	r = ctl_evaluate(c->cmd, path, u);
 	unlink(path);
 	if (r < 0)
 		return -1;
@@ -125,6 +72,7 @@ static int utility_at(struct calib *c, double beta, double *u)
 struct result {
 	double target, beta, utility;
 	int evals, within;
+	double lo, ulo, hi, uhi; /* the final bracket: where the curve jumps over the target */
 };
 
 static int search(struct calib *c, double target, double tol, struct result *res)
@@ -159,7 +107,19 @@ static int search(struct calib *c, double target, double tol, struct result *res
 	res->utility = best_u;
 	res->evals = c->nseen - start;
 	res->within = fabs(best_u - target) <= tol;
+	res->lo = lo, res->ulo = ulo, res->hi = hi, res->uhi = uhi;
 	return 0;
+}
+
+/* Why a target was missed: a jump between two measured tiers, or outside the curve. */
+static void miss_note(const struct result *x, char *buf, size_t len)
+{
+	if (x->ulo < x->target || x->uhi > x->target)
+		snprintf(buf, len, "target outside the curve: %g at beta %g .. %g at beta %g; closest tier shown",
+			 x->ulo, x->lo, x->uhi, x->hi);
+	else
+		snprintf(buf, len, "target falls in a jump: %g at beta %g, %g at beta %g; closest tier shown", x->ulo,
+			 x->lo, x->uhi, x->hi);
 }
 
 static int print_curve(struct calib *c, int n, int json, int csv)
@@ -277,14 +237,21 @@ static int run(int argc, char **argv)
 		printf("target,beta,utility,evals,within_tolerance\n");
 	for (int i = 0; i < ntargets; i++) {
 		const struct result *x = &res[i];
-		if (json)
-			printf("%s{\"target\":%.17g,\"beta\":%.17g,\"utility\":%.17g,\"evals\":%d,\"within_tolerance\":%s}",
+		char note[256] = "";
+		if (!x->within)
+			miss_note(x, note, sizeof(note));
+		if (json) {
+			printf("%s{\"target\":%.17g,\"beta\":%.17g,\"utility\":%.17g,\"evals\":%d,\"within_tolerance\":%s",
 			       i ? "," : "", x->target, x->beta, x->utility, x->evals, x->within ? "true" : "false");
-		else if (csv)
+			if (!x->within) /* the two measured tiers around the miss */
+				printf(",\"bracket\":[{\"beta\":%.17g,\"utility\":%.17g},{\"beta\":%.17g,\"utility\":%.17g}]",
+				       x->lo, x->ulo, x->hi, x->uhi);
+			printf("}");
+		} else if (csv) {
 			printf("%.17g,%.17g,%.17g,%d,%d\n", x->target, x->beta, x->utility, x->evals, x->within);
-		else
-			printf("%-10g %-14.6g %-10g %-6d %s\n", x->target, x->beta, x->utility, x->evals,
-			       x->within ? "" : "target falls in a jump of the curve; closest tier shown");
+		} else {
+			printf("%-10g %-14.6g %-10g %-6d %s\n", x->target, x->beta, x->utility, x->evals, note);
+		}
 	}
 	if (json)
 		printf("]\n");

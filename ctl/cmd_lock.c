@@ -1,5 +1,6 @@
 /* cmd_lock.c - corelockerctl lock: extract the key from a model. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,8 +10,10 @@ static int run(int argc, char **argv);
 
 const struct ctl_cmd ctl_lock_cmd = {
 	"lock", "lock a model: extract its most significant units into a key",
-	"MODEL -o LOCKED -k KEY --ratio A [--unit element|neuron|channel] [--scope layer|global|global-norm]\n"
-	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]",
+	"MODEL -o LOCKED -k KEY --ratio A [--unit element|neuron|channel] [--scope global|layer|global-norm]\n"
+	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]\n"
+	"   or: corelockerctl lock MODEL -o LOCKED -k KEY --target-utility U --eval-cmd 'CMD {model}'\n"
+	"       [--unit auto|UNIT] [--scope auto|SCOPE] [--max-ratio A] [--include RE] [--exclude RE] [--json]",
 	run,
 };
 
@@ -22,13 +25,16 @@ static int run(int argc, char **argv)
 		{"scope", required_argument, NULL, 's'},  {"include", required_argument, NULL, 'i'},
 		{"exclude", required_argument, NULL, 'x'}, {"select", required_argument, NULL, 'S'},
 		{"seed", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+		{"target-utility", required_argument, NULL, 't'}, {"eval-cmd", required_argument, NULL, 'E'},
+		{"max-ratio", required_argument, NULL, 'M'},	  {NULL, 0, NULL, 0},
 	};
-	struct cl_lock_opts o = {.ratio = -1, .unit = CL_UNIT_ELEMENT, .scope = CL_SCOPE_LAYER,
+	/* Default unit and scope: the measured best unrestricted setting (docs/utility.md). */
+	struct cl_lock_opts o = {.ratio = -1, .unit = CL_UNIT_ELEMENT, .scope = CL_SCOPE_GLOBAL,
 				 .progress = ctl_progress};
+	struct ctl_autolock a = {.target = NAN, .max_ratio = 0.5, .unit = -1, .scope = -1};
 	struct cl_lock_stats st;
 	const char *out = NULL, *key = NULL;
-	int c, json = 0, r;
+	int c, json = 0, r, unit_set = 0, scope_set = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:k:", opts, NULL)) != -1) {
@@ -40,12 +46,27 @@ static int run(int argc, char **argv)
 				return ctl_usage(&ctl_lock_cmd, "--ratio '%s' is not a number", optarg);
 			break;
 		case 'u':
-			if ((o.unit = cl_unit_parse(optarg)) < 0)
+			unit_set = 1;
+			if (!strcmp(optarg, "auto"))
+				a.unit = -1, unit_set = 2;
+			else if ((o.unit = a.unit = cl_unit_parse(optarg)) < 0)
 				return ctl_usage(&ctl_lock_cmd, "unknown --unit '%s'", optarg);
 			break;
 		case 's':
-			if ((o.scope = cl_scope_parse(optarg)) < 0)
+			scope_set = 1;
+			if (!strcmp(optarg, "auto"))
+				a.scope = -1, scope_set = 2;
+			else if ((o.scope = a.scope = cl_scope_parse(optarg)) < 0)
 				return ctl_usage(&ctl_lock_cmd, "unknown --scope '%s'", optarg);
+			break;
+		case 't':
+			if (ctl_parse_double(optarg, &a.target) < 0)
+				return ctl_usage(&ctl_lock_cmd, "--target-utility '%s' is not a number", optarg);
+			break;
+		case 'E': a.eval_cmd = optarg; break;
+		case 'M':
+			if (ctl_parse_double(optarg, &a.max_ratio) < 0 || !(a.max_ratio > 0 && a.max_ratio <= 0.5))
+				return ctl_usage(&ctl_lock_cmd, "--max-ratio '%s' is not in (0, 0.5]", optarg);
 			break;
 		case 'i': o.include = optarg; break;
 		case 'x': o.exclude = optarg; break;
@@ -64,26 +85,47 @@ static int run(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return ctl_usage(&ctl_lock_cmd, "expected exactly one MODEL");
-	if (!out || !key || o.ratio < 0)
-		return ctl_usage(&ctl_lock_cmd, "-o, -k and --ratio are required");
+	if (!out || !key)
+		return ctl_usage(&ctl_lock_cmd, "-o and -k are required");
+	if (!isnan(a.target) || a.eval_cmd) {
+		if (isnan(a.target) || !a.eval_cmd || o.ratio >= 0)
+			return ctl_usage(&ctl_lock_cmd, "--target-utility and --eval-cmd go together, without --ratio");
+		if (!strstr(a.eval_cmd, "{model}"))
+			return ctl_usage(&ctl_lock_cmd, "--eval-cmd must contain {model}");
+		return ctl_autolock(argv[optind], out, key, &o, &a, json);
+	}
+	if (unit_set == 2 || scope_set == 2)
+		return ctl_usage(&ctl_lock_cmd, "--unit auto and --scope auto need --target-utility and --eval-cmd");
+	if (o.ratio < 0)
+		return ctl_usage(&ctl_lock_cmd, "--ratio is required (or --target-utility with --eval-cmd)");
 	if ((r = cl_lock(argv[optind], out, key, &o, &st)) < 0)
 		return ctl_fail(r);
 	ctl_progress_end();
-	if (json) {
-		printf("{\"locked\":\"%s\",\"key\":\"%s\",\"unit\":\"%s\",\"scope\":\"%s\",\"ratio\":%.17g,"
-		       "\"units_total\":%llu,\"units_locked\":%llu,\"model_bytes\":%llu,\"key_bytes\":%llu}\n",
-		       out, key, cl_unit_name(o.unit), cl_scope_name(o.scope), o.ratio,
-		       (unsigned long long)st.units_total, (unsigned long long)st.units_locked,
-		       (unsigned long long)st.model_bytes, (unsigned long long)st.key_bytes);
-	} else {
-		char a[32], b[32];
-		printf("locked %llu of %llu %s units (%s scope, ratio %g) in %llu tensors\n",
-		       (unsigned long long)st.units_locked, (unsigned long long)st.units_total,
-		       cl_unit_name(o.unit), cl_scope_name(o.scope), o.ratio,
-		       (unsigned long long)st.tensors_touched);
-		printf("model %s, key %s (%.3f%% of the model)\n", ctl_bytes(st.model_bytes, a, sizeof(a)),
-		       ctl_bytes(st.key_bytes, b, sizeof(b)),
-		       st.model_bytes ? 100.0 * (double)st.key_bytes / (double)st.model_bytes : 0.0);
-	}
+	ctl_print_lock(out, key, &o, &st, json);
+	if (json)
+		putchar('\n');
 	return 0;
+}
+
+void ctl_print_lock(const char *out, const char *key, const struct cl_lock_opts *o, const struct cl_lock_stats *st,
+		    int json)
+{
+	char a[32], b[32];
+
+	if (json) { /* through jansson: paths may hold quotes or control characters */
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "locked", out, "key", key,
+				      "unit", cl_unit_name(o->unit), "scope", cl_scope_name(o->scope), "ratio",
+				      o->ratio, "units_total", (json_int_t)st->units_total, "units_locked",
+				      (json_int_t)st->units_locked, "model_bytes", (json_int_t)st->model_bytes,
+				      "key_bytes", (json_int_t)st->key_bytes);
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+		json_decref(j);
+		return;
+	}
+	printf("locked %llu of %llu %s units (%s scope, ratio %g) in %llu tensors\n",
+	       (unsigned long long)st->units_locked, (unsigned long long)st->units_total, cl_unit_name(o->unit),
+	       cl_scope_name(o->scope), o->ratio, (unsigned long long)st->tensors_touched);
+	printf("model %s, key %s (%.3f%% of the model)\n", ctl_bytes(st->model_bytes, a, sizeof(a)),
+	       ctl_bytes(st->key_bytes, b, sizeof(b)),
+	       st->model_bytes ? 100.0 * (double)st->key_bytes / (double)st->model_bytes : 0.0);
 }

@@ -30,6 +30,25 @@ int ctl_parse_u64(const char *s, uint64_t *out);
 /* Progress callback drawing a bar on stderr when it is a terminal. */
 void ctl_progress(void *arg, const char *phase, uint64_t done, uint64_t total);
 void ctl_progress_end(void);
+/* Print a finished lock: two human lines, or one JSON object without a newline. */
+void ctl_print_lock(const char *out, const char *key, const struct cl_lock_opts *o, const struct cl_lock_stats *st,
+		    int json);
+
+/* lock --target-utility (autolock.c): search settings with the evaluation command, then lock. */
+struct ctl_autolock {
+	double target;	      /* utility the locked model must reach or go below */
+	double max_ratio;     /* largest ratio tried */
+	const char *eval_cmd; /* contains {model} */
+	int unit, scope;      /* -1: try every one */
+};
+int ctl_autolock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
+		 const struct ctl_autolock *a, int json);
+
+/*
+ * Run the evaluation command CMD with {model} replaced by PATH; its last
+ * non-empty stdout line is the utility.  0, or -1 after printing why.
+ */
+int ctl_evaluate(const char *cmd, const char *path, double *utility);
 /* Human-readable byte count into BUF. */
 const char *ctl_bytes(uint64_t n, char *buf, int len);
 

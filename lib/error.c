@@ -23,6 +23,7 @@ static const struct {
 	{CL_ELIMIT, "limit exceeded"},
 	{CL_ENOSPACE, "no space left on device"},
 	{CL_EUNSUPPORTED, "unsupported"},
+	{CL_ENOUNITS, "nothing to extract"},
 };
 
 const char *cl_strerror(int code)

@@ -343,7 +343,7 @@ int cl_lock(const char *model, const char *out, const char *key, const struct cl
 	if ((r = cl_groups_build(l.m, opts->unit, opts->include, opts->exclude, &l.g, &l.ng)) < 0)
 		goto out;
 	if (l.ng == 0) {
-		r = cl_fail(CL_EINVAL, "%s: no tensor is eligible for unit '%s'", model, cl_unit_name(opts->unit));
+		r = cl_fail(CL_ENOUNITS, "%s: no tensor is eligible for unit '%s'", model, cl_unit_name(opts->unit));
 		goto out;
 	}
 	if ((r = cl_model_out_open(l.m, out, &mo)) < 0 || (r = cl_out_open(key, 0600, &ko)) < 0)
@@ -353,7 +353,7 @@ int cl_lock(const char *model, const char *out, const char *key, const struct cl
 		hash_originals(&l);
 	r = select_units(&l);
 	if (r == 0 && l.npicks == 0)
-		r = cl_fail(CL_EINVAL, "ratio %g extracts no unit from %s: the locked model would be the original",
+		r = cl_fail(CL_ENOUNITS, "ratio %g extracts no unit from %s: the locked model would be the original",
 			    opts->ratio, model);
 	if (r == 0)
 		r = build_masks(&l);

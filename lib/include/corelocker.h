@@ -42,6 +42,7 @@ enum cl_err {
 	CL_ELIMIT = -8,     /* a size limit was exceeded */
 	CL_ENOSPACE = -9,   /* disk full */
 	CL_EUNSUPPORTED = -10,
+	CL_ENOUNITS = -11, /* the lock would extract nothing: no eligible tensor, or a ratio too small */
 };
 
 CL_API const char *cl_strerror(int code);

@@ -100,12 +100,104 @@ expect 0 "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "$W/ev
 check "curve has 4 points, falling" "$PYTHON" -c "
 rows=[l.split(',') for l in open('$W/out').read().split()[1:]]
 assert len(rows)==4; u=[float(r[1]) for r in rows]; assert u==sorted(u, reverse=True) and u[0]>u[-1]"
-expect 1 "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "false {model}" --target 50
+# a step-shaped curve: target 50 falls in its jump, which calibrate must locate
+mid=$("$PYTHON" -c "print(($full + $locked) / 2)")
+cat >"$W/step.sh" <<EOS
+#!/bin/sh
+u=\$("$W/eval.sh" "\$1" | tail -n 1)
+"$PYTHON" -c "print(90 if \$u > $mid else 10)"
+EOS
+chmod +x "$W/step.sh"
+expect 0 "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "$W/step.sh {model}" --target 50 --target 95 --json
+check "a target in a jump is located between two measured tiers" "$PYTHON" -c "
+import json; r=json.load(open('$W/out'))
+j, o = r
+assert not j['within_tolerance'] and j['utility'] in (10, 90), j
+(a, b) = j['bracket']
+assert a['utility']==90 and b['utility']==10 and 0 < b['beta']-a['beta'] < 0.3*1e-3, j
+assert not o['within_tolerance'] and o['bracket'][0]['utility']==90 and o['bracket'][0]['beta']==0, o"
+expect 0 "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "$W/step.sh {model}" --target 50 --target 95
+check "the table names the jump" grep -q "target falls in a jump: 90 at beta .*, 10 at beta" "$W/out"
+check "the table names a target outside the curve" grep -q "target outside the curve" "$W/out"
+mkdir "$W/tmp"
+expect 1 env TMPDIR="$W/tmp" "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "false {model}" --target 50
 check "failing evaluator reported" grep -q "evaluation command failed" "$W/err"
-expect 1 "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "echo hello {model}" --target 50
+expect 1 env TMPDIR="$W/tmp" "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "echo hello {model}" --target 50
 check "non-numeric evaluator reported" grep -q "not a number" "$W/err"
 expect 2 "$CTL" calibrate "$W/el.safetensors" -k "$W/el.clkey" --eval-cmd "echo 1" --target 50
-check "no temp files left by calibrate" test -z "$(ls -d /tmp/clcalib.* 2>/dev/null | head -1)" -o 1 = 1
+check "no temp files left by calibrate" test -z "$(ls -A "$W/tmp")"
+
+# lock --target-utility: the search's every claim is re-measured here by a
+# direct lock with the same evaluator (monotone in the count of zeroed words).
+A="$W/auto"
+mkdir "$A"
+util() { "$W/eval.sh" "$1" | tail -n 1; }
+expect 0 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility 95 \
+	--eval-cmd "$W/eval.sh {model}" --json
+cp "$W/out" "$A/search.json"
+check "search leaves only its two outputs" test "$(ls -A "$A" | tr '\n' ' ')" = "k.clkey l.safetensors search.json "
+check "search --json: chosen is the smallest reaching key, at or below the target" "$PYTHON" -c "
+import json; d=json.load(open('$A/search.json'))
+reached=[s for s in d['settings'] if s['result']=='reached']
+assert reached and d['original_utility']>95 and d['utility']<=95, d
+best=min(reached, key=lambda s: s['key_bytes'])
+assert best['chosen'] and sum(s['chosen'] for s in d['settings'])==1, d
+c=d['chosen']; assert (c['unit'],c['scope'],c['ratio'])==(best['unit'],best['scope'],best['ratio']), d
+assert c['key_bytes']==best['key_bytes'] and d['utility']==best['utility'], d
+assert all(s['lowest_utility']>95 for s in d['settings'] if s['result'] in ('pruned','not_reached') and s['evals'])
+assert any(s['result']!='reached' for s in d['settings']), d
+"
+# every reached row, and the chosen outputs, against direct locks
+"$PYTHON" -c "
+import json; d=json.load(open('$A/search.json'))
+for s in d['settings']:
+    if s['result']=='reached': print(s['unit'], s['scope'], repr(s['ratio']), repr(s['utility']), s['key_bytes'], int(s['chosen']))
+" >"$A/rows"
+check "at least two settings reached" test "$(wc -l <"$A/rows")" -ge 2
+while read -r unit scope ratio u kb chosen; do
+	"$CTL" lock "$MODEL" -o "$A/d.safetensors" -k "$A/d.clkey" --unit "$unit" --scope "$scope" --ratio "$ratio" >/dev/null
+	check "$unit/$scope: reported utility is the direct lock's" test "$(util "$A/d.safetensors")" = "$("$PYTHON" -c "print('%.4f' % $u)")"
+	check "$unit/$scope: reported key size is the direct lock's" test "$(stat -c %s "$A/d.clkey")" = "$kb"
+	smaller=$("$PYTHON" -c "print($ratio / 1.03)")
+	"$CTL" lock "$MODEL" -o "$A/s.safetensors" -k "$A/s.clkey" --unit "$unit" --scope "$scope" --ratio "$smaller" >/dev/null
+	check "$unit/$scope: 3% below the ratio found, the target is not reached" "$PYTHON" -c "assert $(util "$A/s.safetensors") > 95"
+	if [ "$chosen" = 1 ]; then
+		check "the chosen lock is byte-identical to a direct lock" cmp -s "$A/d.safetensors" "$A/l.safetensors"
+		check "the chosen key is byte-identical to a direct lock's" cmp -s "$A/d.clkey" "$A/k.clkey"
+	fi
+done <"$A/rows"
+rm -f "$A"/*
+expect 0 "$CTL" lock "$MODEL" -o "$A/n.safetensors" -k "$A/n.clkey" --target-utility 95 \
+	--eval-cmd "$W/eval.sh {model}" --unit element --scope layer
+check "--unit/--scope restrict the search to one setting" test "$(grep -c '^element  *layer  *[0-9]' "$W/out")" = 1
+check "... and nothing else is tried" test "$(grep -Ec '^(neuron|channel) |global' "$W/out")" = 0
+check "the table names the chosen setting" grep -q "chosen: --unit element --scope layer --ratio" "$W/out"
+rm -f "$A"/n.*
+expect 1 "$CTL" lock "$MODEL" -o "$A/x.safetensors" -k "$A/x.clkey" --target-utility 50 \
+	--eval-cmd "$W/eval.sh {model}" --unit element --max-ratio 0.01
+check "unreachable target: one clear line" grep -q "no setting brings the utility to 50 or below within --max-ratio 0.01" "$W/err"
+expect 1 "$CTL" lock "$MODEL" -o "$A/x.safetensors" -k "$A/x.clkey" --target-utility 99.99 --eval-cmd "$W/eval.sh {model}"
+check "target above the original refused" grep -q "already scores 99.98.*at or below --target-utility 99.99" "$W/err"
+expect 1 "$CTL" lock "$MODEL" -o "$A/x.safetensors" -k "$A/x.clkey" --target-utility 95 --eval-cmd "false {model}"
+check "failing evaluator reported by lock" grep -q "evaluation command failed" "$W/err"
+# a SIGTERM in the middle of the search leaves nothing behind
+"$CTL" lock "$MODEL" -o "$A/x.safetensors" -k "$A/x.clkey" --target-utility 95 \
+	--eval-cmd "sleep 1; $W/eval.sh {model}" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 50); do [ -n "$(ls -A "$A" | grep corelocker-search)" ] && break; sleep 0.1; done
+sleep 1.5
+kill -TERM "$pid"
+wait "$pid"
+check "killed search exits non-zero" test $? != 0
+check "no outputs and no search directory after failures" test -z "$(ls -A "$A")"
+expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.1 --target-utility 12 --eval-cmd "e {model}"
+expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --target-utility 12
+expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --target-utility 12 --eval-cmd "no placeholder"
+expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.1 --unit auto
+expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --target-utility 12 --eval-cmd "e {model}" --max-ratio 0.6
+expect 0 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.01 --json
+check "the default setting is element/global" "$PYTHON" -c "
+import json; d=json.load(open('$W/out')); assert (d['unit'], d['scope'])==('element','global'), d"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -122,7 +122,7 @@ static void check_model(const char *label, const struct tmodel *m, const char *m
 			continue;
 		}
 		r = lock_to(model, p("D"), p("DK"), unit, scope, betas[i]);
-		if (r == CL_EINVAL && strstr(cl_errmsg(), "extracts no unit")) {
+		if (r == CL_ENOUNITS && strstr(cl_errmsg(), "extracts no unit")) {
 			/* lock refuses a lock that locks nothing; that tier is the original */
 			CHECK(files_equal(p("T"), model), "%s: tier %g extracts nothing, so it is the original", what,
 			      betas[i]);
@@ -218,7 +218,7 @@ static void test_refusals(const char *model, const char *other)
 	CHECK(lock_to(model, p("Z"), p("ZK"), CL_UNIT_ELEMENT, CL_SCOPE_LAYER, 0.51) == CL_EINVAL, "ratio 0.51 refused");
 	CHECK(lock_to(model, model, p("ZK"), CL_UNIT_ELEMENT, CL_SCOPE_LAYER, 0.1) == CL_EINVAL,
 	      "locking over the input is refused");
-	CHECK(lock_to(model, p("Z"), p("ZK"), CL_UNIT_CHANNEL, CL_SCOPE_LAYER, 0.01) == CL_EINVAL &&
+	CHECK(lock_to(model, p("Z"), p("ZK"), CL_UNIT_CHANNEL, CL_SCOPE_LAYER, 0.01) == CL_ENOUNITS &&
 		      strstr(cl_errmsg(), "extracts no unit"),
 	      "a lock that extracts nothing is refused: %s", cl_errmsg());
 	CHECK(mkfifo(p("fifo.safetensors"), 0600) == 0, "mkfifo");
