@@ -96,6 +96,8 @@ int ag_tmpfile_near(const char *path);
 /* Seconds since the epoch of an RFC 3339 UTC time, or -1. */
 
 /* ---- state.c: PATH.clstate, what the agent last made of PATH ---- */
+/* Write DEST whole or not at all (temp file, fsync, rename), mode 0644. */
+int ag_write_atomic(const char *dest, const char *text, size_t len);
 struct ag_state {
 	int64_t model, license;
 	char model_name[65], model_version[65], tier[65];

@@ -1,4 +1,5 @@
 /* session.c - the agent's calls to corelockerd: activate, validate, key. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,10 @@ int ag_connect(struct agent *a)
 	char hex[2 * CL_PUB_LEN + 1];
 	int rc;
 
-	if (pin) {
+	/* Trust on first use, as ssh does: a pin file that does not exist yet is
+	 * filled with the key fetched now, and pins every later run. */
+	int save_pin = pin && a->tofu && a->server && access(pin, F_OK) < 0 && errno == ENOENT;
+	if (pin && !save_pin) {
 		if ((rc = cl_pubkey_load(pin, a->pub)) < 0)
 			return ax_fail(AX_USAGE, "--server-key %s: %s", pin, cl_errmsg());
 		a->have_pub = 1;
@@ -116,14 +120,22 @@ int ag_connect(struct agent *a)
 		clh_resp_free(&r);
 		return rc;
 	}
+	if (save_pin && (rc = ag_write_atomic(pin, r.body, r.len)) < 0) {
+		clh_resp_free(&r);
+		return ax_fail(rc == CL_ENOSPACE ? AX_DISK : AX_USAGE, "--server-key %s: %s", pin, cl_errmsg());
+	}
 	clh_resp_free(&r);
 	a->have_pub = 1;
 	cl_hex(a->pub, CL_PUB_LEN, hex);
 	fprintf(stderr,
 		"corelocker-agent: warning: trusting the server's signing key on first use, unverified: "
-		"ed25519 %s\n"
-		"corelocker-agent: warning: save GET %s/v1/pubkey and pin it with --server-key\n",
-		hex, a->server);
+		"ed25519 %s\n",
+		hex);
+	if (save_pin)
+		fprintf(stderr, "corelocker-agent: saved it to %s, which pins it from now on\n", pin);
+	else
+		fprintf(stderr, "corelocker-agent: warning: save GET %s/v1/pubkey and pin it with --server-key\n",
+			a->server);
 	return 0;
 }
 

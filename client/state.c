@@ -121,7 +121,7 @@ int ag_state_load(const char *path, struct ag_state *s)
 	return r;
 }
 
-static int write_atomic(const char *dest, const char *text, size_t len)
+int ag_write_atomic(const char *dest, const char *text, size_t len)
 {
 	struct cl_out *o;
 	int r = cl_out_open(dest, 0644 | CL_OUT_NOHASH, &o);
@@ -167,7 +167,7 @@ int ag_state_save(const char *path, const struct ag_state *s)
 		text[n++] = '\n';
 		text[n] = 0;
 	}
-	r = write_atomic(sp, text, n);
+	r = ag_write_atomic(sp, text, n);
 	free(text);
 	free(sp);
 	return r;
@@ -181,7 +181,7 @@ int ag_state_restore_raw(const char *path, const char *text, size_t len)
 	if (!sp)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	if (text)
-		r = write_atomic(sp, text, len);
+		r = ag_write_atomic(sp, text, len);
 	else if (unlink(sp) < 0 && errno != ENOENT)
 		r = cl_fail_errno("%s", sp);
 	free(sp);

@@ -138,6 +138,21 @@ grep -q "no pinned server key" "$T/p1.err" || fail "no pinned key: $(cat "$T/p1.
 grep -q "trusting the server's signing key on first use" "$T/p2.err" || fail "no warning: $(cat "$T/p2.err")"
 ok "without a pinned key: refused, or trusted on first use with a warning"
 
+# trust on first use into a pin file that does not exist yet: saved, then pinned
+(unset CORELOCKER_SERVER_KEY; run_agent p3 validate --license "$KEY_pro" --fingerprint fp-a --insecure-trust-on-first-use \
+	--server-key "$T/tofu.pub"; expect_rc 0 p3 "trust on first use, saved") || exit 1
+grep -q "saved it to $T/tofu.pub" "$T/p3.err" || fail "TOFU did not say it saved the key: $(cat "$T/p3.err")"
+cmp -s "$T/tofu.pub" "$T/pub.pem" || fail "the saved pin is not the server's GET /v1/pubkey"
+(unset CORELOCKER_SERVER_KEY; run_agent p4 validate --license "$KEY_pro" --fingerprint fp-a --server-key "$T/tofu.pub"
+ expect_rc 0 p4 "the saved pin verifies") || exit 1
+# a pin that exists is never overwritten: a wrong saved key is refused, even with the TOFU flag
+openssl genpkey -algorithm ed25519 2>/dev/null | openssl pkey -pubout >"$T/other.pub"
+cp "$T/other.pub" "$T/other.before"
+(unset CORELOCKER_SERVER_KEY; run_agent p5 validate --license "$KEY_pro" --fingerprint fp-a --insecure-trust-on-first-use \
+	--server-key "$T/other.pub"; refused 5 p5 "signature") || exit 1
+cmp -s "$T/other.pub" "$T/other.before" || fail "TOFU overwrote an existing pin"
+ok "trust on first use saves the key to a new --server-key file, which pins later runs; existing pins win"
+
 # ---- air-gapped: a volume file ----
 post_json /v1/key "{\"license_key\":\"$KEY_pro\",\"fingerprint\":\"fp-a\",\"nonce\":\"gap-1\"}"
 expect 200 "volume by curl"
