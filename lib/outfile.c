@@ -1,4 +1,9 @@
-/* outfile.c - temp file, fsync, rename. */
+/*
+ * outfile.c - outputs that appear whole or not at all: temp file, fsync,
+ * rename.  Where the file system allows, the temp file is unnamed
+ * (O_TMPFILE) and gets a name only at commit, so a killed process leaves
+ * nothing behind; otherwise it is a hidden ".NAME.tmp.XXXXXX" beside NAME.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -7,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -15,7 +21,7 @@
 #define BUF_SIZE (1u << 20)
 
 struct cl_out {
-	int fd;
+	int fd, unnamed; /* unnamed: an O_TMPFILE, linked at commit */
 	char *path, *tmp;
 	struct cl_sha *sha;
 	uint8_t *buf;
@@ -35,14 +41,20 @@ int cl_out_open(const char *path, unsigned mode, struct cl_out **out)
 		goto fail;
 	}
 	o->fd = -1;
-	if (asprintf(&o->tmp, "%s/.%s.tmp.XXXXXX", dirname(d), basename(b)) < 0) {
+	const char *dir = dirname(d); /* dirname() works in place: call it once */
+	if (asprintf(&o->tmp, "%s/.%s.tmp.XXXXXX", dir, basename(b)) < 0) {
 		o->tmp = NULL;
 		r = cl_fail(CL_ENOMEM, "out of memory");
 		goto fail;
 	}
 	if (!(mode & CL_OUT_NOHASH) && (r = cl_sha_new(&o->sha)) < 0)
 		goto fail;
-	o->fd = mkostemp(o->tmp, O_CLOEXEC);
+	/* Linking an O_TMPFILE without CAP_DAC_READ_SEARCH goes through /proc. */
+	if (access("/proc/self/fd", X_OK) == 0 &&
+	    (o->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777)) >= 0)
+		o->unnamed = 1;
+	else
+		o->fd = mkostemp(o->tmp, O_CLOEXEC);
 	if (o->fd < 0) {
 		r = cl_fail_errno("%s: cannot create a temporary file", path);
 		free(o->tmp);
@@ -187,11 +199,39 @@ int cl_sync_dir_of(const char *path)
 	return r;
 }
 
+/* Give the unnamed temp file its hidden name, for the rename that follows. */
+static int link_unnamed(struct cl_out *o)
+{
+	char proc[64];
+	size_t n = strlen(o->tmp);
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+	for (int tries = 0; tries < 100; tries++) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid() << 20 ^ (uint64_t)tries;
+		for (size_t i = n - 6; i < n; i++, x /= 36) /* the six X of the pattern */
+			o->tmp[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[x % 36];
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0) {
+			o->unnamed = 0; /* named now: abort unlinks it */
+			return 0;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	int r = cl_fail_errno("%s: cannot name the temporary file", o->path);
+	free(o->tmp);
+	o->tmp = NULL;
+	return r;
+}
+
 int cl_out_commit(struct cl_out *o)
 {
 	int r;
 
 	if ((r = cl_out_finish(o)) < 0)
+		goto fail;
+	if (o->unnamed && (r = link_unnamed(o)) < 0)
 		goto fail;
 	if (close(o->fd) < 0) {
 		o->fd = -1;
@@ -217,7 +257,7 @@ void cl_out_abort(struct cl_out *o)
 		return;
 	if (o->fd >= 0)
 		close(o->fd);
-	if (o->tmp)
+	if (o->tmp && !o->unnamed) /* an unnamed file vanishes with its descriptor */
 		unlink(o->tmp);
 	free(o->tmp);
 	free(o->path);

@@ -199,5 +199,25 @@ expect 0 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.01 --json
 check "the default setting is element/global" "$PYTHON" -c "
 import json; d=json.load(open('$W/out')); assert (d['unit'], d['scope'])==('element','global'), d"
 
+# kill -9 in the middle of a lock: the outputs' temp files are unnamed
+# (O_TMPFILE) until commit, so no temp file is left behind
+K="$W/kill"
+mkdir "$K"
+"$PYTHON" "$top_srcdir/tests/agent/mkmodel.py" "$W/big.safetensors" --mib 96 >/dev/null
+killed=0
+for delay in 0.2 0.5 0.8 1.2; do
+	"$CTL" lock "$W/big.safetensors" -o "$K/l.safetensors" -k "$K/k.clkey" --ratio 0.05 >/dev/null 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
+	wait "$pid" 2>/dev/null
+	left=$(ls -A "$K" | tr '\n' ' ')
+	# the key lands first, so a kill between the two commits may leave it alone
+	check "kill -9 after ${delay}s of a lock leaves no temp file, no locked model without its key ($left)" \
+		test -z "$left" -o "$left" = "k.clkey " -o "$left" = "k.clkey l.safetensors "
+	rm -f "$K"/* "$K"/.??* 2>/dev/null
+done
+check "at least two kills landed while the lock ran" test "$killed" -ge 2
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
