@@ -39,19 +39,21 @@ static const struct {
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-enum state { REACHED, NOT_REACHED, PRUNED, NO_UNITS, SKIPPED };
-static const char *const state_names[] = {"reached", "not_reached", "pruned", "no_units", "skipped"};
+enum state { REACHED, NOT_REACHED, WHOLE_TENSOR, PRUNED, NO_UNITS, SKIPPED };
+static const char *const state_names[] = {"reached", "not_reached", "whole_tensor", "pruned", "no_units", "skipped"};
 
 struct trial {
 	double ratio, utility;
 	uint64_t units, key_bytes, model_bytes;
+	int wiped; /* extracts every unit of a tensor (not accepted unless --allow-whole-tensor) */
 };
 
 struct outcome {
 	enum state state;
-	struct trial hit;    /* REACHED: the smallest ratio found at or below the target */
-	struct trial lowest; /* otherwise: the lowest utility seen (evals > 0) */
-	int evals;
+	struct trial hit;    /* found: the smallest ratio found at or below the target */
+	struct trial lowest; /* measured: the lowest utility of a lock that wipes no tensor */
+	int evals, found, measured;
+	int wiped; /* the search stopped where a lock wipes a whole tensor */
 };
 
 struct search {
@@ -62,8 +64,26 @@ struct search {
 	char eval_path[8400]; /* what {model} names: the locked file, or a sharded lock's index */
 	const struct trial *best; /* smallest key reaching the target so far */
 	struct trial last;	  /* the previous trial, to skip re-measuring an identical lock */
-	int have_last;
+	int have_last, allow_whole;
 };
+
+/* Does the key extract every unit of some tensor (or BN layer)?  That lock
+ * deletes a layer, which whoever holds a little data retrains (a head). */
+static int wipes_a_tensor(const char *key)
+{
+	json_t *d, *g;
+	size_t i;
+	int wiped = 0;
+
+	if (cl_describe(key, &d) < 0)
+		return 0; /* cannot happen for a key just written; the lock stands */
+	json_array_foreach(json_object_get(d, "groups"), i, g) {
+		json_int_t finite = json_integer_value(json_object_get(g, "finite"));
+		wiped |= finite > 0 && json_integer_value(json_object_get(g, "extracted")) == finite;
+	}
+	json_decref(d);
+	return wiped;
+}
 
 /* Lock at RATIO into the private directory and measure it.  1: measured,
  * 0: the lock extracts nothing, 2: pruned (key no smaller than the best), -1: error. */
@@ -78,9 +98,10 @@ static int try_ratio(struct search *s, double ratio, struct outcome *o, struct t
 	if (r < 0)
 		return ctl_fail(r), -1;
 	ctl_progress_end();
-	*t = (struct trial){ratio, 0, st.units_locked, st.key_bytes, st.model_bytes};
+	*t = (struct trial){ratio, 0, st.units_locked, st.key_bytes, st.model_bytes, 0};
 	if (s->best && t->key_bytes >= s->best->key_bytes)
 		return 2;
+	t->wiped = !s->allow_whole && wipes_a_tensor(s->key);
 	/* Top units at an equal count are the same units (per-tensor counts only grow with the ratio). */
 	if (s->have_last && s->opts.select == CL_SELECT_TOP && s->last.units == t->units &&
 	    s->last.key_bytes == t->key_bytes) {
@@ -90,30 +111,38 @@ static int try_ratio(struct search *s, double ratio, struct outcome *o, struct t
 			return -1;
 		o->evals++;
 		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "  %s/%s ratio %-12.6g key %llu bytes utility %g\n", cl_unit_name(s->opts.unit),
-				cl_scope_name(s->opts.scope), ratio, (unsigned long long)t->key_bytes, t->utility);
+			fprintf(stderr, "  %s/%s ratio %-12.6g key %llu bytes utility %g%s\n",
+				cl_unit_name(s->opts.unit), cl_scope_name(s->opts.scope), ratio,
+				(unsigned long long)t->key_bytes, t->utility, t->wiped ? " (a whole tensor)" : "");
 	}
 	s->last = *t;
 	s->have_last = 1;
-	if (o->evals == 1 || t->utility < o->lowest.utility)
+	o->wiped |= t->wiped;
+	if (!t->wiped && (!o->measured || t->utility < o->lowest.utility)) {
 		o->lowest = *t;
+		o->measured = 1;
+	}
 	return 1;
 }
 
-/* Search one setting: climb the grid to the first hit, then bisect below it. */
+/*
+ * Search one setting: climb the grid to the first acceptable hit (or to the
+ * first lock that wipes a whole tensor: every larger ratio does too), then
+ * bisect below it.
+ */
 static int search_setting(struct search *s, struct outcome *o)
 {
-	double lo = 0, ratio;
+	double lo = 0, hi = 0;
 	int r = 0, any = 0;
 
 	memset(o, 0, sizeof(*o));
 	s->have_last = 0;
-	for (int k = GRID_STEPS; k >= 0; k--) {
+	for (int k = GRID_STEPS; k >= 0 && !hi; k--) {
 		struct trial t;
-		ratio = ldexp(s->max_ratio, -k);
+		double ratio = ldexp(s->max_ratio, -k);
 		if ((r = try_ratio(s, ratio, o, &t)) < 0)
 			return -1;
-		if (r == 0 && cl_errmsg()[0] && strstr(cl_errmsg(), "no tensor is eligible")) {
+		if (r == 0 && strstr(cl_errmsg(), "no tensor is eligible")) {
 			o->state = NO_UNITS;
 			return 0;
 		}
@@ -122,27 +151,33 @@ static int search_setting(struct search *s, struct outcome *o)
 			o->state = PRUNED;
 			return 0;
 		}
-		if (r == 1 && t.utility <= s->target) {
-			o->hit = t;
-			break;
-		}
-		lo = ratio;
-		if (k == 0) {
-			o->state = any ? NOT_REACHED : NO_UNITS;
-			return 0;
+		if (r == 1 && (t.wiped || t.utility <= s->target)) {
+			hi = ratio;
+			if (!t.wiped)
+				o->hit = t, o->found = 1;
+		} else {
+			lo = ratio;
 		}
 	}
-	for (int i = 0; i < REFINE_STEPS; i++) {
+	if (!hi) {
+		o->state = any ? NOT_REACHED : NO_UNITS;
+		return 0;
+	}
+	/* Without a hit yet, a few more steps look below the wiping ratio. */
+	for (int i = 0; i < REFINE_STEPS + (o->found ? 0 : 3); i++) {
 		struct trial t;
-		double mid = lo > 0 ? sqrt(lo * o->hit.ratio) : o->hit.ratio / 2;
+		double mid = lo > 0 ? sqrt(lo * hi) : hi / 2;
 		if ((r = try_ratio(s, mid, o, &t)) < 0)
 			return -1;
-		if (r == 1 && t.utility <= s->target)
-			o->hit = t;
-		else
+		if (r == 1 && (t.wiped || t.utility <= s->target)) {
+			hi = mid;
+			if (!t.wiped)
+				o->hit = t, o->found = 1;
+		} else {
 			lo = mid; /* nothing extracted, or still above the target */
+		}
 	}
-	o->state = REACHED;
+	o->state = o->found ? REACHED : o->wiped ? WHOLE_TENSOR : NOT_REACHED;
 	return 0;
 }
 
@@ -167,13 +202,13 @@ static json_t *rows(const struct search *s, const struct outcome *out, int unit,
 		json_t *r = json_pack("{s:s, s:s, s:s, s:i}", "unit", cl_unit_name(settings[i].unit), "scope",
 				      cl_scope_name(settings[i].scope), "result", state_names[o->state], "evals",
 				      o->evals);
-		if (o->state == REACHED || o->evals) {
+		if (o->state == REACHED || o->measured) {
 			json_object_set_new(r, "ratio", json_real(t->ratio));
 			json_object_set_new(r, "key_bytes", json_integer((json_int_t)t->key_bytes));
 			json_object_set_new(r, "key_percent",
 					    json_real(100.0 * (double)t->key_bytes / (double)t->model_bytes));
 		}
-		if (o->state == REACHED || o->evals)
+		if (o->state == REACHED || o->measured)
 			json_object_set_new(r, o->state == REACHED ? "utility" : "lowest_utility", json_real(t->utility));
 		json_object_set_new(r, "chosen", json_boolean(o->state == REACHED && &o->hit == s->best));
 		json_array_append_new(arr, r);
@@ -188,6 +223,7 @@ static void print_table(json_t *arr)
 	} notes[] = {
 		{"reached", "reaches the target"},
 		{"not_reached", "not reached within --max-ratio: lowest utility shown"},
+		{"whole_tensor", "not reached without extracting a whole tensor: lowest utility shown"},
 		{"pruned", "stopped: a larger ratio's key is no smaller than the best; lowest utility shown"},
 		{"no_units", "nothing to extract"},
 		{"skipped", "skipped"},
@@ -333,7 +369,7 @@ int ctl_autolock(const char *model, const char *out, const char *key, const stru
 		 const struct ctl_autolock *a, int json)
 {
 	struct search s = {.model = model, .cmd = a->eval_cmd, .opts = *opts, .target = a->target,
-			   .max_ratio = a->max_ratio};
+			   .max_ratio = a->max_ratio, .allow_whole = a->allow_whole_tensor};
 	struct sigaction sa = {.sa_handler = forward}, old[3];
 	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
 	int status = 1;

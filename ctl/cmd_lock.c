@@ -13,7 +13,8 @@ const struct ctl_cmd ctl_lock_cmd = {
 	"MODEL -o LOCKED -k KEY --ratio A [--unit element|neuron|channel] [--scope global|layer|global-norm]\n"
 	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]\n"
 	"   or: corelockerctl lock MODEL -o LOCKED -k KEY --target-utility U --eval-cmd 'CMD {model}'\n"
-	"       [--unit auto|UNIT] [--scope auto|SCOPE] [--max-ratio A] [--include RE] [--exclude RE] [--json]",
+	"       [--unit auto|UNIT] [--scope auto|SCOPE] [--max-ratio A] [--allow-whole-tensor]\n"
+	"       [--include RE] [--exclude RE] [--json]",
 	run,
 };
 
@@ -26,7 +27,8 @@ static int run(int argc, char **argv)
 		{"exclude", required_argument, NULL, 'x'}, {"select", required_argument, NULL, 'S'},
 		{"seed", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
 		{"target-utility", required_argument, NULL, 't'}, {"eval-cmd", required_argument, NULL, 'E'},
-		{"max-ratio", required_argument, NULL, 'M'},	  {NULL, 0, NULL, 0},
+		{"max-ratio", required_argument, NULL, 'M'},	  {"allow-whole-tensor", no_argument, NULL, 'W'},
+		{NULL, 0, NULL, 0},
 	};
 	/* Default unit and scope: the measured best unrestricted setting (docs/utility.md). */
 	struct cl_lock_opts o = {.ratio = -1, .unit = CL_UNIT_ELEMENT, .scope = CL_SCOPE_GLOBAL,
@@ -64,6 +66,7 @@ static int run(int argc, char **argv)
 				return ctl_usage(&ctl_lock_cmd, "--target-utility '%s' is not a number", optarg);
 			break;
 		case 'E': a.eval_cmd = optarg; break;
+		case 'W': a.allow_whole_tensor = 1; break;
 		case 'M':
 			if (ctl_parse_double(optarg, &a.max_ratio) < 0 || !(a.max_ratio > 0 && a.max_ratio <= 0.5))
 				return ctl_usage(&ctl_lock_cmd, "--max-ratio '%s' is not in (0, 0.5]", optarg);
@@ -94,8 +97,8 @@ static int run(int argc, char **argv)
 			return ctl_usage(&ctl_lock_cmd, "--eval-cmd must contain {model}");
 		return ctl_autolock(argv[optind], out, key, &o, &a, json);
 	}
-	if (unit_set == 2 || scope_set == 2)
-		return ctl_usage(&ctl_lock_cmd, "--unit auto and --scope auto need --target-utility and --eval-cmd");
+	if (unit_set == 2 || scope_set == 2 || a.allow_whole_tensor)
+		return ctl_usage(&ctl_lock_cmd, "--unit auto, --scope auto and --allow-whole-tensor need --target-utility");
 	if (o.ratio < 0)
 		return ctl_usage(&ctl_lock_cmd, "--ratio is required (or --target-utility with --eval-cmd)");
 	if ((r = cl_lock(argv[optind], out, key, &o, &st)) < 0)

@@ -190,6 +190,36 @@ kill -TERM "$pid"
 wait "$pid"
 check "killed search exits non-zero" test $? != 0
 check "no outputs and no search directory after failures" test -z "$(ls -A "$A")"
+# the whole-tensor guard: a tiny tensor of huge weights is what global scope
+# takes first, so every element/global lock past 8 units wipes it
+"$PYTHON" - "$A/wipe.safetensors" <<'EOP'
+import json, struct, sys, numpy as np
+rng = np.random.default_rng(7)
+t = {"a.weight": np.full((2, 4), 1000.0, np.float32) + rng.random((2, 4), np.float32),
+     "b.weight": rng.standard_normal((100, 100)).astype(np.float32)}
+hdr, data, off = {}, b"", 0
+for k, v in t.items():
+    hdr[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [off, off + v.nbytes]}
+    data += v.tobytes(); off += v.nbytes
+h = json.dumps(hdr).encode(); h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+EOP
+expect 0 "$CTL" lock "$A/wipe.safetensors" -o "$A/w.safetensors" -k "$A/w.clkey" --target-utility 99 \
+	--eval-cmd "$W/eval.sh {model}" --unit element --json
+check "guarded search: element/global stops where it wipes a tensor; the chosen lock wipes none" "$PYTHON" -c "
+import json; d=json.load(open('$W/out')); s={x['scope']: x for x in d['settings']}
+assert s['global']['result']=='whole_tensor' and d['chosen']['scope']!='global', d
+assert d['utility'] <= 99 and s[d['chosen']['scope']]['result']=='reached', d"
+expect 0 "$CTL" inspect "$A/w.clkey" --json
+check "the chosen key extracts part of each tensor" "$PYTHON" -c "
+import json; d=json.load(open('$W/out')); assert all(g['extracted'] < g['finite'] for g in d['groups']), d"
+rm -f "$A"/w.*
+expect 0 "$CTL" lock "$A/wipe.safetensors" -o "$A/w.safetensors" -k "$A/w.clkey" --target-utility 99 \
+	--eval-cmd "$W/eval.sh {model}" --unit element --scope global --allow-whole-tensor --json
+check "--allow-whole-tensor accepts the wiping lock" "$PYTHON" -c "
+import json; d=json.load(open('$W/out')); assert d['settings'][0]['result']=='reached' and d['chosen']['scope']=='global', d"
+rm -f "$A"/w.* "$A"/wipe.*
+expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.1 --allow-whole-tensor
 expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.1 --target-utility 12 --eval-cmd "e {model}"
 expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --target-utility 12
 expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --target-utility 12 --eval-cmd "no placeholder"
