@@ -7,7 +7,9 @@
 #               non-ignored files), uncommitted edits included
 #   DEST        build directory (default /tmp/clbench/build)
 # Prints the path of the built binary.  CC and CFLAGS may be set (default
-# gcc, -g -O2 as configure picks them).
+# gcc, -g -O2 as configure picks them); TARGET names another program of the
+# tree to build (default ctl/corelockerctl; server/corelockerd for
+# bench/server_bench.sh).
 #
 # Why: ./ctl/corelockerctl in the shared tree is rebuilt by whoever runs make
 # there, sometimes with --enable-sanitizers; an ASan binary is several times
@@ -16,7 +18,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-case ${1:-} in -h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
 rev=${1:-HEAD}
 dest=${2:-/tmp/clbench/build}
 if [ "$rev" != --worktree ] && ! git -C "$root" rev-parse -q --verify "$rev^{commit}" >/dev/null; then
@@ -34,11 +36,12 @@ else
 	desc="$(git -C "$root" rev-parse --short "$rev")"
 fi
 cd "$dest"
-rm -f ctl/*.o lib/*.lo lib/*.o ctl/corelockerctl
+target=${TARGET:-ctl/corelockerctl}
+rm -f ctl/*.o lib/*.lo lib/*.o server/*.o ctl/corelockerctl server/corelockerd
 {
 	./autogen.sh
 	./configure --disable-sanitizers ${CC:+CC="$CC"} ${CFLAGS:+CFLAGS="$CFLAGS"}
-	make -j2 ctl/corelockerctl
+	make -j2 "$target"
 } >build.log 2>&1 || { tail -30 build.log >&2; exit 1; }
 echo "$desc" >BUILD_INFO
-echo "$dest/ctl/corelockerctl"
+echo "$dest/$target"

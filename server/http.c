@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "server.h"
+#include "slicecache.h"
 #include "store.h"
 
 /* TLS 1.2 and 1.3 only (GnuTLS priority string). */
@@ -417,6 +418,7 @@ void http_stop(void)
 	if (daemon_)
 		MHD_stop_daemon(daemon_);
 	daemon_ = NULL;
+	slice_cache_clear(); /* no request runs now: wipe the unsealed slices */
 	rl_free(rl_ip);
 	rl_free(rl_activate);
 	rl_free(rl_license);

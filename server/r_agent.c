@@ -322,9 +322,11 @@ enum MHD_Result h_key(struct req *r)
 	sqlite3 *db = store_db();
 	struct lic l;
 	enum api_err e;
-	struct cl_volume_entry *te = NULL, *fe = NULL;
-	uint8_t *tplain = NULL, *fplain = NULL, *vol = NULL;
-	size_t tlen = 0, flen = 0, tn = 0, fn = 0, vlen = 0;
+	struct slice *ts = NULL, *fs = NULL;
+	struct cl_volume_entry *diff = NULL;
+	const struct cl_volume_entry *te;
+	uint8_t *vol = NULL;
+	size_t tn, vlen = 0;
 	const char *from = v[3].present && !v[3].is_null ? v[3].s : NULL;
 	double beta = 0, from_beta = 0;
 	char target[64];
@@ -340,13 +342,15 @@ enum MHD_Result h_key(struct req *r)
 	e = lic_check(db, v[0].s, v[1].s, &l, 1);
 	if (!admitted(r, e, &l, &res))
 		goto out;
-	if ((rc = slice_open(db, l.model, l.tier, &beta, &tplain, &tlen, &te, &tn)) < 0) {
+	if ((rc = slice_open(db, l.model, l.tier, &beta, &ts)) < 0) {
 		res = rc == -1 ? reply_error(r, E_NOT_FOUND, "the license's tier '%s' no longer exists", l.tier)
 			       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
 		goto out;
 	}
+	te = ts->e;
+	tn = ts->n;
 	if (from) {
-		if ((rc = slice_open(db, l.model, from, &from_beta, &fplain, &flen, &fe, &fn)) < 0) {
+		if ((rc = slice_open(db, l.model, from, &from_beta, &fs)) < 0) {
 			res = rc == -1 ? reply_error(r, E_INVALID_FIELD, "model %lld has no tier '%s'", (long long)l.model, from)
 				       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
 			goto out;
@@ -357,7 +361,15 @@ enum MHD_Result h_key(struct req *r)
 					  from_beta, l.tier, beta);
 			goto out;
 		}
-		tn = subtract(te, tn, fe, fn);
+		/* The slice is shared (slicecache.h): subtract from a copy. */
+		if (!(diff = malloc((tn ? tn : 1) * sizeof(*diff)))) {
+			res = reply_error(r, E_INTERNAL, "out of memory");
+			goto out;
+		}
+		if (tn)
+			memcpy(diff, te, tn * sizeof(*diff));
+		tn = subtract(diff, tn, fs->e, fs->n);
+		te = diff;
 	}
 	if (!(h = volume_header(db, &l, l.tier, beta, from, from_beta, v[2].s)) ||
 	    cl_volume_build(h, te, tn, srv.sk, &vol, &vlen) < 0) {
@@ -392,8 +404,9 @@ out:
 	store_rollback(db);
 	free(vol);
 	json_decref(h);
-	slice_free(tplain, tlen, te);
-	slice_free(fplain, flen, fe);
+	free(diff);
+	slice_release(ts);
+	slice_release(fs);
 	json_decref(root);
 	return res;
 }

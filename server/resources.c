@@ -1,5 +1,4 @@
 /* resources.c - shared lookups and JSON renderings. */
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,13 +170,12 @@ static int slice_entries(const uint8_t *p, size_t len, struct cl_volume_entry **
 	return 0;
 }
 
-int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, uint8_t **plain, size_t *plain_len,
-	       struct cl_volume_entry **e, size_t *n)
+/* Read tier NAME of MODEL with its sealed slice (one statement: one snapshot) and unseal it. */
+static int slice_unseal(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out)
 {
 	sqlite3_stmt *st = store_q(db, "SELECT t.ratio, t.slice_id, s.sealed FROM tiers t JOIN slices s "
 				       "ON s.id = t.slice_id WHERE t.model_id = ?1 AND t.name = ?2");
-	uint8_t *p = NULL;
-	size_t len = 0;
+	struct slice *s = NULL;
 	char aad[128];
 	int rc;
 
@@ -191,33 +189,58 @@ int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, uint
 		return rc == SQLITE_DONE ? -1 : -2;
 	}
 	*ratio = sqlite3_column_double(st, 0);
-	aad_slice(model, store_text(st, 1), aad, sizeof(aad));
 	const uint8_t *sealed = sqlite3_column_blob(st, 2);
 	size_t slen = (size_t)sqlite3_column_bytes(st, 2);
-	if (slen < CL_SEAL_OVERHEAD || !(p = malloc(slen - CL_SEAL_OVERHEAD + 1))) {
+	if (slen < CL_SEAL_OVERHEAD || !(s = calloc(1, sizeof(*s))) ||
+	    !(s->plain = malloc(slen - CL_SEAL_OVERHEAD + 1))) {
+		free(s);
 		sqlite3_reset(st);
 		log_bug("slice of model %lld tier %s: bad size or out of memory", (long long)model, tier);
 		return -2;
 	}
-	len = slen - CL_SEAL_OVERHEAD;
-	rc = cl_unseal(srv.master, aad, strlen(aad), sealed, slen, p);
+	s->refs = 1;
+	s->model = model;
+	snprintf(s->id, sizeof(s->id), "%s", store_text(st, 1));
+	s->plain_len = slen - CL_SEAL_OVERHEAD;
+	aad_slice(model, s->id, aad, sizeof(aad));
+	rc = cl_unseal(srv.master, aad, strlen(aad), sealed, slen, s->plain);
 	sqlite3_reset(st);
-	if (rc < 0 || slice_entries(p, len, e, n) < 0) {
+	if (rc < 0 || slice_entries(s->plain, s->plain_len, &s->e, &s->n) < 0) {
 		log_bug("slice of model %lld tier %s: %s", (long long)model, tier,
 			rc < 0 ? cl_errmsg() : "malformed plaintext");
-		slice_free(p, len, NULL);
+		slice_release(s);
 		return -2;
 	}
-	*plain = p;
-	*plain_len = len;
+	*out = s;
 	return 0;
 }
 
-void slice_free(uint8_t *plain, size_t plain_len, struct cl_volume_entry *e)
+int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out)
 {
-	if (plain) {
-		OPENSSL_cleanse(plain, plain_len);
-		free(plain);
+	sqlite3_stmt *st = store_q(db, "SELECT ratio, slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
+	struct slice *s;
+	char id[33];
+	int rc;
+
+	if (!st)
+		return -2;
+	sqlite3_bind_int64(st, 1, model);
+	store_bind_text(st, 2, tier);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? -1 : -2;
 	}
-	free(e);
+	*ratio = sqlite3_column_double(st, 0);
+	snprintf(id, sizeof(id), "%s", store_text(st, 1));
+	sqlite3_reset(st);
+	if ((s = slice_cache_get(model, id))) {
+		*out = s;
+		return 0;
+	}
+	/* A miss reads the tier row again: a re-cut may have come in between. */
+	if ((rc = slice_unseal(db, model, tier, ratio, &s)) < 0)
+		return rc;
+	*out = slice_cache_put(s);
+	return 0;
 }

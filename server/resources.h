@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "volume.h"
+#include "slicecache.h"
 
 /* A license's visible status: stored status, or 'expired' (parameter ?NOW). */
 #define LICENSE_STATUS_SQL(now)                                                                    \
@@ -38,11 +38,10 @@ void aad_slice(int64_t model, const char *slice, char *out, size_t len);
 /*
  * Slices: the spans one tier restores, encoded like volume entries
  * (u32 shard, u64 offset, u32 length, bytes) and sorted by (shard, offset).
- * slice_open() unseals tier NAME of MODEL: *plain (wipe and free it) and the
- * entries that borrow from it.  -1: no such tier, -2: failure (logged).
+ * slice_open() gives tier NAME of MODEL, its ratio and its unsealed slice
+ * (from slicecache.h, read-only; slice_release() it).  -1: no such tier,
+ * -2: failure (logged).
  */
-int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, uint8_t **plain, size_t *plain_len,
-	       struct cl_volume_entry **e, size_t *n);
-void slice_free(uint8_t *plain, size_t plain_len, struct cl_volume_entry *e);
+int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out);
 
 #endif

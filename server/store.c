@@ -24,6 +24,24 @@ static struct stmt_cache *conns;
 static char *db_path;
 static _Thread_local struct stmt_cache *mine;
 
+/*
+ * One write transaction at a time in this process, handed over by a mutex.
+ * Without it, writers that find the database locked wait in SQLite's busy
+ * handler, which sleeps in growing steps (up to 100 ms each): under load, key
+ * deliveries (each writes its audit entry) then took up to seconds.  Held
+ * from store_begin() to store_commit() or store_rollback() on the same thread.
+ */
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local int writing;
+
+static void write_unlock(void)
+{
+	if (writing) {
+		writing = 0;
+		pthread_mutex_unlock(&write_lock);
+	}
+}
+
 static int exec(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
@@ -215,9 +233,19 @@ void store_reset(sqlite3 *db)
 
 int store_begin(sqlite3 *db)
 {
-	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
+	int rc;
+
+	if (writing) {
+		log_bug("database: a transaction is already open on this thread");
+		return SQLITE_MISUSE;
+	}
+	pthread_mutex_lock(&write_lock);
+	writing = 1;
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
 		log_warn("database: cannot begin a transaction: %s", sqlite3_errmsg(db));
+		write_unlock();
+	}
 	return rc;
 }
 
@@ -231,6 +259,7 @@ int store_commit(sqlite3 *db)
 		log_err("database: commit failed: %s", sqlite3_errmsg(db));
 		store_rollback(db);
 	}
+	write_unlock();
 	return rc;
 }
 
@@ -241,6 +270,7 @@ void store_rollback(sqlite3 *db)
 	store_reset(db);
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	write_unlock();
 }
 
 void store_bind_text(sqlite3_stmt *st, int i, const char *s)

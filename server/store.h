@@ -33,7 +33,11 @@ sqlite3_stmt *store_q(sqlite3 *db, const char *sql);
 /* Reset every cached statement of DB (releases read snapshots). */
 void store_reset(sqlite3 *db);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK; 0 or an SQLite result code. */
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK; 0 or an SQLite result code.  The
+ * daemon's threads take turns: store_begin() waits for the others' write
+ * transactions to end, and one thread opens at most one at a time.
+ */
 int store_begin(sqlite3 *db);
 int store_commit(sqlite3 *db);
 void store_rollback(sqlite3 *db);

@@ -129,10 +129,11 @@ print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "${2
 }
 
 # make_model NAME RATIO [SEED]: $T/NAME.safetensors, .locked.safetensors, .clkey
+# (layer scope, which the tests' expectations assume, whatever lock's default)
 make_model() {
 	"$PY" "$HERE/mkmodel.py" "$T/$1.safetensors" "${3:-1}" || fail "mkmodel"
 	"$CTL" lock "$T/$1.safetensors" -o "$T/$1.locked.safetensors" -k "$T/$1.clkey" --ratio "$2" \
-		> /dev/null || fail "lock"
+		--scope layer > /dev/null || fail "lock"
 }
 
 db_count() {

@@ -181,6 +181,28 @@ key "$KEY" fp1 nonce-6 full
 expect_error 400 INVALID_FIELD "from a higher tier"
 ok "from_tier: only the slices between two tiers; basic + upgrade == original"
 
+# corelockerd keeps unsealed slices in memory (server/slicecache.h): a re-cut
+# must be served at once, and the old cut never again
+key "$KEY" fp1 nonce-7
+expect 200 "key for basic, again (from the cache)"
+api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.15}'
+expect 200 "re-cut basic while in use"
+key "$KEY" fp1 nonce-8
+expect 200 "key for basic after the re-cut"
+"$VOLCHECK" "$T/vol" "$T/pub.pem" --nonce nonce-8 --apply "$T/m.locked.safetensors" "$T/recut.safetensors" > /dev/null ||
+	fail "re-cut volume"
+"$CTL" unlock "$T/m.locked.safetensors" -k "$T/m.clkey" --tier-ratio 0.15 -o "$T/recut.ref" > /dev/null
+cmp -s "$T/recut.safetensors" "$T/recut.ref" || fail "after a re-cut, the volume is not the new cut"
+key "$KEY" fp1 nonce-9 pro
+expect_error 400 INVALID_FIELD "from a tier above the re-cut one"
+api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
+expect 200 "re-cut basic back"
+key "$KEY" fp1 nonce-10
+"$VOLCHECK" "$T/vol" "$T/pub.pem" --apply "$T/m.locked.safetensors" "$T/recut2.safetensors" > /dev/null ||
+	fail "volume after the second re-cut"
+cmp -s "$T/recut2.safetensors" "$T/basic.ref" || fail "after re-cutting back, the volume is not tier 0.1"
+ok "a re-cut tier is delivered at once, though the old slice was cached"
+
 key clk_unknown fp1 n
 expect_error 404 NOT_FOUND "key for an unknown license"
 key "$KEY" fp9 n
@@ -249,7 +271,7 @@ actions = [x["action"] for x in e]
 for a in ("init", "model.create", "tier.create", "tier.recut", "license.issue", "license.update", "license.suspend",
           "license.reinstate", "license.revoke", "machine.activate", "machine.delete", "key.deliver", "tier.delete"):
     assert a in actions or a == "tier.recut", a
-assert actions.count("key.deliver") == 4, actions.count("key.deliver")
+assert actions.count("key.deliver") == 7, actions.count("key.deliver")
 PYEOF
 n=$(jget '["entries"].__len__()' "$T/audit.json")
 api GET "/v1/audit?since=$((n - 2))"
@@ -266,6 +288,6 @@ except sqlite3.DatabaseError as e:
 ok "audit: every admin action and delivery, hash chain verifies, append-only, since=N"
 
 call GET /metrics
-grep -q '^corelockerd_key_deliveries_total 4' "$T/body" || fail "deliveries metric: $(grep deliveries "$T/body")"
+grep -q '^corelockerd_key_deliveries_total 7$' "$T/body" || fail "deliveries metric: $(grep deliveries "$T/body")"
 grep -q 'route="/v1/key",status="403"' "$T/body" || fail "key 403 metric"
 ok "metrics count deliveries and statuses by route"

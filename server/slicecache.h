@@ -1,0 +1,53 @@
+/*
+ * slicecache.h - unsealed tier slices kept in memory between key deliveries.
+ *
+ * Unsealing and parsing a tier's slice for every POST /v1/key was a fifth of
+ * the daemon's CPU time for a 1 MiB volume.  A slice is stored under a random
+ * id and its row never changes: a re-cut seals a new slice under a new id and
+ * deletes the old one.  So a cached slice found by the id that the tier row
+ * names now holds exactly the bytes of the database, and nothing needs to be
+ * invalidated; slices no longer named are never asked for again and age out.
+ * The license (status, expiry, seat) and the tier row are still read from the
+ * database for every request.
+ *
+ * At most SLICE_CACHE_BYTES of plaintext and entry tables are kept, least
+ * recently used first out; a dropped slice is wiped.  Slices are shared
+ * read-only between threads and counted: slice_cache_get() and
+ * slice_cache_put() give the caller one reference, slice_release() returns it.
+ */
+#ifndef SRV_SLICECACHE_H
+#define SRV_SLICECACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "volume.h"
+
+#define SLICE_CACHE_BYTES (64u << 20) /* a 1 MiB volume's slice takes ~2.3 MiB */
+
+struct slice {
+	int64_t model;
+	char id[33];
+	uint8_t *plain; /* the unsealed slice */
+	size_t plain_len;
+	struct cl_volume_entry *e; /* its entries, sorted by (shard, offset); they borrow from plain */
+	size_t n;
+	/* bookkeeping of slicecache.c */
+	unsigned refs; /* the cache holds one while the slice is listed */
+	struct slice *prev, *next;
+};
+
+/* Slice ID of MODEL with a reference, or NULL when it is not cached. */
+struct slice *slice_cache_get(int64_t model, const char *id);
+/*
+ * Offer S (filled, with refs = 1: the caller's) to the cache.  Returns the
+ * caller's reference: S, or the same slice that another thread cached first
+ * (S is then released).
+ */
+struct slice *slice_cache_put(struct slice *s);
+/* Give a reference back (NULL is fine); the last one wipes and frees. */
+void slice_release(struct slice *s);
+/* Drop every cached slice (at shutdown, once no request runs). */
+void slice_cache_clear(void);
+
+#endif
