@@ -40,15 +40,12 @@ int ag_vol_open(int fd, const uint8_t pub[CL_PUB_LEN], struct ag_vol *out)
 	out->data = p;
 	out->size = (uint64_t)st.st_size;
 	/* Authenticate the bytes before parsing them further than the magic. */
-	if (out->size < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(out->data, CL_VOLUME_MAGIC, 8)) {
+	if ((r = cl_volume_authenticate(out->data, (size_t)out->size, pub)) < 0) {
+		r = r == CL_EINTEGRITY
+			? ax_fail(AX_SIGNATURE, "the key volume's signature does not verify with the pinned server key")
+			: ax_fail(AX_VOLUME, "bad key volume: %s", cl_errmsg());
 		ag_vol_close(out);
-		return ax_fail(AX_VOLUME, "bad key volume: not a key volume (bad magic or too short)");
-	}
-	if (cl_verify(pub, out->data, (size_t)out->size - CL_SIG_LEN, out->data + out->size - CL_SIG_LEN) <
-	    0) {
-		ag_vol_close(out);
-		return ax_fail(AX_SIGNATURE,
-			       "the key volume's signature does not verify with the pinned server key");
+		return r;
 	}
 	if ((r = cl_volume_parse(out->data, (size_t)out->size, &out->v)) < 0) {
 		r = ax_fail(AX_VOLUME, "bad key volume: %s", cl_errmsg());

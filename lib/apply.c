@@ -170,10 +170,8 @@ int cl_volume_apply(const void *volume, size_t volume_len, const struct cl_apply
 	else if ((r = cl_pubkey_from_pem(opts->pubkey_pem, strlen(opts->pubkey_pem), pub)) < 0)
 		return r;
 	/* Authenticate the bytes before parsing them further than the magic. */
-	if (volume_len < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(raw, CL_VOLUME_MAGIC, 8))
-		return cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
-	if (cl_verify(pub, raw, volume_len - CL_SIG_LEN, raw + volume_len - CL_SIG_LEN) < 0)
-		return cl_fail(CL_EINTEGRITY, "key volume signature does not verify with the server key");
+	if ((r = cl_volume_authenticate(raw, volume_len, pub)) < 0)
+		return r == CL_EUNSUPPORTED ? cl_fail(CL_EFORMAT, "%s", cl_errmsg()) : r;
 	if ((r = cl_volume_parse(volume, volume_len, &v)) < 0)
 		return r;
 	if (!(after = calloc(nshards ? nshards : 1, CL_SHA256_LEN))) {

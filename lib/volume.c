@@ -3,11 +3,20 @@
 #include <string.h>
 
 #include "cursor.h"
+#include "digest.h"
 #include "error.h"
 #include "jsonx.h"
 #include "volume.h"
 
 #define VOL_DEPTH 3 /* root -> shards -> shard */
+#define SIGN_CONTEXT "corelocker-volume-v2" /* signed with its NUL, then the digest */
+
+/* What a version 2 signature covers: the context and the SHA-256 of DATA. */
+static void signed_digest(const uint8_t *data, size_t len, uint8_t msg[sizeof(SIGN_CONTEXT) + CL_SHA256_LEN])
+{
+	memcpy(msg, SIGN_CONTEXT, sizeof(SIGN_CONTEXT));
+	cl_sha256(data, len, msg + sizeof(SIGN_CONTEXT));
+}
 #define MAX_SHARDS 65535
 
 int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
@@ -51,7 +60,9 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, c
 		memcpy(p + CL_VOLUME_ENTRY_HEAD, e[i].bytes, e[i].len);
 		p += CL_VOLUME_ENTRY_HEAD + e[i].len;
 	}
-	if ((r = cl_sign(sk, buf, (size_t)(p - buf), p)) < 0)
+	uint8_t msg[sizeof(SIGN_CONTEXT) + CL_SHA256_LEN];
+	signed_digest(buf, (size_t)(p - buf), msg);
+	if ((r = cl_sign(sk, msg, sizeof(msg), p)) < 0)
 		goto out;
 	*out = buf;
 	*outlen = (size_t)total;
@@ -221,7 +232,8 @@ int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out)
 		r = cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
 		goto fail;
 	}
-	if (cl_le(buf + 8, 4) != CL_VOLUME_VERSION) {
+	v->version = (unsigned)cl_le(buf + 8, 4);
+	if (v->version != 1 && v->version != CL_VOLUME_VERSION) {
 		r = cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %llu", (unsigned long long)cl_le(buf + 8, 4));
 		goto fail;
 	}
@@ -249,9 +261,35 @@ fail:
 	return r;
 }
 
+/* The signature of the LEN bytes of DATA, by the volume version. */
+static int verify_signed(unsigned version, const uint8_t *data, size_t len, const uint8_t *sig,
+			 const uint8_t pub[CL_PUB_LEN])
+{
+	uint8_t msg[sizeof(SIGN_CONTEXT) + CL_SHA256_LEN];
+
+	if (version == 1)
+		return cl_verify(pub, data, len, sig);
+	signed_digest(data, len, msg);
+	return cl_verify(pub, msg, sizeof(msg), sig);
+}
+
+int cl_volume_authenticate(const uint8_t *buf, size_t len, const uint8_t pub[CL_PUB_LEN])
+{
+	unsigned version;
+
+	if (len < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(buf, CL_VOLUME_MAGIC, 8) != 0)
+		return cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
+	version = (unsigned)cl_le(buf + 8, 4);
+	if (version != 1 && version != CL_VOLUME_VERSION)
+		return cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %u", version);
+	if (verify_signed(version, buf, len - CL_SIG_LEN, buf + len - CL_SIG_LEN, pub) < 0)
+		return cl_fail(CL_EINTEGRITY, "key volume signature does not verify with the server key");
+	return 0;
+}
+
 int cl_volume_verify(const struct cl_volume *v, const uint8_t pub[CL_PUB_LEN])
 {
-	if (cl_verify(pub, v->signed_data, v->signed_len, v->sig) < 0)
+	if (verify_signed(v->version, v->signed_data, v->signed_len, v->sig, pub) < 0)
 		return cl_fail(CL_EINTEGRITY, "key volume signature does not verify with the server key");
 	return 0;
 }

@@ -4,7 +4,9 @@
  *
  * Layout: magic "CLVOL\r\n\x1a", u32 version, u32 header length, a JSON
  * header, the entries sorted by (shard, file offset), and a 64-byte Ed25519
- * signature over every byte before it.  One entry is u32 shard, u64 file
+ * signature: in version 2 over "corelocker-volume-v2" NUL and the SHA-256 of
+ * every byte before it (one fast hash pass instead of Ed25519's two SHA-512
+ * passes over the whole volume); in version 1, still read, over those bytes.  One entry is u32 shard, u64 file
  * offset, u32 length, then that many original bytes.
  *
  * A parsed volume borrows its strings from its JSON header and its entry
@@ -22,7 +24,7 @@
 #include "sign.h"
 
 #define CL_VOLUME_MAGIC "CLVOL\r\n\x1a"
-#define CL_VOLUME_VERSION 1
+#define CL_VOLUME_VERSION 2 /* written; version 1 is still read */
 #define CL_VOLUME_PREFIX 16
 #define CL_VOLUME_MAX_HEADER (16u << 20)
 #define CL_VOLUME_ENTRY_HEAD 16 /* shard, offset, length */
@@ -59,6 +61,7 @@ struct cl_volume {
 	const uint8_t *signed_data; /* every byte before the signature */
 	size_t signed_len;
 	const uint8_t *sig;
+	unsigned version; /* 1: signed bytes; 2: signed digest */
 };
 
 /*
@@ -71,6 +74,11 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, c
 /* Parse and fully validate (structure only; see cl_volume_verify). */
 int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out);
 /* Check the Ed25519 signature against PUB: 0 or CL_EINTEGRITY. */
+/*
+ * Check the magic, the version and the signature of a raw volume before
+ * parsing it: CL_EFORMAT, CL_EUNSUPPORTED or CL_EINTEGRITY.
+ */
+int cl_volume_authenticate(const uint8_t *buf, size_t len, const uint8_t pub[CL_PUB_LEN]);
 int cl_volume_verify(const struct cl_volume *v, const uint8_t pub[CL_PUB_LEN]);
 void cl_volume_free(struct cl_volume *v);
 

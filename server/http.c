@@ -95,9 +95,13 @@ enum MHD_Result reply_signed_json(struct req *r, unsigned status, json_t *body)
 	return add_signature(r, status, "application/json", (uint8_t *)text, strlen(text));
 }
 
-enum MHD_Result reply_signed_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len)
+enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len)
 {
-	return add_signature(r, status, ctype, buf, len);
+	struct MHD_Response *resp = from_buffer(buf, len);
+
+	if (!resp)
+		return MHD_NO;
+	return queue(r, status, resp, ctype);
 }
 
 enum MHD_Result reply_text(struct req *r, unsigned status, const char *ctype, char *text)

@@ -398,7 +398,7 @@ enum MHD_Result h_key(struct req *r)
 	metrics_delivery(vlen);
 	log_info("license %lld: delivered tier %s%s%s (%zu entries, %zu bytes)", (long long)l.id, l.tier,
 		 from ? " from " : "", from ? from : "", tn, vlen);
-	res = reply_signed_bytes(r, 200, "application/vnd.corelocker.volume", vol, vlen);
+	res = reply_bytes(r, 200, "application/vnd.corelocker.volume", vol, vlen);
 	vol = NULL;
 out:
 	store_rollback(db);

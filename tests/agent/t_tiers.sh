@@ -169,6 +169,35 @@ grep -q "tier pro" "$T/insp" && grep -q "nonce gap-1" "$T/insp" || fail "inspect
 [ "$(jget '["type"]')" = clvol ] && [ "$(jget '["header"]["tier"]')" = pro ] || fail "inspect --json: $(cat "$T/body")"
 ok "air-gapped: --volume-file with --nonce; corelockerctl inspect reads the volume"
 
+# ---- the volume's signature, checked by openssl as docs/formats.md defines it ----
+# version 2: Ed25519 over "corelocker-volume-v2" NUL and the SHA-256 of every byte before the signature
+sz=$(stat -c %s "$T/pro.clvol")
+[ "$(od -An -tu4 -j8 -N4 "$T/pro.clvol" | tr -d ' ')" = 2 ] || fail "the server does not write volume version 2"
+head -c $((sz - 64)) "$T/pro.clvol" >"$T/vol.data"
+tail -c 64 "$T/pro.clvol" >"$T/vol.sig"
+{ printf 'corelocker-volume-v2\0'; openssl dgst -sha256 -binary "$T/vol.data"; } >"$T/vol.msg"
+openssl pkeyutl -verify -pubin -inkey "$T/pub.pem" -rawin -in "$T/vol.msg" -sigfile "$T/vol.sig" >/dev/null 2>&1 ||
+	fail "the volume's signature is not the documented Ed25519 over the context and SHA-256"
+# version 1 (Ed25519 over the bytes themselves) is still accepted: re-sign the same volume as v1
+{ head -c 8 "$T/vol.data"; printf '\001\000\000\000'; tail -c +13 "$T/vol.data"; } >"$T/v1.data"
+openssl pkeyutl -sign -inkey "$T/var/signing.key" -rawin -in "$T/v1.data" -out "$T/v1.sig" || fail "sign v1"
+cat "$T/v1.data" "$T/v1.sig" >"$T/v1.clvol"
+(
+	unset CORELOCKER_SERVER
+	run_agent g2 unlock "$L" -o "$T/gap1.safetensors" --volume-file "$T/v1.clvol" --nonce gap-1
+	expect_rc 0 g2 "apply a version 1 volume"
+) || exit 1
+cmp -s "$T/gap1.safetensors" "$T/ref-pro.safetensors" || fail "a version 1 volume gives another tier"
+# a v1 signature on a v2 volume (or the reverse) never verifies
+{ head -c 8 "$T/vol.data"; printf '\002\000\000\000'; tail -c +13 "$T/vol.data"; cat "$T/v1.sig"; } >"$T/mix.clvol"
+(
+	unset CORELOCKER_SERVER
+	run_agent g3 unlock "$L" -o "$T/gap3.safetensors" --volume-file "$T/mix.clvol" --nonce gap-1
+	refused 5 g3 "a version 1 signature on a version 2 volume"
+) || exit 1
+[ ! -e "$T/gap3.safetensors" ] || fail "a refused volume wrote output"
+ok "volume v2 signature verifies with openssl as documented; v1 volumes are still applied; mixed versions refused"
+
 # ---- the default fingerprint is the SHA-256 of /etc/machine-id ----
 if [ -s /etc/machine-id ]; then
 	run_agent mid unlock "$L" -o "$T/mid.safetensors" --license "$KEY_full"
