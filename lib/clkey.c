@@ -12,9 +12,21 @@
 #define KEY_DEPTH 5 /* root -> groups -> group -> members -> pair */
 #define MAX_UNITS (1ull << 40)
 
-unsigned cl_key_index_bytes(uint64_t units)
+/*
+ * Version 3: the fewest bytes that hold every index of the group (units - 1),
+ * so 1 byte up to 2^8 units, 2 up to 2^16, and so on; MAX_UNITS caps it at 5.
+ * For element units of an F32 tensor the index was half the record.
+ * Version 2 (still read): 4 bytes, or 8 past 2^32 units.
+ */
+unsigned cl_key_index_bytes(uint32_t version, uint64_t units)
 {
-	return units <= 0xffffffffull ? 4 : 8;
+	unsigned n = 1;
+
+	if (version == 2)
+		return units <= 0xffffffffull ? 4 : 8;
+	while (n < 8 && units > 1ull << 8 * n)
+		n++;
+	return n;
 }
 
 int cl_key_write_header(struct cl_out *o, json_t *header)
@@ -161,9 +173,10 @@ static int parse_group(struct cl_key *k, size_t i, json_t *e, char *used)
 		return cl_fail(CL_EKEY, "key header: group %zu: 'finite' exceeds 'units'", i);
 	if (g->count > g->finite)
 		return cl_fail(CL_EKEY, "key header: group %zu: 'count' exceeds 'finite'", i);
-	if (ib != cl_key_index_bytes(g->units))
-		return cl_fail(CL_EKEY, "key header: group %zu: 'index_bytes' must be %u for %llu units", i,
-			       cl_key_index_bytes(g->units), (unsigned long long)g->units);
+	if (ib != cl_key_index_bytes(k->version, g->units))
+		return cl_fail(CL_EKEY,
+			       "key header: group %zu: 'index_bytes' must be %u for %llu units (version %u)", i,
+			       cl_key_index_bytes(k->version, g->units), (unsigned long long)g->units, k->version);
 	g->index_bytes = (unsigned)ib;
 	g->scale = 1;
 	if (k->scope == CL_SCOPE_GLOBAL_NORM) {
@@ -330,8 +343,9 @@ int cl_key_parse(const uint8_t *buf, size_t len, struct cl_key **out)
 		r = cl_fail(CL_EKEY, "not a .clkey file (bad magic or too short)");
 		goto fail;
 	}
-	if (cl_le(buf + 8, 4) != CL_KEY_VERSION) {
-		r = cl_fail(CL_EKEY, "unsupported .clkey version %llu", (unsigned long long)cl_le(buf + 8, 4));
+	k->version = (uint32_t)cl_le(buf + 8, 4);
+	if (k->version < CL_KEY_VERSION_MIN || k->version > CL_KEY_VERSION) {
+		r = cl_fail(CL_EKEY, "unsupported .clkey version %u", k->version);
 		goto fail;
 	}
 	hlen = cl_le(buf + 12, 4);

@@ -18,7 +18,9 @@
 #include "safetensors.h"
 
 #define CL_KEY_MAGIC "CLKEY\r\n\x1a"
-#define CL_KEY_VERSION 2 /* 2: no group number in global records */
+/* 2: no group number in global records; 3: unit indexes as narrow as the group allows */
+#define CL_KEY_VERSION 3
+#define CL_KEY_VERSION_MIN 2 /* the oldest version still read (keys stored by corelockerd) */
 #define CL_KEY_MAX_HEADER (64u << 20)
 #define CL_KEY_PREFIX 16 /* magic, version, header length */
 
@@ -45,12 +47,13 @@ struct cl_key_group {
 	} m[2];
 	unsigned nm;
 	uint64_t units, finite, count, unit_bytes;
-	unsigned index_bytes;    /* 4 or 8 */
+	unsigned index_bytes;    /* cl_key_index_bytes(version, units) */
 	double scale;            /* score multiplier (global-norm), else 1 */
 	const uint8_t *records;  /* this group's block of records */
 };
 
 struct cl_key {
+	uint32_t version; /* CL_KEY_VERSION_MIN .. CL_KEY_VERSION */
 	int unit, scope, select;
 	double alpha;
 	uint64_t seed;
@@ -82,6 +85,7 @@ int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_f
 int cl_key_write_header(struct cl_out *o, json_t *header);
 int cl_key_write_record(struct cl_out *o, unsigned index_bytes, uint64_t unit);
 int cl_key_write_trailer(struct cl_out *o);
-unsigned cl_key_index_bytes(uint64_t units);
+/* Bytes of one unit index in a group of UNITS (>= 1) units, in a key of VERSION. */
+unsigned cl_key_index_bytes(uint32_t version, uint64_t units);
 
 #endif

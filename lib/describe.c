@@ -91,14 +91,15 @@ static int describe_key(const char *path, json_t **out)
 		json_t *t = json_array();
 		for (unsigned j = 0; j < g->nm; j++)
 			json_array_append_new(t, json_string(k->t[g->m[j].tensor].name));
-		json_array_append_new(groups, json_pack("{s:o, s:s, s:I, s:I, s:I, s:I}", "tensors", t, "dtype",
+		json_array_append_new(groups, json_pack("{s:o, s:s, s:I, s:I, s:I, s:i, s:I}", "tensors", t, "dtype",
 							cl_dtype_get(k->t[g->m[0].tensor].dtype)->name, "units",
 							(json_int_t)g->units, "finite", (json_int_t)g->finite,
-							"extracted", (json_int_t)g->count, "key_bytes",
+							"extracted", (json_int_t)g->count, "index_bytes",
+							(int)g->index_bytes, "key_bytes",
 							(json_int_t)(g->count * (g->index_bytes + g->unit_bytes))));
 	}
 	o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:o}", "type",
-		      "clkey", "path", path, "version", CL_KEY_VERSION, "unit", cl_unit_name(k->unit), "scope",
+		      "clkey", "path", path, "version", (int)k->version, "unit", cl_unit_name(k->unit), "scope",
 		      cl_scope_name(k->scope), "select", k->select == CL_SELECT_RANDOM ? "random" : "top",
 		      "alpha", k->alpha, "locked_sha256", hexj(k->locked), "original_sha256", hexj(k->original),
 		      "sharded", k->sharded, "shards", (json_int_t)k->nshards, "units", (json_int_t)k->finite,

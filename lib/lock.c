@@ -238,7 +238,7 @@ static json_t *key_header(const struct lock *l)
 		}
 		json_t *gj = json_pack("{s:o, s:I, s:I, s:I, s:i}", "members", mem, "units", (json_int_t)g->units,
 				       "finite", (json_int_t)g->finite, "count", (json_int_t)g->count, "index_bytes",
-				       (int)cl_key_index_bytes(g->units));
+				       (int)cl_key_index_bytes(CL_KEY_VERSION, g->units));
 		if (l->o->scope == CL_SCOPE_GLOBAL_NORM) /* %.17g: the tier cut recomputes scores exactly */
 			json_object_set_new(gj, "scale", json_real(g->scale));
 		json_array_append_new(groups, gj);
@@ -300,7 +300,7 @@ static int write_key(struct lock *l, struct cl_out *o)
 			__builtin_prefetch(l->m->t[ng->m[0].tensor].data +
 					   CL_PICK_UNIT(l->picks[i + 8]) * ng->m[0].stride);
 		}
-		r = cl_key_write_record(o, cl_key_index_bytes(g->units), u);
+		r = cl_key_write_record(o, cl_key_index_bytes(CL_KEY_VERSION, g->units), u);
 		for (unsigned j = 0; j < g->nm && r == 0; j++)
 			r = cl_out_write(o, l->m->t[g->m[j].tensor].data + u * g->m[j].stride,
 					 (size_t)g->m[j].stride);

@@ -36,6 +36,25 @@ cmp -s "$L" "$T/m.locked.safetensors" || fail "the locked model changed"
 [ -z "$(ls -A "$T" | grep '\.tmp\.')" ] || fail "temp files left: $(ls -A "$T")"
 ok "each tier (to OUT and --in-place) == corelockerctl unlock --tier-ratio; full == original"
 
+# ---- a .clkey version 2 key (4-byte unit indexes), as stored before version 3 ----
+"$PY" - "$top_srcdir/tests/hostile" "$T/m.clkey" "$T/mv2.clkey" <<'PYEOF' || fail "rewrite the key as version 2"
+import sys
+sys.path.insert(0, sys.argv[1])
+import gen
+open(sys.argv[3], "wb").write(gen.key_v2(open(sys.argv[2], "rb").read()))
+PYEOF
+push mv2
+[ "$(jget '["key_bytes"]')" -gt "$(stat -c %s "$T/m.clkey")" ] || fail "the version 2 key is not the larger one"
+tier mv2 basic 0.02
+tier mv2 full 0
+for name in basic full; do
+	issue mv2 "$name"
+	run_agent "v2-$name" unlock "$L" -o "$T/v2-$name.safetensors" --license "$KEY" --fingerprint fp-v2
+	expect_rc 0 "v2-$name" "unlock $name with a version 2 key on the server"
+	cmp -s "$T/v2-$name.safetensors" "$T/ref-$name.safetensors" || fail "version 2 key: tier $name differs"
+done
+ok "a version 2 key pushed to the server cuts the same tiers as the version 3 key"
+
 # ---- upgrade basic -> pro -> full fetches only the difference ----
 issue m basic '"max_machines":1'
 LUP=$LID KUP=$KEY

@@ -47,6 +47,7 @@ expect 0 "$CTL" inspect "$W/key.clkey" --json
 check "inspect key --json" "$PYTHON" -c "
 import json; d=json.load(open('$W/out'))
 assert d['type']=='clkey' and d['unit']=='channel' and d['extracted']>0
+assert d['version']==3 and all(g['index_bytes']==max(1, ((g['units']-1).bit_length()+7)//8) for g in d['groups'])
 assert all(g['tensors'][0].endswith('.weight') and g['tensors'][1].endswith('.bias') for g in d['groups'])"
 expect 0 "$CTL" inspect "$MODEL" --json
 check "inspect model --json names the sha256" "$PYTHON" -c "

@@ -66,6 +66,18 @@ static int visit(void *ctx, uint32_t group, uint64_t unit, const uint8_t *bytes)
 	return 0;
 }
 
+/* The width rule, written out: version 2 keys use 4 bytes (8 past 2^32 units),
+ * version 3 the fewest whole bytes that hold units - 1. */
+static unsigned index_bytes(uint32_t version, uint64_t units)
+{
+	if (version == 2)
+		return units <= 0xffffffffull ? 4 : 8;
+	for (unsigned n = 1; n < 8; n++)
+		if (units - 1 < 1ull << 8 * n)
+			return n;
+	return 8;
+}
+
 static void oracle(const uint8_t *buf, size_t len, const struct cl_key *k, int strict)
 {
 	uint32_t hlen = (uint32_t)buf[12] | (uint32_t)buf[13] << 8 | (uint32_t)buf[14] << 16 | (uint32_t)buf[15] << 24;
@@ -73,13 +85,13 @@ static void oracle(const uint8_t *buf, size_t len, const struct cl_key *k, int s
 	static const double betas[] = {0, 0.125, 0.25, 0.5, 1.0};
 
 	CHECK(len >= CL_KEY_PREFIX + CL_SHA256_LEN && memcmp(buf, CL_KEY_MAGIC, 8) == 0);
-	CHECK(buf[8] == CL_KEY_VERSION && !buf[9] && !buf[10] && !buf[11]);
+	CHECK((buf[8] == 2 || buf[8] == 3) && buf[8] == k->version && !buf[9] && !buf[10] && !buf[11]);
 	CHECK((uint64_t)hlen + CL_KEY_PREFIX + CL_SHA256_LEN <= len);
 	CHECK(k->body == buf + CL_KEY_PREFIX + hlen);
 	CHECK(k->body_len == len - CL_KEY_PREFIX - hlen - CL_SHA256_LEN);
 	CHECK(k->alpha > 0 && k->alpha <= 0.5);
 	CHECK(k->unit >= CL_UNIT_ELEMENT && k->unit <= CL_UNIT_CHANNEL);
-	CHECK(k->scope == CL_SCOPE_LAYER || k->scope == CL_SCOPE_GLOBAL);
+	CHECK(k->scope == CL_SCOPE_LAYER || k->scope == CL_SCOPE_GLOBAL || k->scope == CL_SCOPE_GLOBAL_NORM);
 	CHECK(k->nshards >= 1 && k->shards);
 	for (uint32_t i = 0; i < k->nshards; i++) {
 		const struct cl_key_shard *s = &k->shards[i];
@@ -105,7 +117,7 @@ static void oracle(const uint8_t *buf, size_t len, const struct cl_key *k, int s
 		uint64_t ub = 0, rec, block;
 		CHECK(g->nm >= 1 && g->nm <= 2);
 		CHECK(g->units >= 1 && g->finite <= g->units && g->count <= g->finite);
-		CHECK(g->index_bytes == (g->units <= 0xffffffffull ? 4u : 8u));
+		CHECK(g->index_bytes == index_bytes(k->version, g->units));
 		for (unsigned j = 0; j < g->nm; j++) {
 			const struct cl_key_tensor *t;
 			CHECK(g->m[j].tensor < k->nt && g->m[j].stride > 0);
@@ -141,7 +153,7 @@ static void oracle(const uint8_t *buf, size_t len, const struct cl_key *k, int s
 	CHECK(sum_count == k->count);
 	/* top-level finite also counts the groups with nothing extracted */
 	CHECK(sum_finite <= k->finite);
-	if (k->scope == CL_SCOPE_GLOBAL)
+	if (k->scope != CL_SCOPE_LAYER)
 		CHECK(k->count == cl_count(k->alpha, k->finite));
 
 	/* every tier cut visits exactly the records below it */

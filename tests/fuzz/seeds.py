@@ -10,15 +10,19 @@ corpus/safetensors/hostile_* the hostile models of tests/hostile/files
 corpus/clkey/seed_*         real keys made by corelockerctl: every unit x
                             scope and random selection (bn_cnn), two per other
                             model, a sharded model
+corpus/clkey/seed_v2_*      the bn_cnn and sharded keys again in .clkey
+                            version 2 (4-byte unit indexes), which the parser
+                            still reads (gen.key_v2 rewrites them)
 corpus/clkey/hostile_*      the hostile keys of tests/hostile/files
 
 While it locks, it also checks that every lock unlocks back to the original,
 byte for byte, and that tier 0 of an alpha lock equals the original.
 Files the fuzzer added (named by their SHA-1) are left alone, except that
-a key stamped with an older .clkey version whose layout is the current one
-(RESTAMP) is re-stamped with the current version and renamed after its new
-SHA-1, so that it still reaches the parser beyond the version check.  Only
-the standard library is needed.
+a key stamped with an older .clkey version whose layout is one still read
+(RESTAMP) is re-stamped with that version and renamed after its new SHA-1,
+so that it still reaches the parser beyond the version check.  (The
+fuzzer's keys of version 2 stay as they are: version 2 is still read.)
+Only the standard library is needed.
 """
 
 import argparse
@@ -96,7 +100,8 @@ def models():
 
 
 LOCKS = [("element", "layer", []), ("element", "global", []), ("neuron", "layer", []), ("neuron", "global", []),
-         ("channel", "layer", []), ("channel", "global", []), ("element", "layer", ["--select", "random", "--seed", "7"])]
+         ("channel", "layer", []), ("channel", "global", []), ("element", "global-norm", []),
+         ("element", "layer", ["--select", "random", "--seed", "7"])]
 # Every lock is checked; the corpus keeps every key of FULL_KEYS, and two
 # (element/layer, neuron/global) of the other models, to stay small.
 FULL_KEYS = ("bn_cnn",)
@@ -128,10 +133,28 @@ def lock_all(ctl, name, path, tmp, problems):
             problems.append("%s: unlock does not give the original back" % tag)
         with open(key, "rb") as f:
             keys[tag] = f.read()
+        check_v2(ctl, tag, out, key, keys[tag], tmp, problems)
         if not os.path.isdir(out):
             with open(out, "rb") as f:
                 locked[tag] = f.read()
     return keys, locked
+
+
+def check_v2(ctl, tag, locked, key, blob, tmp, problems):
+    """The key rewritten in .clkey version 2 must cut the same tiers."""
+    v2 = os.path.join(tmp, tag + ".v2.clkey")
+    write(tmp, tag + ".v2.clkey", gen.key_v2(blob))
+    for beta in ("0", "0.15"):
+        a, b = os.path.join(tmp, tag + ".t3"), os.path.join(tmp, tag + ".t2")
+        run([ctl, "unlock", locked, "-k", key, "--tier-ratio", beta, "-o", a])
+        run([ctl, "unlock", locked, "-k", v2, "--tier-ratio", beta, "-o", b])
+        if not same(a, b):
+            problems.append("%s: the version 2 key cuts tier %s differently" % (tag, beta))
+        for p in (a, b):
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            else:
+                os.remove(p)
 
 
 def same(a, b):
@@ -147,10 +170,10 @@ def write(d, name, content):
         f.write(content)
 
 
-# Older .clkey versions whose layout is the current one: {old: current}.
+# Older .clkey versions whose layout is one still read: {old: new}.
 # Version 1 keys written after commit 3626374 already had the version-2
 # layout (no group number in global records); the fuzzer found its keys then.
-RESTAMP = {1: gen.KEY_VERSION}
+RESTAMP = {1: 2}
 
 
 def restamp_fuzzer_keys():
@@ -195,6 +218,8 @@ def main():
             for tag, k in keys.items():
                 if name in FULL_KEYS or tag.endswith(("_element_layer", "_neuron_global")):
                     write(KEY_DIR, "seed_%s.clkey" % tag, k)
+                if name in FULL_KEYS:
+                    write(KEY_DIR, "seed_v2_%s.clkey" % tag, gen.key_v2(k))
             # one locked file per model is enough: the header is the original's
             for tag, l in list(locked.items())[:1]:
                 write(ST_DIR, "seed_%s.locked.safetensors" % tag, l)
@@ -226,7 +251,11 @@ def main():
             if not same(back, sd):
                 problems.append("sharded %s: unlock does not give the original back" % scope)
             with open(key, "rb") as f:
-                write(KEY_DIR, "seed_sharded_neuron_%s.clkey" % scope, f.read())
+                blob = f.read()
+            check_v2(args.ctl, "sh_" + scope, os.path.join(out, "m.safetensors.index.json"), key, blob, tmp,
+                     problems)
+            write(KEY_DIR, "seed_sharded_neuron_%s.clkey" % scope, blob)
+            write(KEY_DIR, "seed_v2_sharded_neuron_%s.clkey" % scope, gen.key_v2(blob))
         for f in ("m-1.safetensors", "m-2.safetensors"):
             shutil.copy(os.path.join(sd, f), os.path.join(ST_DIR, "seed_shard_" + f))
     finally:
@@ -234,7 +263,7 @@ def main():
 
     restamped = restamp_fuzzer_keys()
     if restamped:
-        print("re-stamped %d fuzzer keys with .clkey version %d" % (restamped, gen.KEY_VERSION))
+        print("re-stamped %d fuzzer keys with .clkey version %d" % (restamped, RESTAMP[1]))
 
     hostile = os.path.join(HERE, "..", "hostile", "files")
     seen = set()

@@ -11,6 +11,11 @@ this script is needed only to reproduce or extend the catalogue.  It writes:
 
   files/good/model.safetensors   a valid model (run.sh locks it at test time)
   files/good/sharded/            a valid sharded model (idem)
+  files/good/model.v2.clkey      the key of run.sh's control lock in .clkey
+                                 version 2 (4-byte unit indexes), byte for
+                                 byte what corelockerctl wrote before version
+                                 3 (key_v2 rebuilds it from the version 3
+                                 key); run.sh unlocks with it
   files/st_*.safetensors         malformed single-file models
   files/shard_*/                 malformed sharded models (the row names the
                                  *.safetensors.index.json)
@@ -33,6 +38,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -372,7 +378,35 @@ def shard_cases():
 # .clkey helpers
 
 MAGIC = b"CLKEY\r\n\x1a"
-KEY_VERSION = 2     # CL_KEY_VERSION in lib/clkey.h: the version corelockerctl writes
+KEY_VERSION = 3     # CL_KEY_VERSION in lib/clkey.h: the version corelockerctl writes
+
+
+def index_bytes(version, units):
+    """Bytes of a unit index (lib/clkey.c cl_key_index_bytes): version 2 uses
+    4 (8 past 2^32 units), version 3 the fewest bytes that hold units - 1."""
+    if version == 2:
+        return 4 if units < 1 << 32 else 8
+    return max(1, ((units - 1).bit_length() + 7) // 8)
+
+
+def key_v2(blob):
+    """The version 2 form of a version 3 key, as corelockerctl of version 2
+    wrote it: each group's index_bytes changed in the header text (one digit
+    for another: nothing else moves), every unit index widened, a new trailer."""
+    ver, h, body = key_split(blob)
+    assert ver == 3, ver
+    text = blob[16:16 + struct.unpack("<I", blob[12:16])[0]]
+    widths = iter([index_bytes(2, g["units"]) for g in h["groups"]])
+    text = re.sub(rb'"index_bytes":\d', lambda m: b'"index_bytes":%d' % next(widths), text)
+    out, pos = bytearray(), 0
+    for g in h["groups"]:
+        old, new = g["index_bytes"], index_bytes(2, g["units"])
+        unit = sum(m[1] for m in g["members"])
+        for _ in range(g["count"]):
+            out += body[pos:pos + old] + bytes(new - old) + body[pos + old:pos + old + unit]
+            pos += old + unit
+    assert pos == len(body) and next(widths, None) is None
+    return key_join(text, bytes(out), version=2)
 
 
 def key_split(blob):
@@ -439,6 +473,12 @@ def make_keys(ctl):
                 keys[unit + "_" + scope] = f.read()
             assert key_split(keys[unit + "_" + scope])[0] == KEY_VERSION, \
                 "corelockerctl writes another .clkey version than KEY_VERSION"
+        # run.sh's control lock (default unit and scope), for files/good/model.v2.clkey
+        out, key = os.path.join(tmp, "m.locked"), os.path.join(tmp, "m.clkey")
+        subprocess.run([ctl, "lock", model_path, "-o", out, "-k", key, "--ratio", "0.25"], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(key, "rb") as f:
+            keys["control"] = f.read()
     finally:
         shutil.rmtree(tmp)
     return keys
@@ -496,8 +536,17 @@ def key_cases(ctl):
         "unsupported .clkey version %d" % (KEY_VERSION + 1), key_join(hl, bl, version=KEY_VERSION + 1))
     key("version_0", "version 0 (valid checksum)", "unsupported .clkey version 0",
         key_join(hl, bl, version=0))
-    key("version_1", "version 1: a real key re-stamped with the version before the bump (valid checksum)",
+    key("version_1", "version 1: a real key re-stamped with a version no longer read (valid checksum)",
         "unsupported .clkey version 1", key_join(hl, bl, version=1))
+    # version 2 is still read, with its own index width (4 bytes): a version 3
+    # key re-stamped 2 has too narrow indexes, a version 2 key stamped 3 too wide
+    key("version_2_narrow", "a version 3 key (1-byte indexes) re-stamped version 2 (valid checksum)",
+        "key header: group 0: 'index_bytes' must be 4 for %d units (version 2)" % hl["groups"][0]["units"],
+        key_join(hl, bl, version=2))
+    _, h2, b2 = key_split(key_v2(kl))
+    key("version_3_wide", "a version 2 key (4-byte indexes) stamped version 3 (valid checksum)",
+        "key header: group 0: 'index_bytes' must be 1 for %d units (version 3)" % h2["groups"][0]["units"],
+        key_join(h2, b2, version=3))
     # the layout before commit 3626374 (version 1): a u32 group number led
     # every global record
     recs = [g["index_bytes"] + sum(m[1] for m in g["members"]) for g in hg["groups"]]
@@ -642,7 +691,7 @@ def key_cases(ctl):
         "key header: group 0: 'count' exceeds 'finite'",
         key_join(edit(hl, groups__0__finite=g0["count"] - 1), bl))
     key("group_index_bytes", "index_bytes 8 for a small group",
-        "key header: group 0: 'index_bytes' must be 4 for %d units" % g0["units"],
+        "key header: group 0: 'index_bytes' must be 1 for %d units (version 3)" % g0["units"],
         key_join(edit(hl, groups__0__index_bytes=8), bl))
     key("count_layer", "layer group count is not round(alpha x finite)",
         "key header: group 0 holds %d units, not round(alpha x %d)" % (g0["count"] + 1, g0["finite"]),
@@ -657,10 +706,14 @@ def key_cases(ctl):
     key("count_global", "global count is not round(alpha x finite)",
         "key header: 'count' is not round(alpha x finite)", key_join(edit(hg, finite=hg["finite"] + 8), bg))
     # --- records (valid checksum)
-    rec = 4 + 4                       # element/F32: index_bytes + unit bytes
+    w0 = g0["index_bytes"]            # 1: fc1.weight has 24 units
+    rec = w0 + 4                      # element/F32: index_bytes + unit bytes
     b = bytearray(bl)
-    b[0:4] = struct.pack("<I", g0["units"])
-    key("record_range_layer", "layer record 0 has unit index == units",
+    b[0:w0] = g0["units"].to_bytes(w0, "little")
+    key("record_range_layer", "layer record 0 has unit index == units (a 1-byte index)",
+        "key body: group 0 record 0 has unit index out of range", key_join(hl, bytes(b)))
+    b[0:w0] = b"\xff" * w0
+    key("record_range_ff", "layer record 0 has unit index 255, the largest a 1-byte index holds",
         "key body: group 0 record 0 has unit index out of range", key_join(hl, bytes(b)))
     key("body_short_layer", "last record missing (valid checksum)",
         "key body: group %d runs past the end (truncated key?)" % (len(hl["groups"]) - 1),
@@ -670,28 +723,60 @@ def key_cases(ctl):
     # two records of a group name the same unit: restoring would write one
     # unit's bytes over another's
     b = bytearray(bl)
-    b[5 * rec:5 * rec + 4] = b[0:4]
+    b[5 * rec:5 * rec + w0] = b[0:w0]
     key("record_duplicate", "layer group 0 lists its top unit again as record 5",
-        "key body: group 0 lists unit %d twice" % struct.unpack("<I", bl[0:4])[0], key_join(hl, bytes(b)))
+        "key body: group 0 lists unit %d twice" % int.from_bytes(bl[0:w0], "little"), key_join(hl, bytes(b)))
     # global scope: the same per-group blocks; the tier cut merges them by score
     last = len(hg["groups"]) - 1
     off = sum(r * g["count"] for r, g in zip(recs[:-1], hg["groups"][:-1]))
+    gl = hg["groups"][last]
+    wl = gl["index_bytes"]
     b = bytearray(bg)
-    b[off:off + 4] = struct.pack("<I", hg["groups"][last]["units"])
+    b[off:off + wl] = gl["units"].to_bytes(wl, "little")
     key("record_range_global", "global key: record 0 of the last group has unit index == units",
         "key body: group %d record 0 has unit index out of range" % last, key_join(hg, bytes(b)))
     key("body_short_global", "global body cut by 2 bytes (valid checksum)",
         "key body: group %d runs past the end (truncated key?)" % last, key_join(hg, bg[:-2]))
     key("body_trailing_global", "global body with 1 extra byte",
         "key body: 1 unexpected byte(s) after the records", key_join(hg, bg + b"\x01"))
-    gl = hg["groups"][last]
     if gl["count"] >= 2:
         b = bytearray(bg)
-        b[off + recs[last]:off + recs[last] + 4] = b[off:off + 4]
+        b[off + recs[last]:off + recs[last] + wl] = b[off:off + wl]
         key("record_duplicate_global", "global key: the last group lists one unit in records 0 and 1",
-            "key body: group %d lists unit %d twice" % (last, struct.unpack("<I", bg[off:off + 4])[0]),
+            "key body: group %d lists unit %d twice" % (last, int.from_bytes(bg[off:off + wl], "little")),
             key_join(hg, bytes(b)))
+    width_cases(key)
     return keys
+
+
+def width_cases(key):
+    """Index widths at the edges of the version 3 rule, on keys built by hand
+    (no model needed): one element group of UNITS F32 units, 4 of them
+    finite, alpha 0.25, so one record (index, 4 bytes)."""
+    def one(units, width, index, version=KEY_VERSION):
+        h = {"format": "clkey", "unit": "element", "scope": "layer", "select": "top", "seed": 0,
+             "alpha": 0.25, "locked_sha256": "ab" * 32, "original_sha256": "cd" * 32, "sharded": False,
+             "shards": [{"file": "w.safetensors", "header_len": 64, "size": 72 + 4 * units,
+                         "locked_sha256": "ab" * 32, "original_sha256": "cd" * 32}],
+             "tensors": [{"name": "w", "dtype": "F32", "shape": [1, units], "shard": 0,
+                          "data_offsets": [0, 4 * units]}],
+             "groups": [{"members": [[0, 4]], "units": units, "finite": 4, "count": 1, "index_bytes": width}],
+             "finite": 4, "count": 1}
+        return key_join(h, index.to_bytes(width, "little") + struct.pack("<f", 0.5), version=version)
+
+    for units, width in ((256, 2), (257, 1), (65536, 3), (65537, 2), ((1 << 24) + 1, 3), ((1 << 32) + 1, 8)):
+        key("width_%d_%d" % (units, width), "%d units with %d-byte indexes" % (units, width),
+            "key header: group 0: 'index_bytes' must be %d for %d units (version 3)"
+            % (index_bytes(KEY_VERSION, units), units), one(units, width, 0))
+    for units in (257, 65537, (1 << 24) + 1, (1 << 32) + 1):
+        w = index_bytes(KEY_VERSION, units)
+        key("width_%d_range" % units, "%d units: a %d-byte record with unit index == units" % (units, w),
+            "key body: group 0 record 0 has unit index out of range", one(units, w, units))
+    key("width_v2_narrow", "version 2: 257 units with 2-byte indexes (version 2 wants 4)",
+        "key header: group 0: 'index_bytes' must be 4 for 257 units (version 2)", one(257, 2, 0, version=2))
+    key("width_v2_2p32", "version 2: 2^32 units with 4-byte indexes (version 2 wants 8 from 2^32 units)",
+        "key header: group 0: 'index_bytes' must be 8 for 4294967296 units (version 2)",
+        one(1 << 32, 4, 0, version=2))
 
 
 class _Delete:
@@ -723,7 +808,8 @@ def main():
         indent=1).encode() + b"\n")
     st_cases()
     shard_cases()
-    key_cases(args.ctl)
+    keys = key_cases(args.ctl)
+    put("good/model.v2.clkey", key_v2(keys["control"]))
 
     for name, table in (("catalogue.tsv", rows), ("known-bugs.tsv", known)):
         with open(os.path.join(HERE, name), "w") as f:

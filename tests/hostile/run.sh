@@ -165,6 +165,25 @@ if [ $ok != 0 ]; then
 	exit 1
 fi
 echo "ok control - files/good/model.safetensors locks, inspects, unlocks back, and to tier alpha (no unit)"
+# the same lock's key in .clkey version 2 (4-byte unit indexes), as keys stored
+# before version 3 are: still read, and every tier it cuts is the same
+v2=$srcdir/files/good/model.v2.clkey
+run "$tmp/out" "$tmp/err" "$CTL" inspect --json "$v2"
+[ "$rc" -eq 0 ] && grep -q '"version": 2,' "$tmp/out" && grep -q '"index_bytes": 4,' "$tmp/out" || ok=1
+for beta in 0 0.1 0.25; do
+	[ $ok = 0 ] || break
+	run "$tmp/out" "$tmp/err" "$CTL" unlock "$locked" -k "$v2" --tier-ratio $beta -o "$tmp/good/v2.safetensors"
+	[ "$rc" -eq 0 ] || { ok=1; break; }
+	run "$tmp/out" "$tmp/err" "$CTL" unlock "$locked" -k "$tmp/good/model.clkey" --tier-ratio $beta \
+		-o "$tmp/good/v3.safetensors"
+	[ "$rc" -eq 0 ] && cmp -s "$tmp/good/v2.safetensors" "$tmp/good/v3.safetensors" || ok=1
+	rm -f "$tmp/good/v2.safetensors" "$tmp/good/v3.safetensors"
+done
+if [ $ok != 0 ]; then
+	echo "FAIL control: the version 2 key files/good/model.v2.clkey does not inspect or unlock like the version 3 key: $(cat "$tmp/err")"
+	exit 1
+fi
+echo "ok control - files/good/model.v2.clkey (.clkey version 2) inspects and unlocks every tier like the version 3 key"
 gsh=$srcdir/files/good/sharded
 # (ratio 0.5, scope layer: every group has a unit to extract)
 run "$tmp/out" "$tmp/err" "$CTL" lock "$gsh/model.safetensors.index.json" -o "$tmp/good/shl" -k "$tmp/good/sh.clkey" \

@@ -1,6 +1,9 @@
 /* reference.c - the locking rules, implemented the slow and obvious way. */
+#include <jansson.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,4 +209,109 @@ uint8_t *ref_lock(const struct tmodel *m, const char *path, int unit, int scope,
 	}
 	free(u);
 	return buf;
+}
+
+/* ---- the key file, read without the library (docs/formats.md, .clkey) ---- */
+
+unsigned ref_index_bytes(uint64_t units)
+{
+	/* every index, 0 .. units - 1, must fit: 256 units take 1 byte, 257 take 2 */
+	static const uint64_t most[] = {1ull << 8, 1ull << 16, 1ull << 24, 1ull << 32, 1ull << 40};
+	for (unsigned n = 0; n < sizeof(most) / sizeof(most[0]); n++)
+		if (units <= most[n])
+			return n + 1;
+	return 0;
+}
+
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static const char *why(const char *fmt, ...)
+{
+	static char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+/* One group's records from *POS on; NULL, or what is wrong. */
+static const char *check_group(const struct tmodel *m, int unit, json_t *tensors, size_t gi, json_t *g,
+			       const uint8_t *k, size_t end, size_t *pos)
+{
+	uint64_t units = (uint64_t)json_integer_value(json_object_get(g, "units"));
+	uint64_t count = (uint64_t)json_integer_value(json_object_get(g, "count"));
+	unsigned ib = (unsigned)json_integer_value(json_object_get(g, "index_bytes"));
+	json_t *mem = json_object_get(g, "members");
+	const struct tt *t[2] = {NULL, NULL};
+	size_t stride[2] = {0, 0}, nm = json_array_size(mem), unit_bytes = 0;
+
+	if (ib != ref_index_bytes(units))
+		return why("group %zu: index_bytes %u for %llu units, want %u", gi, ib,
+			   (unsigned long long)units, ref_index_bytes(units));
+	for (size_t j = 0; j < nm && j < 2; j++) {
+		json_t *pair = json_array_get(mem, j);
+		size_t ti = (size_t)json_integer_value(json_array_get(pair, 0));
+		t[j] = find(m, json_string_value(json_object_get(json_array_get(tensors, ti), "name")));
+		stride[j] = (size_t)json_integer_value(json_array_get(pair, 1));
+		if (!t[j] || stride[j] * units != t[j]->bytes)
+			return why("group %zu member %zu: not a tensor of the model, or stride x units is off",
+				   gi, j);
+		unit_bytes += stride[j];
+	}
+	if (nm < 1 || nm > 2 || units != (unit == CL_UNIT_ELEMENT ? tt_nelem(t[0]) : t[0]->shape[0]))
+		return why("group %zu: %llu units in %zu members, not what unit %s gives", gi,
+			   (unsigned long long)units, nm, cl_unit_name(unit));
+	for (uint64_t r = 0; r < count; r++) {
+		if (end - *pos < ib + unit_bytes)
+			return why("group %zu record %llu runs past the records", gi, (unsigned long long)r);
+		uint64_t u = le(k + *pos, ib);
+		size_t p = *pos + ib;
+		if (u >= units)
+			return why("group %zu record %llu: unit %llu of %llu", gi, (unsigned long long)r,
+				   (unsigned long long)u, (unsigned long long)units);
+		for (size_t j = 0; j < nm; j++) {
+			if (memcmp(k + p, t[j]->data + u * stride[j], stride[j]))
+				return why("group %zu record %llu: bytes differ from unit %llu of '%s'", gi,
+					   (unsigned long long)r, (unsigned long long)u, t[j]->name);
+			p += stride[j];
+		}
+		*pos += ib + unit_bytes;
+	}
+	return NULL;
+}
+
+const char *ref_check_key(const struct tmodel *m, int unit, const char *key)
+{
+	size_t len, hlen = 0, pos, gi;
+	uint8_t *k = read_file(key, &len), d[32];
+	const char *bad = NULL;
+	json_t *h = NULL, *g;
+
+	if (!k || len < 48 || memcmp(k, "CLKEY\r\n\x1a", 8))
+		bad = why("not a .clkey file");
+	else if (le(k + 8, 4) != 3)
+		bad = why("version %llu, want 3", (unsigned long long)le(k + 8, 4));
+	else if ((hlen = (size_t)le(k + 12, 4)) > len - 48)
+		bad = why("header length %zu runs past the end", hlen);
+	else if (!EVP_Digest(k, len - 32, d, NULL, EVP_sha256(), NULL) || memcmp(d, k + len - 32, 32))
+		bad = why("the trailer is not the SHA-256 of the rest");
+	else if (!(h = json_loadb((const char *)k + 16, hlen, 0, NULL)))
+		bad = why("the header is not JSON");
+	pos = 16 + hlen;
+	json_array_foreach(bad ? NULL : json_object_get(h, "groups"), gi, g) {
+		if ((bad = check_group(m, unit, json_object_get(h, "tensors"), gi, g, k, len - 32, &pos)))
+			break;
+	}
+	if (!bad && pos != len - 32)
+		bad = why("%zu bytes after the last record", len - 32 - pos);
+	json_decref(h);
+	free(k);
+	return bad;
 }

@@ -13,4 +13,12 @@
 uint8_t *ref_lock(const struct tmodel *m, const char *path, int unit, int scope, double ratio,
 		  const char *include, uint64_t *count);
 
+/* Bytes of a unit index in a .clkey version 3 group of UNITS units. */
+unsigned ref_index_bytes(uint64_t units);
+
+/* Reads KEY (a lock of M by UNIT) the slow way: framing, version 3, SHA-256
+ * trailer, each group's index width and unit count, and every record: index
+ * in range, bytes equal to the original unit's.  NULL, or what is wrong. */
+const char *ref_check_key(const struct tmodel *m, int unit, const char *key);
+
 #endif

@@ -5,13 +5,18 @@
  *   lock is deterministic.
  * Over every unit and scope, F16/BF16/F32/F64, NaN/Inf, siblings, BN groups,
  * metadata, a sharded model, a large tensor (sampled selection) and heavy
- * ties (exact fallback).
+ * ties (exact fallback).  Every key is read back by the reference, and the
+ * unit index widths are checked at 256/257 and 65536/65537 units; keys
+ * rewritten in .clkey version 2 (4-byte indexes) must cut the same tiers.
  */
+#include <jansson.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "corelocker.h"
 #include "reference.h"
@@ -84,6 +89,19 @@ static void build_big(struct tmodel *m)
 		tt_set(c, i, 0.5);
 }
 
+/* Groups on both sides of the 1-, 2- and 3-byte index bounds, for element
+ * units (256, 257, 65536, 65537) and neuron units (16, 257, 256, 65537 rows). */
+static void build_widths(struct tmodel *m)
+{
+	static const uint64_t s256[] = {16, 16}, s257[] = {257, 1}, s65536[] = {256, 256},
+			      s65537[] = {65537, 1};
+	memset(m, 0, sizeof(*m));
+	tm_add(m, "w256.weight", "F16", 2, s256, 31, 1.0);
+	tm_add(m, "w257.weight", "F16", 2, s257, 32, 1.0);
+	tm_add(m, "w65536.weight", "F16", 2, s65536, 33, 1.0);
+	tm_add(m, "w65537.weight", "F16", 2, s65537, 34, 1.0);
+}
+
 static const double betas[] = {0, 0.01, 0.03, 0.05, 0.1};
 
 static void check_model(const char *label, const struct tmodel *m, const char *model, int unit, int scope,
@@ -107,6 +125,8 @@ static void check_model(const char *label, const struct tmodel *m, const char *m
 	CHECK(want_k > 0, "%s: reference extracts nothing; the case tests nothing", what);
 	free(want);
 	free(got);
+	const char *bad = ref_check_key(m, unit, p("K"));
+	CHECK(!bad, "%s: the key, read by the reference: %s", what, bad);
 
 	/* determinism */
 	CHECK(lock_to(model, p("L2"), p("K2"), unit, scope, alpha) == 0, "%s: second lock", what);
@@ -228,6 +248,172 @@ static void test_refusals(const char *model, const char *other)
 	CHECK(!file_exists(p("Z")) && !file_exists(p("ZK")), "refused locks write nothing");
 }
 
+/* The index width of each group, as inspect reports it, and the key's size
+ * from the header: prefix, header, count x (index + unit bytes), trailer. */
+static void test_widths(const char *model)
+{
+	static const struct {
+		const char *name;
+		int element, neuron; /* index bytes */
+		int row;	     /* F16 values in a row: a neuron unit */
+	} want[] = {{"w256.weight", 1, 1, 16},
+		    {"w257.weight", 2, 2, 1},
+		    {"w65536.weight", 2, 1, 256},
+		    {"w65537.weight", 3, 3, 1}};
+
+	for (int unit = CL_UNIT_ELEMENT; unit <= CL_UNIT_NEURON; unit++) {
+		size_t len, i;
+		json_t *d = NULL, *g;
+		uint64_t body = 0;
+
+		CHECK(lock_to(model, p("W"), p("WK"), unit, CL_SCOPE_LAYER, 0.1) == 0, "widths lock: %s",
+		      cl_errmsg());
+		CHECK(cl_describe(p("WK"), &d) == 0, "describe: %s", cl_errmsg());
+		CHECK(json_integer_value(json_object_get(d, "version")) == 3,
+		      "a new key is .clkey version 3");
+		CHECK(json_array_size(json_object_get(d, "groups")) == 4, "four groups");
+		json_array_foreach(json_object_get(d, "groups"), i, g) {
+			int ib = (int)json_integer_value(json_object_get(g, "index_bytes"));
+			int w = i < 4 ? (unit == CL_UNIT_ELEMENT ? want[i].element : want[i].neuron) : 0;
+			CHECK(i < 4 &&
+				  !strcmp(json_string_value(json_array_get(json_object_get(g, "tensors"), 0)),
+					  want[i].name) &&
+				  ib == w,
+			      "%s %s: %lld units take %d-byte indexes, not %d", cl_unit_name(unit),
+			      i < 4 ? want[i].name : "?",
+			      (long long)json_integer_value(json_object_get(g, "units")), w, ib);
+			if (i < 4)
+				body += (uint64_t)json_integer_value(json_object_get(g, "extracted")) *
+					(uint64_t)(ib + 2 * (unit == CL_UNIT_ELEMENT ? 1 : want[i].row));
+		}
+		uint8_t *k = read_file(p("WK"), &len);
+		size_t hlen = k ? (size_t)(k[12] | k[13] << 8 | k[14] << 16 | (size_t)k[15] << 24) : 0;
+		free(k);
+		CHECK(len == 16 + hlen + body + 32, "%s key size %zu, want 16 + %zu + %llu + 32",
+		      cl_unit_name(unit), len, hlen, (unsigned long long)body);
+		json_decref(d);
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/*
+ * SRC (a version 3 key) rewritten as DST in .clkey version 2, the format
+ * corelocker wrote before version 3: 4-byte unit indexes (8 from 2^32 units
+ * on), the header's index_bytes to match, a new SHA-256 trailer.  Done with
+ * jansson and OpenSSL, not with the library under test.
+ */
+static int make_v2_key(const char *src, const char *dst)
+{
+	size_t len, hlen, pos, gi, olen = 0;
+	uint8_t *k = read_file(src, &len), *out = NULL;
+	json_t *h = NULL, *g;
+	char *text = NULL;
+	int r = -1;
+
+	if (!k || len < 48 || get_le(k + 8, 4) != 3 || (hlen = (size_t)get_le(k + 12, 4)) > len - 48 ||
+	    !(h = json_loadb((const char *)k + 16, hlen, 0, NULL)) || !(out = malloc(2 * len + 64)))
+		goto out;
+	pos = 16 + hlen;
+	olen = 16 + hlen; /* the new header is written last, once its length is known */
+	json_array_foreach(json_object_get(h, "groups"), gi, g) {
+		uint64_t units = (uint64_t)json_integer_value(json_object_get(g, "units"));
+		uint64_t count = (uint64_t)json_integer_value(json_object_get(g, "count"));
+		unsigned ib = (unsigned)json_integer_value(json_object_get(g, "index_bytes")),
+			 nb = units < 1ull << 32 ? 4 : 8;
+		size_t ub = 0, mi;
+		json_t *mem;
+		json_array_foreach(json_object_get(g, "members"), mi, mem)
+			ub += (size_t)json_integer_value(json_array_get(mem, 1));
+		for (uint64_t j = 0; j < count; j++) {
+			put_le(out + olen, get_le(k + pos, ib), nb);
+			memcpy(out + olen + nb, k + pos + ib, ub);
+			pos += ib + ub;
+			olen += nb + ub;
+		}
+		json_object_set_new(g, "index_bytes", json_integer(nb));
+	}
+	if (pos != len - 32 || !(text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+		goto out;
+	size_t nh = strlen(text), body = olen - 16 - hlen;
+	memmove(out + 16 + nh, out + 16 + hlen, body); /* the body after the new header */
+	memcpy(out, k, 8);
+	put_le(out + 8, 2, 4);
+	put_le(out + 12, nh, 4);
+	memcpy(out + 16, text, nh);
+	olen = 16 + nh + body;
+	if (!EVP_Digest(out, olen, out + olen, NULL, EVP_sha256(), NULL))
+		goto out;
+	FILE *f = fopen(dst, "wb");
+	r = f && fwrite(out, 1, olen + 32, f) == olen + 32 ? 0 : -1;
+	if (f && fclose(f))
+		r = -1;
+out:
+	free(text);
+	free(out);
+	json_decref(h);
+	free(k);
+	return r;
+}
+
+/* Keys that corelockerd stored before version 3 are version 2: they must
+ * still cut every tier exactly as the version 3 key of the same lock does. */
+static void test_v2_keys(const char *label, const char *model)
+{
+	static const struct {
+		int unit, scope;
+	} locks[] = {{CL_UNIT_ELEMENT, CL_SCOPE_LAYER},
+		     {CL_UNIT_NEURON, CL_SCOPE_GLOBAL},
+		     {CL_UNIT_ELEMENT, CL_SCOPE_GLOBAL_NORM}};
+
+	for (size_t i = 0; i < sizeof(locks) / sizeof(locks[0]); i++) {
+		char what[96];
+		json_t *d = NULL, *g;
+		size_t gi, l3, l2;
+		snprintf(what, sizeof(what), "%s %s/%s", label, cl_unit_name(locks[i].unit),
+			 cl_scope_name(locks[i].scope));
+		CHECK(lock_to(model, p("V"), p("VK3"), locks[i].unit, locks[i].scope, 0.1) == 0,
+		      "%s: lock: %s", what, cl_errmsg());
+		CHECK(make_v2_key(p("VK3"), p("VK2")) == 0, "%s: rewrite the key as version 2", what);
+		CHECK(cl_describe(p("VK2"), &d) == 0 &&
+			  json_integer_value(json_object_get(d, "version")) == 2,
+		      "%s: the rewritten key reads as version 2: %s", what, cl_errmsg());
+		json_array_foreach(json_object_get(d, "groups"), gi, g)
+			CHECK(json_integer_value(json_object_get(g, "index_bytes")) == 4,
+			      "%s: version 2 group %zu: 4-byte indexes", what, gi);
+		json_decref(d);
+		free(read_file(p("VK3"), &l3));
+		free(read_file(p("VK2"), &l2));
+		CHECK(l2 > l3, "%s: the version 2 key (%zu bytes) is larger than the version 3 one (%zu)",
+		      what, l2, l3);
+		for (size_t b = 0; b < sizeof(betas) / sizeof(betas[0]); b++) {
+			CHECK(cl_unlock(p("V"), p("VK3"), betas[b], p("VT3"), NULL) == 0, "%s: unlock v3",
+			      what);
+			CHECK(cl_unlock(p("V"), p("VK2"), betas[b], p("VT2"), NULL) == 0,
+			      "%s: unlock v2 at %g: %s", what, betas[b], cl_errmsg());
+			CHECK(files_equal(p("VT3"), p("VT2")), "%s: tier %g of the version 2 key differs",
+			      what, betas[b]);
+			if (betas[b] == 0)
+				CHECK(files_equal(p("VT2"), model),
+				      "%s: the version 2 key restores the original", what);
+			unlink(p("VT3"));
+			unlink(p("VT2"));
+		}
+	}
+}
+
 static void test_sharded(const struct tmodel *mixed)
 {
 	struct tmodel a = {0}, b = {0};
@@ -302,11 +488,22 @@ int main(void)
 	tm_write(&big, big_path);
 	test_all_units("big", &big, big_path);
 	test_refusals(mixed_path, big_path);
+	test_v2_keys("mixed", mixed_path);
+
+	struct tmodel widths;
+	char *widths_path = strdup(p("widths.safetensors"));
+	build_widths(&widths);
+	tm_write(&widths, widths_path);
+	test_all_units("widths", &widths, widths_path);
+	test_widths(widths_path);
+	test_v2_keys("widths", widths_path);
 	free(mixed_path);
 	free(big_path);
+	free(widths_path);
 
 	tm_free(&mixed);
 	tm_free(&big);
+	tm_free(&widths);
 	rm_rf(dir);
 	return test_end("test_lock");
 }

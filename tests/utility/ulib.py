@@ -114,8 +114,7 @@ def lock(arch, out, key, unit, scope, ratio, select="top", seed=None,
     info = inspect_key(key)
     payload = 0
     for g in info["groups"]:
-        ib = 4 if g["units"] < 2 ** 32 else 8
-        payload += g["key_bytes"] - g["extracted"] * ib
+        payload += g["key_bytes"] - g["extracted"] * g["index_bytes"]
     if info["extracted"] != j["units_locked"]:
         raise CtlError("inspect says %d extracted, lock says %d"
                        % (info["extracted"], j["units_locked"]))
