@@ -10,23 +10,34 @@
 
 #include "ctl.h"
 
-/* CMD with every {model} replaced by the single-quoted PATH. */
+/* CMD with every {model} replaced by PATH in single quotes, its own quotes escaped as '\''. */
 static char *expand(const char *cmd, const char *path)
 {
-	size_t n = strlen(cmd) + 1, k = 0;
+	size_t n = strlen(cmd) + 1, k = 0, quoted = 2;
 	const char *p;
+
+	for (p = path; *p; p++)
+		quoted += *p == '\'' ? 4 : 1;
 	for (p = strstr(cmd, "{model}"); p; p = strstr(p + 7, "{model}"))
-		n += strlen(path) + 2;
+		n += quoted;
 	char *out = malloc(n);
 	if (!out)
 		return NULL;
 	for (p = cmd; *p;) {
-		if (!strncmp(p, "{model}", 7)) {
-			k += (size_t)sprintf(out + k, "'%s'", path);
-			p += 7;
-		} else {
+		if (strncmp(p, "{model}", 7)) {
 			out[k++] = *p++;
+			continue;
 		}
+		out[k++] = '\'';
+		for (const char *q = path; *q; q++)
+			if (*q == '\'') {
+				memcpy(out + k, "'\\''", 4);
+				k += 4;
+			} else {
+				out[k++] = *q;
+			}
+		out[k++] = '\'';
+		p += 7;
 	}
 	out[k] = 0;
 	return out;

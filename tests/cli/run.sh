@@ -220,6 +220,14 @@ expect 0 "$CTL" lock "$A/wipe.safetensors" -o "$A/w.safetensors" -k "$A/w.clkey"
 check "--allow-whole-tensor accepts the wiping lock" "$PYTHON" -c "
 import json; d=json.load(open('$W/out')); assert d['settings'][0]['result']=='reached' and d['chosen']['scope']=='global', d"
 rm -f "$A"/w.* "$A"/wipe.*
+# {model} is quoted for the shell: a path with a quote and $(...) is passed as
+# it is (the command runs in $A, where a broken quoting would create "pwned")
+Q="$A/it's \$(touch pwned).safetensors"
+cp "$MODEL" "$Q"
+expect 0 env -C "$A" "$CTL" lock "$Q" -o "$A/q.safetensors" -k "$A/q.clkey" --target-utility 95 \
+	--eval-cmd "$W/eval.sh {model}" --unit neuron --scope global
+check "a quote and \$(...) in the model's path reach the evaluator unharmed" test ! -e "$A/pwned"
+rm -f "$Q" "$A"/q.*
 expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.1 --allow-whole-tensor
 expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --ratio 0.1 --target-utility 12 --eval-cmd "e {model}"
 expect 2 "$CTL" lock "$MODEL" -o "$A/x" -k "$A/y" --target-utility 12
