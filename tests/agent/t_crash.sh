@@ -25,10 +25,11 @@ S=$(sed -n 's/.*; \([0-9]*\) spans,.*/\1/p' "$T/clean.out")
 [ -n "$S" ] && [ "$S" -gt 1000 ] || fail "span count: $(cat "$T/clean.out")"
 
 # crash_at N FILE: start an in-place unlock of FILE paused after N spans, kill -9 it.
-crash_at() {
-	local n=$1 f=$2 pid
-	CORELOCKER_TEST_PAUSE_AFTER_SPANS=$n "$AGENT" unlock "$f" --in-place --license "$KF" --fingerprint fp-1 \
-		> "$T/crash.out" 2> "$T/crash.err" &
+# kill_after N ARGS...: run the agent with ARGS, pausing after N spans; kill -9 it there.
+kill_after() {
+	local n=$1 pid
+	shift
+	CORELOCKER_TEST_PAUSE_AFTER_SPANS=$n "$AGENT" "$@" > "$T/crash.out" 2> "$T/crash.err" &
 	pid=$!
 	for _ in $(seq 1 1200); do
 		grep -q "test pause after $n spans" "$T/crash.err" && break
@@ -38,7 +39,11 @@ crash_at() {
 	grep -q "test pause after $n spans" "$T/crash.err" || fail "the agent never paused at span $n: $(cat "$T/crash.err")"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
-	[ -e "$f.cljournal" ] || fail "no journal after a crash at span $n"
+}
+# crash_at N FILE: an in-place unlock of FILE killed after N spans leaves its journal.
+crash_at() {
+	kill_after "$1" unlock "$2" --in-place --license "$KF" --fingerprint fp-1
+	[ -e "$2.cljournal" ] || fail "no journal after a crash at span $1"
 }
 
 rm -f "$T/ip.safetensors.clstate"
@@ -110,24 +115,14 @@ expect_rc 0 cb "copy basic"
 cp "$T/co.safetensors" "$T/co.before"
 cp "$T/co.safetensors.clstate" "$T/co.state"
 api PATCH "/v1/licenses/$LF" -d '{"tier":"full"}'
-n=$((S / 3))
-CORELOCKER_TEST_PAUSE_AFTER_SPANS=$n "$AGENT" unlock "$L" -o "$T/co.safetensors" --license "$KF" --fingerprint fp-1 \
-	> "$T/crash.out" 2> "$T/crash.err" &
-pid=$!
-for _ in $(seq 1 1200); do
-	grep -q "test pause after $n spans" "$T/crash.err" && break
-	kill -0 "$pid" 2>/dev/null || fail "the agent ended before pausing: $(cat "$T/crash.err")"
-	sleep 0.05
-done
-grep -q "test pause after $n spans" "$T/crash.err" || fail "the copying agent never paused"
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
+kill_after $((S / 3)) unlock "$L" -o "$T/co.safetensors" --license "$KF" --fingerprint fp-1
 cmp -s "$T/co.safetensors" "$T/co.before" || fail "a killed copy changed OUT"
 cmp -s "$T/co.safetensors.clstate" "$T/co.state" || fail "a killed copy changed the state file"
-rm -f "$T"/.co.safetensors.tmp.* # the killed run's hidden temp file
+# the output's temp file is unnamed (O_TMPFILE) until commit: the kill leaves none
+[ -z "$(ls -A "$T" | grep '^\.co\.safetensors\.tmp\.')" ] || fail "a killed copy left a temp file behind"
 run_agent cu unlock "$L" -o "$T/co.safetensors" --license "$KF" --fingerprint fp-1
 expect_rc 0 cu "upgrade after a killed copy"
 grep -q "upgraded from tier basic" "$T/cu.out" || fail "not an upgrade: $(cat "$T/cu.out")"
 cmp -s "$T/co.safetensors" "$T/big.safetensors" || fail "upgrade after a killed copy != original"
-ok "kill -9 during a copy: OUT and its state untouched; the next run upgrades"
+ok "kill -9 during a copy: OUT and its state untouched, no temp file left; the next run upgrades"
 stop
