@@ -39,8 +39,8 @@ static const struct {
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-enum state { REACHED, NOT_REACHED, WHOLE_TENSOR, PRUNED, NO_UNITS, SKIPPED };
-static const char *const state_names[] = {"reached", "not_reached", "whole_tensor", "pruned", "no_units", "skipped"};
+enum state { REACHED, NOT_REACHED, WHOLE_TENSOR, PRUNED, NO_UNITS };
+static const char *const state_names[] = {"reached", "not_reached", "whole_tensor", "pruned", "no_units"};
 
 struct trial {
 	double ratio, utility;
@@ -142,11 +142,7 @@ static int search_setting(struct search *s, struct outcome *o)
 		double ratio = ldexp(s->max_ratio, -k);
 		if ((r = try_ratio(s, ratio, o, &t)) < 0)
 			return -1;
-		if (r == 0 && strstr(cl_errmsg(), "no tensor is eligible")) {
-			o->state = NO_UNITS;
-			return 0;
-		}
-		any |= r != 0;
+		any |= r != 0; /* a setting with no eligible tensor extracts nothing at any ratio */
 		if (r == 2) {
 			o->state = PRUNED;
 			return 0;
@@ -226,7 +222,6 @@ static void print_table(json_t *arr)
 		{"whole_tensor", "not reached without extracting a whole tensor: lowest utility shown"},
 		{"pruned", "stopped: a larger ratio's key is no smaller than the best; lowest utility shown"},
 		{"no_units", "nothing to extract"},
-		{"skipped", "skipped"},
 	};
 	size_t i;
 	json_t *r;
@@ -268,7 +263,7 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 	static struct outcome outcomes[NSETTINGS];
 	struct cl_lock_stats st;
 	double original;
-	int best = -1, failed = 0, r;
+	int best = -1, r;
 
 	if (ctl_evaluate(s->cmd, s->model, &original) < 0)
 		return 1;
@@ -278,23 +273,17 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 		return 1;
 	}
 	for (size_t i = 0; i < NSETTINGS; i++) {
-		outcomes[i].state = SKIPPED;
-		if (!wanted((int)i, a->unit, a->scope) || failed)
+		if (!wanted((int)i, a->unit, a->scope))
 			continue;
 		s->opts.unit = settings[i].unit;
 		s->opts.scope = settings[i].scope;
-		if (search_setting(s, &outcomes[i]) < 0) {
-			outcomes[i].state = SKIPPED;
-			failed = 1;
-			continue;
-		}
+		if (search_setting(s, &outcomes[i]) < 0)
+			return 1; /* the reason is printed: nothing is locked */
 		if (outcomes[i].state == REACHED) {
 			best = (int)i;
 			s->best = &outcomes[i].hit;
 		}
 	}
-	if (failed)
-		return 1;
 	if (best >= 0) { /* the outputs appear only for a setting that reached the target */
 		s->opts.unit = settings[best].unit;
 		s->opts.scope = settings[best].scope;

@@ -219,6 +219,10 @@ expect 0 "$CTL" lock "$A/wipe.safetensors" -o "$A/w.safetensors" -k "$A/w.clkey"
 	--eval-cmd "$W/eval.sh {model}" --unit element --scope global --allow-whole-tensor --json
 check "--allow-whole-tensor accepts the wiping lock" "$PYTHON" -c "
 import json; d=json.load(open('$W/out')); assert d['settings'][0]['result']=='reached' and d['chosen']['scope']=='global', d"
+expect 1 "$CTL" lock "$A/wipe.safetensors" -o "$A/c.safetensors" -k "$A/c.clkey" --target-utility 99 \
+	--eval-cmd "$W/eval.sh {model}" --unit channel
+check "no batch norm: every channel setting has nothing to extract, nothing is written" \
+	test "$(grep -c '^channel .*nothing to extract$' "$W/out")" = 3 -a ! -e "$A/c.clkey" -a ! -e "$A/c.safetensors"
 rm -f "$A"/w.* "$A"/wipe.*
 # {model} is quoted for the shell: a path with a quote and $(...) is passed as
 # it is (the command runs in $A, where a broken quoting would create "pwned")
