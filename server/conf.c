@@ -71,6 +71,17 @@ static const struct cfg_key table[] = {
 	 "Activations per second allowed from one client address; 0: off."},
 	{"limits", "activate_burst", CFG_INT, 1, 1000000, "10", NULL, S(activate_burst),
 	 "Burst of activations from one client address."},
+	/* slow clients: one address cannot hold every connection, a head cannot dribble in */
+	{"limits", "max_connections_per_ip", CFG_INT, 0, 100000, "32", NULL, S(max_connections_per_ip),
+	 "Most simultaneous connections from one client address (beyond it a new one is\n"
+	 "closed at once); 0: no per-address cap, only [server] max_connections."},
+	{"limits", "header_timeout", CFG_INT, 1, 3600, "10", NULL, S(header_timeout),
+	 "Seconds within which a request head (TLS handshake, request line and headers)\n"
+	 "must arrive, counted from the connection's start or the end of the previous\n"
+	 "answer on it; a connection past it is closed."},
+	{"limits", "min_upload_rate", CFG_SIZE, 0, 1 * K * K * K, "1K", NULL, S(min_upload_rate),
+	 "Slowest request body accepted, in bytes per second averaged over the body\n"
+	 "(checked once header_timeout seconds of it have passed); 0: no floor."},
 	{"log", "level", CFG_ENUM, 0, 0, "info", levels, S(level), "error, warning, info or debug."},
 };
 #define NKEYS (sizeof(table) / sizeof(table[0]))

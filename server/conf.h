@@ -25,6 +25,8 @@ struct config {
 	/* [limits] */
 	int64_t max_body, max_json, max_header;
 	int64_t rate, burst, license_rate, license_burst, activate_rate, activate_burst;
+	/* [limits]: slow clients (trust-http) */
+	int64_t max_connections_per_ip, header_timeout, min_upload_rate;
 	/* [log] */
 	int64_t level;
 	char *path; /* the file it was read from */

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "error.h"
+#include "guard.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -20,9 +21,16 @@
 #include "server.h"
 #include "slicecache.h"
 #include "store.h"
+#include "strict.h"
 
-/* TLS 1.2 and 1.3 only (GnuTLS priority string). */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/*
+ * TLS 1.3, and on TLS 1.2 only forward-secret AEAD suites: ECDHE key
+ * exchange with AES-GCM or ChaCha20-Poly1305 (no static RSA, no CBC, no
+ * SHA-1 MAC).  A GnuTLS priority string; docs/api.md lists the suites.
+ */
+#define TLS_PRIORITIES                                                                                       \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:+AES-256-GCM:" \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:%SERVER_PRECEDENCE"
 
 static struct MHD_Daemon *daemon_;
 static struct ratelimit *rl_ip, *rl_activate;
@@ -168,56 +176,69 @@ const char *req_query(struct req *r, const char *name)
 
 /* ---- routing ---- */
 
-/* Match URL against PATTERN; captures go to R->seg.  1 on a match. */
-static int match(const char *pattern, const char *url, struct req *r)
+/* Match the raw PATH against PATTERN; captures go to R->seg.  1 on a match. */
+static int match(const char *pattern, const char *path, struct req *r)
 {
 	unsigned n = 0;
 
-	while (*pattern && *url) {
+	while (*pattern && *path) {
 		if (pattern[0] == '{' && pattern[1] == '}') {
-			size_t len = strcspn(url, "/");
+			size_t len = strcspn(path, "/");
 			if (len == 0 || len > MAX_SEG_LEN || n >= MAX_SEGS)
 				return 0;
-			memcpy(r->seg[n], url, len);
+			memcpy(r->seg[n], path, len);
 			r->seg[n++][len] = 0;
-			url += len;
+			path += len;
 			pattern += 2;
-		} else if (*pattern++ != *url++) {
+		} else if (*pattern++ != *path++) {
 			return 0;
 		}
 	}
-	return !*pattern && !*url;
+	return !*pattern && !*path;
 }
 
-static int find_route(struct req *r, const char *url, const char *method, char *allow, size_t allowlen)
+/* HEAD is served by the GET route: the same answer without its body. */
+static int method_is(const struct route *rt, const char *method)
+{
+	return !strcmp(rt->method, method) || (!strcmp(method, "HEAD") && !strcmp(rt->method, "GET"));
+}
+
+static int find_route(struct req *r, const char *path, const char *method, char *allow, size_t allowlen)
 {
 	int path_found = 0;
 
 	allow[0] = 0;
 	for (unsigned i = 0; i < nroutes; i++) {
-		if (!match(routes[i].pattern, url, r))
+		if (!match(routes[i].pattern, path, r))
 			continue;
-		if (!strcmp(routes[i].method, method))
+		if (method_is(&routes[i], method)) {
+			for (unsigned s = 0; s < MAX_SEGS; s++)
+				strict_decode_segment(r->seg[s]);
 			return (int)i;
+		}
 		path_found = 1;
-		snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s", allow[0] ? ", " : "",
-			 routes[i].method);
+		snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s%s", allow[0] ? ", " : "",
+			 routes[i].method, strcmp(routes[i].method, "GET") ? "" : ", HEAD");
 	}
 	return path_found ? -2 : -1;
 }
 
 /* ---- request life cycle ---- */
 
+static void addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	snprintf(buf, len, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
+}
+
 static void client_ip(struct req *r)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
-	snprintf(r->ip, sizeof(r->ip), "?");
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->ip, sizeof(r->ip));
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->ip, sizeof(r->ip));
+	addr_str(ci ? ci->client_addr : NULL, r->ip, sizeof(r->ip));
 }
 
 static uint64_t body_cap(const struct req *r)
@@ -225,15 +246,61 @@ static uint64_t body_cap(const struct req *r)
 	return routes[r->route].flags & R_UPLOAD ? (uint64_t)srv.cfg->max_body : (uint64_t)srv.cfg->max_json;
 }
 
-static enum MHD_Result begin(struct req *r, const char *url, const char *method)
+/* A bad request head: 400, and the connection is closed, since the bytes
+ * after a head that can be read two ways cannot be trusted as the next
+ * request. */
+static enum MHD_Result refuse_head(struct req *r, const char *method, const char *why)
 {
-	char allow[128];
-	const char *cl;
+	log_peer("%s: %s %s: %s", r->ip, method, r->target, why);
+	return reply_error_hdr(r, E_BAD_REQUEST, MHD_HTTP_HEADER_CONNECTION, "close", why);
+}
+
+/*
+ * An upload spool file without a name (O_TMPFILE), so the plaintext key
+ * never sits in a named file and a crash leaves nothing behind.  Where the
+ * file system lacks O_TMPFILE, a named file is unlinked at once (main.c
+ * sweeps any ".upload-*" left by a crash in between).  Handlers read it
+ * through /proc/self/fd.
+ */
+static int spool_open(struct req *r)
+{
+	char *tmpl = NULL;
+	int fd = open(srv.spool, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) &&
+	    asprintf(&tmpl, "%s/.upload-XXXXXX", srv.spool) >= 0) {
+		if ((fd = mkostemp(tmpl, O_CLOEXEC)) >= 0)
+			unlink(tmpl);
+		free(tmpl);
+	}
+	if (fd < 0) {
+		log_err("%s: cannot create an upload file: %s", srv.spool, strerror(errno));
+		return -1;
+	}
+	if (asprintf(&r->upload_path, "/proc/self/fd/%d", fd) < 0) {
+		r->upload_path = NULL;
+		close(fd);
+		return -1;
+	}
+	r->upload_fd = fd;
+	return 0;
+}
+
+static enum MHD_Result begin(struct req *r, const char *url, const char *method, const char *version)
+{
+	char allow[128], path[2048];
+	const char *cl, *why;
 	double wait;
 	sqlite3 *db;
 
-	r->route = find_route(r, url, method, allow, sizeof(allow));
 	r->early = 1;
+	if ((why = strict_target(r->target, url, version)) || (why = strict_headers(r->conn, version)) ||
+	    (why = strict_query(r->conn)))
+		return refuse_head(r, method, why);
+	if (strcspn(r->target, "?") >= sizeof(path))
+		return reply_error(r, E_NOT_FOUND, "no such path");
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(r->target, "?"), r->target);
+	r->route = find_route(r, path, method, allow, sizeof(allow));
 	if (r->route == -1)
 		return reply_error(r, E_NOT_FOUND, "no such path");
 	if (r->route == -2) {
@@ -253,7 +320,7 @@ static enum MHD_Result begin(struct req *r, const char *url, const char *method)
 		int a = auth_admin(r, db);
 		store_reset(db);
 		if (a < 0) {
-			log_peer("%s: %s %s: missing or unknown admin token", r->ip, method, url);
+			log_peer("%s: %s %s: missing or unknown admin token", r->ip, method, r->target);
 			return reply_error(r, E_UNAUTHORIZED, "missing or unknown admin token");
 		}
 	}
@@ -266,20 +333,10 @@ static enum MHD_Result begin(struct req *r, const char *url, const char *method)
 			return reply_error(r, E_PAYLOAD_TOO_LARGE, "the body exceeds the %llu-byte limit",
 					   (unsigned long long)body_cap(r));
 	}
-	if (routes[r->route].flags & R_UPLOAD) {
-		if (asprintf(&r->upload_path, "%s/.upload-XXXXXX", srv.spool) < 0) {
-			r->upload_path = NULL;
-			return MHD_NO;
-		}
-		r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
-		if (r->upload_fd < 0) {
-			log_err("%s: cannot create an upload file: %s", r->upload_path, strerror(errno));
-			free(r->upload_path);
-			r->upload_path = NULL;
-			return reply_error(r, E_INTERNAL, "cannot spool the upload");
-		}
-	}
+	if ((routes[r->route].flags & R_UPLOAD) && spool_open(r) < 0)
+		return reply_error(r, E_INTERNAL, "cannot spool the upload");
 	r->early = 0;
+	guard_body(r->guard);
 	return MHD_YES;
 }
 
@@ -288,13 +345,14 @@ static int body_append(struct req *r, const char *data, size_t n)
 	if (r->upload_len + n > body_cap(r))
 		return -1;
 	r->upload_len += n;
+	guard_body_bytes(r->guard, n);
 	if (r->upload_fd >= 0) {
 		while (n) {
 			ssize_t w = write(r->upload_fd, data, n);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w <= 0) {
-				log_err("%s: cannot write the upload: %s", r->upload_path, strerror(errno));
+				log_err("%s: cannot write the upload: %s", srv.spool, strerror(errno));
 				return -1;
 			}
 			data += w;
@@ -318,6 +376,28 @@ static int body_append(struct req *r, const char *data, size_t n)
 	return 0;
 }
 
+/* Called by libmicrohttpd with the raw request target (path and query, as
+ * sent), before it splits and unescapes it; the req it returns is the
+ * request's context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct req *r = calloc(1, sizeof(*r));
+	const union MHD_ConnectionInfo *ci;
+
+	(void)cls;
+	if (!r)
+		return NULL;
+	if (!(r->target = strdup(uri))) {
+		free(r);
+		return NULL;
+	}
+	r->route = -1;
+	r->upload_fd = -1;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	r->guard = ci ? ci->socket_context : NULL;
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 				  const char *version, const char *data, size_t *size, void **ctx)
 {
@@ -325,21 +405,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result res;
 
 	(void)cls;
-	(void)version;
-	if (!r) {
-		if (!(r = calloc(1, sizeof(*r))))
-			return MHD_NO;
-		*ctx = r;
+	if (!r)
+		return MHD_NO; /* on_uri ran out of memory */
+	if (!r->conn) {
 		r->conn = conn;
-		r->upload_fd = -1;
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
 		client_ip(r);
-		return begin(r, url, method);
+		res = begin(r, url, method, version);
+		if (r->early)
+			guard_busy(r->guard);
+		return res;
 	}
 	if (*size) {
 		if (!r->early && body_append(r, data, *size) < 0) {
 			/* Over the cap without a Content-Length (chunked): drop the connection. */
-			log_peer("%s: %s %s: body over %llu bytes, connection closed", r->ip, method, url,
+			log_peer("%s: %s %s: body over %llu bytes, connection closed", r->ip, method, r->target,
 				 (unsigned long long)body_cap(r));
 			return MHD_NO;
 		}
@@ -349,6 +429,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r->early)
 		return MHD_YES;
 	r->early = 1; /* the handler runs once */
+	guard_busy(r->guard);
 	res = routes[r->route].fn(r);
 	sqlite3 *db = store_db();
 	if (db)
@@ -366,23 +447,42 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx, enu
 	(void)conn;
 	if (!r)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - r->t0.tv_sec) + (t1.tv_nsec - r->t0.tv_nsec) / 1e9;
-	metrics_request(r->route, r->status, secs);
-	if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_debug("%s: request %s ended early (code %d)", r->ip,
-			  r->route >= 0 ? routes[r->route].pattern : "-", (int)why);
-	log_debug("%s %s %s -> %u (%.1f ms)", r->ip, r->route >= 0 ? routes[r->route].method : "-",
-		  r->route >= 0 ? routes[r->route].pattern : "-", r->status, secs * 1000);
-	if (r->upload_fd >= 0)
-		close(r->upload_fd);
-	if (r->upload_path) {
-		unlink(r->upload_path);
-		free(r->upload_path);
+	guard_idle(r->guard); /* the next request head starts its clock now */
+	if (r->conn) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - r->t0.tv_sec) + (t1.tv_nsec - r->t0.tv_nsec) / 1e9;
+		metrics_request(r->route, r->status, secs);
+		if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+			log_debug("%s: request %s ended early (code %d)", r->ip,
+				  r->route >= 0 ? routes[r->route].pattern : "-", (int)why);
+		log_debug("%s %s %s -> %u (%.1f ms)", r->ip, r->route >= 0 ? routes[r->route].method : "-",
+			  r->route >= 0 ? routes[r->route].pattern : "-", r->status, secs * 1000);
 	}
+	if (r->upload_fd >= 0)
+		close(r->upload_fd); /* unnamed: closing it frees the plaintext */
+	free(r->upload_path);
+	free(r->target);
 	free(r->body);
 	free(r);
 	*ctx = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *fd, *addr;
+	char ip[64];
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		guard_close(*socket_ctx);
+		*socket_ctx = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	addr_str(addr ? addr->client_addr : NULL, ip, sizeof(ip));
+	*socket_ctx = fd ? guard_open(fd->connect_fd, ip) : NULL;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -403,11 +503,15 @@ int http_start(int fd, const char *cert_pem, const char *key_pem)
 	rl_ip = rl_new((double)c->rate, (double)c->burst);
 	rl_activate = rl_new((double)c->activate_rate, (double)c->activate_burst);
 	rl_license = rl_new((double)c->license_rate, (double)c->license_burst);
+	if (guard_start(c->header_timeout, c->min_upload_rate) < 0)
+		return -1;
 	daemon_ = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT,
-		cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout,
+		flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)c->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)c->threads, MHD_OPTION_END);
 	if (!daemon_) {
@@ -422,6 +526,7 @@ void http_stop(void)
 	if (daemon_)
 		MHD_stop_daemon(daemon_);
 	daemon_ = NULL;
+	guard_stop();
 	slice_cache_clear(); /* no request runs now: wipe the unsealed slices */
 	rl_free(rl_ip);
 	rl_free(rl_activate);

@@ -42,13 +42,15 @@ extern const unsigned nroutes;
 
 struct req {
 	struct MHD_Connection *conn;
+	char *target;                    /* the request target as sent (path?query) */
+	struct guard *guard;             /* the connection's deadlines (guard.h) */
 	int route;                       /* index in routes[], -1 if none */
 	char seg[MAX_SEGS][MAX_SEG_LEN + 1]; /* the {} captures */
 	/* body */
 	char *body;
 	size_t len, cap;
 	int upload_fd;
-	char *upload_path;
+	char *upload_path; /* /proc/self/fd/N: the spool file has no name */
 	uint64_t upload_len;
 	int overflow;
 	/* who */
