@@ -73,7 +73,7 @@ def slow(a):
         t = connect(a.port, a.bind)
         if a.body:
             t.sendall(b"POST /v1/activate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 100000\r\n\r\n")
+                      b"Content-Length: 1000\r\n\r\n")
         else:
             t.sendall(b"GET /healthz HTTP/1.1\r\n")
         conns.append([t, None])
