@@ -8,6 +8,7 @@
  * SIGTERM or SIGINT.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -281,6 +282,36 @@ static int cmd_token_create(const char *conf, const char *name)
 
 /* ---- serving ---- */
 
+/*
+ * Remove the ".upload-*" spool files a crash left behind.  Uploads are
+ * spooled to unnamed files (O_TMPFILE), but where the file system lacks it
+ * a named file lives until it is unlinked, a moment later; a crash in that
+ * moment must not leave plaintext key bytes on disk.
+ */
+static void sweep_spool(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+	unsigned n = 0;
+
+	if (!d) {
+		log_warn("%s: cannot read the spool folder: %s", dir, strerror(errno));
+		return;
+	}
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ".upload-", 8) && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode)) {
+			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+				n++;
+			else
+				log_warn("%s/%s: cannot remove: %s", dir, e->d_name, strerror(errno));
+		}
+	closedir(d);
+	if (n)
+		log_info("%s: removed %u upload file%s left by a crash", dir, n, n == 1 ? "" : "s");
+}
+
 static int listen_on(const char *addr, int port, char *shown, size_t shownlen)
 {
 	struct sockaddr_storage ss = {0};
@@ -368,6 +399,7 @@ static int cmd_serve(const char *conf)
 	}
 	if (!srv.spool)
 		goto out;
+	sweep_spool(srv.spool);
 	/* Open (and migrate) once here, so that a bad database fails the start. */
 	if (store_open(c->database, 0, &db) < 0)
 		goto out;

@@ -11,6 +11,9 @@
                                           one body byte every S seconds); print
                                           for each the seconds until the server
                                           closed it, or "open" after T seconds
+  rawhttp.py upload PORT --file F --target T --token TOK
+                                          POST F to T, stopping halfway: print
+                                          "half" and wait until stdin closes
   rawhttp.py hold PORT --count N [--bind ADDR]
                                           open N TLS connections, print how many
                                           handshakes succeeded, and keep them open
@@ -115,17 +118,35 @@ def hold(a):
     sys.stdin.read()
 
 
+def upload(a):
+    data = open(a.file, "rb").read()
+    t = connect(a.port)
+    t.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
+              % (a.target.encode(), a.token.encode(), len(data)))
+    t.sendall(data[:len(data) // 2])
+    print("half", flush=True)
+    sys.stdin.read()
+    try:
+        t.sendall(data[len(data) // 2:])
+        print(t.recv(65536).split(b"\r\n")[0].decode())
+    except (ssl.SSLError, ConnectionError, OSError):
+        print("closed")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["send", "slow", "hold"])
+    p.add_argument("cmd", choices=["send", "slow", "hold", "upload"])
     p.add_argument("port", type=int)
     p.add_argument("--bind")
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--every", type=float, default=1)
     p.add_argument("--max", type=float, default=30)
     p.add_argument("--body", action="store_true")
+    p.add_argument("--file")
+    p.add_argument("--target")
+    p.add_argument("--token")
     a = p.parse_args()
-    {"send": send, "slow": slow, "hold": hold}[a.cmd](a)
+    {"send": send, "slow": slow, "hold": hold, "upload": upload}[a.cmd](a)
 
 
 if __name__ == "__main__":
