@@ -219,7 +219,7 @@ static int cmd_check(const char *conf)
 		return 1;
 	c = srv.cfg;
 	bad |= check_file("[server] tls_cert", c->tls_cert, 0);
-	bad |= check_file("[server] tls_key", c->tls_key, 0);
+	bad |= check_file("[server] tls_key", c->tls_key, 1);
 	bad |= check_file("[keys] signing_key", c->signing_key, 1);
 	bad |= check_file("[keys] master_key", c->master_key, 1);
 	bad |= check_file("[storage] database", c->database, 0);
@@ -385,6 +385,9 @@ static int cmd_serve(const char *conf)
 		goto out;
 	}
 	if (cl_signkey_public_pem(srv.sk, &srv.pub_pem) < 0 || server_load_master(c->master_key) < 0)
+		goto out;
+	/* The TLS key is a secret like the signing and master keys (check-config agrees). */
+	if (check_file("[server] tls_key", c->tls_key, 1) < 0)
 		goto out;
 	if (!(cert = read_small(c->tls_cert, MAX_PEM, NULL)) || !(key = read_small(c->tls_key, MAX_PEM, &keylen)))
 		goto out;

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/common.sh"
 
 make_cert
-write_conf "min_upload_rate = 0"
+write_conf
 init_db
 start
 RAW="$PY $HERE/rawhttp.py"

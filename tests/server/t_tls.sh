@@ -46,3 +46,15 @@ ok "RSA certificate: static-RSA key exchange and CBC refused, ECDHE-RSA AEAD acc
 call GET /healthz
 expect 200 "curl with its default suites"
 ok "curl still connects"
+
+# The TLS key is a secret: check-config and the daemon refuse one that group
+# or others may read, as for the signing and master keys.
+stop
+chmod 0640 "$T/tls.key"
+"$CORELOCKERD" check-config -c "$T/d.conf" > /dev/null 2> "$T/err" && fail "check-config accepts a tls_key of mode 0640"
+grep -q 'tls_key.*readable by group or others' "$T/err" || fail "check-config: $(cat "$T/err")"
+"$CORELOCKERD" -c "$T/d.conf" 2> "$T/err" && fail "the daemon serves with a tls_key of mode 0640"
+grep -q 'tls_key.*readable by group or others' "$T/err" || fail "serve: $(cat "$T/err")"
+chmod 0600 "$T/tls.key"
+"$CORELOCKERD" check-config -c "$T/d.conf" > /dev/null || fail "check-config refuses a tls_key of mode 0600"
+ok "a tls_key readable by group or others is refused by check-config and at start"
