@@ -72,9 +72,14 @@ refused "HTTP/1.1 without Host" 'GET /healthz HTTP/1.1\r\n\r\n'
 refused "two Host headers" 'GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'
 raw "HTTP/1.0 without Host" 'GET /healthz HTTP/1.0\r\n\r\n'
 [ "$(status)" = 200 ] || fail "HTTP/1.0 without Host: $(head -c 300 "$T/raw")"
-served "obs-fold" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo: a\r\n b\r\n\r\n'
+# obs-fold: libmicrohttpd 0.9.75 joins the continuation onto the field name,
+# so it cannot be read as RFC 9112 says (one space); 400 is the other choice.
+refused "obs-fold" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo: a\r\n b\r\n\r\n'
+refused "obs-fold with a blank" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo: a\r\n b c\r\n\r\n'
+refused "obs-fold of the last header" 'GET /healthz HTTP/1.1\r\nX-Foo: a\r\nHost: x\r\n\tb\r\n\r\n'
+served "blanks around a value" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo:   a b  \r\nX-Bar:\r\nX-Baz:\t c\r\n\r\n'
 served "a tab in a value" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo: a\tb\r\n\r\n'
-ok "bad header names, control bytes and NUL in values, missing or double Host: 400, closed"
+ok "bad header names, control bytes and NUL in values, obs-fold, missing or double Host: 400, closed"
 
 # HEAD: the GET answer's status and headers, no body.
 call GET /healthz
