@@ -155,9 +155,18 @@ static void set_phase(struct guard *g, enum phase p)
 	pthread_mutex_unlock(&lock);
 }
 
-void guard_body(struct guard *g) { set_phase(g, BODY); }
-void guard_busy(struct guard *g) { set_phase(g, BUSY); }
-void guard_idle(struct guard *g) { set_phase(g, HEAD); }
+void guard_body(struct guard *g)
+{
+	set_phase(g, BODY);
+}
+void guard_busy(struct guard *g)
+{
+	set_phase(g, BUSY);
+}
+void guard_idle(struct guard *g)
+{
+	set_phase(g, HEAD);
+}
 
 void guard_body_bytes(struct guard *g, uint64_t n)
 {

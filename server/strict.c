@@ -157,7 +157,8 @@ const char *strict_target(const char *target, const char *url, const char *versi
 			return "the path holds a backslash";
 		if (ch != '%')
 			continue;
-		int hi = hexval((unsigned char)target[i + 1]), lo = hi < 0 ? -1 : hexval((unsigned char)target[i + 2]);
+		int hi = hexval((unsigned char)target[i + 1]),
+		    lo = hi < 0 ? -1 : hexval((unsigned char)target[i + 2]);
 		if (hi < 0 || lo < 0)
 			return "bad %-escape in the request target";
 		ch = (unsigned char)(hi << 4 | lo);
