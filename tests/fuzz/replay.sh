@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/fuzz/replay.sh - replay the committed fuzz corpora through both
-# targets (tests/fuzz/replay.c linked with fuzz_safetensors.c / fuzz_clkey.c).
+# targets (tests/fuzz/replay.c linked with fuzz_safetensors.c, fuzz_clkey.c
+# and fuzz_jreq.c).
 # Under --enable-sanitizers this is the corpora under ASan and UBSan.  It also
 # checks that the replay tool refuses a missing or an empty directory.
 set -u
@@ -13,7 +14,7 @@ fail=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clreplay.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-for target in safetensors clkey; do
+for target in safetensors clkey jreq; do
 	if "$bin/replay_$target" "$src/corpus/$target"; then
 		echo "ok - replay_$target over corpus/$target"
 	else
