@@ -1,6 +1,7 @@
 /* auth.c - keyed hashes of secrets, admin token checks. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -90,6 +91,54 @@ int auth_bearer_ok(const char *v, size_t n)
 	return v && n > sl && n - sl <= SECRET_MAX && memcmp(v, scheme, sl) == 0 && b64token_ok(v + sl, n - sl);
 }
 
+/*
+ * The Authorization header as it arrived.  libmicrohttpd 0.9.75 measures a
+ * header value with strlen(), so "Bearer T<NUL>junk" reaches us as "Bearer
+ * T" (MHD_lookup_connection_value_n included).  Its header lines stay in
+ * place in the connection's read buffer, each ended by one NUL per CR and LF,
+ * so the bytes right after the value tell: after the value's own NUL at most
+ * one more NUL, then the next header's name (or, for the last header, the
+ * empty line, a NUL).  Anything else is a NUL inside the value.  A header
+ * sent twice is refused too.  0 with *V and *N, or -1.
+ */
+struct hdr_walk {
+	const char *v, *next_key;
+	size_t n;
+	int seen;
+};
+
+static enum MHD_Result hdr_walk(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				const char *value, size_t value_size)
+{
+	struct hdr_walk *w = cls;
+
+	(void)kind;
+	if (w->seen == 1 && !w->next_key)
+		w->next_key = key;
+	if (key_size == strlen(MHD_HTTP_HEADER_AUTHORIZATION) && !strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION)) {
+		w->seen++;
+		w->v = value;
+		w->n = value_size;
+	}
+	return MHD_YES;
+}
+
+static int authorization(struct MHD_Connection *conn, const char **v, size_t *n)
+{
+	struct hdr_walk w = {NULL, NULL, 0, 0};
+	const char *p;
+
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, hdr_walk, &w);
+	if (w.seen != 1 || !w.v || w.v[w.n] != 0)
+		return -1;
+	p = w.v + w.n + 1;
+	if (w.next_key ? p != w.next_key && !(p[0] == 0 && p + 1 == w.next_key) : p[0] != 0)
+		return -1;
+	*v = w.v;
+	*n = w.n;
+	return 0;
+}
+
 int auth_admin(struct req *r, sqlite3 *db)
 {
 	const char *h = NULL;
@@ -98,10 +147,7 @@ int auth_admin(struct req *r, sqlite3 *db)
 	sqlite3_stmt *st;
 	int found = AUTH_DENIED;
 
-	/* the real length: a NUL inside the header must not cut the token short */
-	if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
-					  strlen(MHD_HTTP_HEADER_AUTHORIZATION), &h, &hlen) != MHD_YES ||
-	    !auth_bearer_ok(h, hlen))
+	if (authorization(r->conn, &h, &hlen) < 0 || !auth_bearer_ok(h, hlen))
 		return AUTH_DENIED;
 	if (auth_hash("token", h + 7, hash) < 0 ||
 	    !(st = store_q(db, "SELECT id, name, scope FROM tokens WHERE hash = ?1 "
