@@ -3,7 +3,9 @@
 # spec (`static const struct jfield NAME[] = {...};`, with the file's one-line
 # #defines) into jreq_specs[], so that the fuzzer (tests/fuzz/fuzz_jreq.c)
 # runs the real specs, including those added later, without linking the
-# routes.  A spec inside a handler is named after the handler.
+# routes.  A spec inside a handler is named after the handler.  Its bounds may
+# use auth.h's and jreq.h's constants and the file's one-line #defines;
+# tests/fuzz/replay.sh checks that no jreq_parse() call was missed.
 set -eu
 tmp=$(mktemp "${TMPDIR:-/tmp}/jspecs.XXXXXX")
 trap 'rm -f "$tmp"' EXIT

@@ -23,6 +23,17 @@ for target in safetensors clkey jreq; do
 	fi
 done
 
+# fuzz_jreq must see every route's spec: as many specs in the generated table
+# (server/jspecs.c) as jreq_parse() calls in the route sources
+calls=$(cat "$src"/../../server/r_*.c | grep -c 'jreq_parse(')
+specs=$(grep -c '^	{"r_' "$bin/../../server/jspecs.c")
+if [ "$calls" -gt 0 ] && [ "$calls" = "$specs" ]; then
+	echo "ok - jreq_specs[] holds all $specs route specs"
+else
+	echo "FAIL - $calls jreq_parse() calls in server/r_*.c, but $specs specs in server/jspecs.c (gen-jspecs.sh)"
+	fail=1
+fi
+
 # the replay tool must not pass on a corpus that is not there
 mkdir "$tmp/empty"
 for arg in "$tmp/empty" "$tmp/missing"; do

@@ -20,6 +20,9 @@ expect 200 "audit"
 N=$(jget '["entries"].__len__()')
 [ "$N" -ge 5 ] || fail "only $N entries"
 [ "$(jget '["chain"]["ok"]')" = true ] && [ "$(jget '["chain"]["keyed"]')" = "$N" ] || fail "chain status: $(jget '["chain"]')"
+export CORELOCKER_CACERT="$T/tls.crt"
+CORELOCKER_SERVER=$URL CORELOCKER_TOKEN=$TOKEN "$CTL" audit verify > "$T/cv" || fail "ctl audit verify: $(cat "$T/cv")"
+grep -qx "audit chain ok: $N entries ($N keyed)" "$T/cv" || fail "ctl audit verify: $(cat "$T/cv")"
 "$PY" - "$T/body" <<'PYEOF' || fail "every entry must carry a mac, distinct from its hash"
 import json, sys
 e = json.load(open(sys.argv[1]))["entries"]
@@ -74,8 +77,12 @@ start
 api GET /v1/audit
 [ "$(jget '["chain"]["ok"]')" = false ] && [ "$(jget '["chain"]["bad_seq"]')" = "$K" ] ||
 	fail "GET /v1/audit chain status: $(jget '["chain"]')"
+rc=0
+CORELOCKER_SERVER=$URL CORELOCKER_TOKEN=$TOKEN "$CTL" audit verify > "$T/cv" || rc=$?
+[ "$rc" = 1 ] && grep -qx "audit chain BROKEN at entry $K: mac does not match: the entry was rewritten" "$T/cv" ||
+	fail "ctl audit verify on a rewritten chain: $rc $(cat "$T/cv")"
 stop
-ok "entry $K rewritten, SHA-256 chain recomputed: audit-verify and GET /v1/audit name entry $K"
+ok "entry $K rewritten, SHA-256 chain recomputed: audit-verify, GET /v1/audit and corelockerctl audit verify name entry $K"
 
 # ---- the macs stripped: the keyed chain cannot pass as an unkeyed one ----
 cp "$T/clean.db" "$T/var/corelockerd.db"
