@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/crypto.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 
 #include "config.h"
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "error.h"
 #include "jsonx.h"

@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		   "       corelockerd init -c CONF           create the database and keys; print the first admin token\n"
 		   "       corelockerd check-config -c CONF   validate the configuration\n"
 		   "       corelockerd dump-config            print a commented sample configuration\n"
-		   "       corelockerd audit-verify -c CONF   verify the audit log's hash chain\n"
+		   "       corelockerd audit-verify -c CONF   verify the audit log's keyed hash chain\n"
 		   "       corelockerd token-create -c CONF [--scope admin|read] [--expires TIME] NAME\n"
 		   "                                          add an admin token (printed once)\n"
 		   "default CONF: %s\n",
