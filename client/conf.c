@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "conf.h"
 #include "error.h"
 
@@ -35,7 +37,7 @@ void clc_free(struct clc *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->val && c->val[i]) {
-			explicit_bzero(c->val[i], strlen(c->val[i])); /* tokens and license keys */
+			OPENSSL_cleanse(c->val[i], strlen(c->val[i])); /* tokens and license keys */
 			free(c->val[i]);
 		}
 		if (c->flag)
@@ -63,7 +65,7 @@ int clc_set(struct clc *c, size_t i, const char *value)
 	if (!v)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	if (c->val[i]) {
-		explicit_bzero(c->val[i], strlen(c->val[i]));
+		OPENSSL_cleanse(c->val[i], strlen(c->val[i]));
 		free(c->val[i]);
 	}
 	c->val[i] = v;

@@ -11,8 +11,10 @@
 
 #include "config.h"
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "error.h"
+#include "jsonx.h"
 #include "http.h"
 
 #define DEFAULT_MAX (64u << 20)
@@ -84,7 +86,7 @@ void clh_close(struct clh *h)
 	free(h->url);
 	free(h->cacert);
 	if (h->auth) {
-		explicit_bzero(h->auth, strlen(h->auth));
+		OPENSSL_cleanse(h->auth, strlen(h->auth));
 		free(h->auth);
 	}
 	free(h);
@@ -287,7 +289,7 @@ static void parse_error_body(struct clh_resp *r)
 
 	if (r->status < 400 || !r->body)
 		return;
-	if (!(j = json_loadb(r->body, r->len, 0, NULL)))
+	if (!(j = cl_json_parse(r->body, r->len, 4, NULL, 0)))
 		return;
 	e = json_object_get(j, "error");
 	if (json_is_string(json_object_get(e, "code")))

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "agent.h"
 #include "error.h"
+#include "jsonx.h"
 #include "seal.h"
 
 /* Validation codes, as the server sends them, to exit statuses. */
@@ -161,7 +163,7 @@ static char *license_body(struct agent *a, const char *nonce, const char *from)
 static void free_body(char *s)
 {
 	if (s) {
-		explicit_bzero(s, strlen(s)); /* it holds the license key */
+		OPENSSL_cleanse(s, strlen(s)); /* it holds the license key */
 		free(s);
 	}
 }
@@ -218,7 +220,7 @@ int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model)
 	}
 	if ((rc = check_signed(a, &r, "validation")) < 0)
 		goto out;
-	j = json_loadb(r.body, r.len, 0, NULL);
+	j = cl_json_parse(r.body, r.len, 4, NULL, 0);
 	if (!json_is_string(json_object_get(j, "code")) || !json_is_string(json_object_get(j, "nonce"))) {
 		rc = ax_fail(AX_REFUSED, "validation: the answer is not a validation result");
 		goto out;

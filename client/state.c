@@ -21,6 +21,7 @@
 #include "error.h"
 #include "jsonx.h"
 #include "outfile.h"
+#include "timefmt.h"
 
 #define STATE_MAX (64u << 10)
 
@@ -138,8 +139,6 @@ int ag_write_atomic(const char *dest, const char *text, size_t len)
 int ag_state_save(const char *path, const struct ag_state *s)
 {
 	char locked[CL_SHA256_HEX], sha[CL_SHA256_HEX], ts[32], *text, *sp = ag_state_path(path);
-	time_t now = time(NULL);
-	struct tm tm;
 	json_t *j;
 	int r;
 
@@ -147,8 +146,7 @@ int ag_state_save(const char *path, const struct ag_state *s)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	cl_hex(s->locked, CL_SHA256_LEN, locked);
 	cl_hex(s->sha, CL_SHA256_LEN, sha);
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cl_time_fmt((int64_t)time(NULL), ts);
 	j = json_pack("{s:s,s:i,s:I,s:s,s:s,s:s,s:f,s:I,s:s,s:s,s:s}", "format", "clstate", "version", 1,
 		      "model", (json_int_t)s->model, "model_name", s->model_name, "model_version",
 		      s->model_version, "tier", s->tier, "beta", s->beta, "license", (json_int_t)s->license,

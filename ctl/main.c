@@ -15,6 +15,7 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_license_cmd,
 	&ctl_machine_cmd,
 	&ctl_audit_cmd,
+	&ctl_token_cmd,
 };
 /* Commands with subcommands answer --help themselves (remote.c). */
 #define FIRST_REMOTE 4

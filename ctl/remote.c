@@ -9,20 +9,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "error.h"
+#include "jsonx.h"
 #include "remote.h"
 
-enum { K_CONFIG, K_SERVER, K_TOKEN, K_CACERT };
+#define ANSWER_DEPTH 8 /* the daemon's answers: objects of lists of objects, and audit details */
+
+enum { K_CONFIG, K_SERVER, K_TOKEN, K_TOKEN_FILE, K_CACERT };
 static const struct clc_key keys[] = {
     [K_CONFIG] = {"config", "CORELOCKER_CONFIG", "FILE", CLC_FLAG | CLC_ENV,
 		  "read settings from FILE ([ctl] section)"},
     [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL", CLC_ALL, "the daemon, https://HOST:PORT"},
     [K_TOKEN] = {"token", "CORELOCKER_TOKEN", "T", CLC_ALL,
-		 "admin token (corelockerd init prints the first)"},
+		 "admin token (corelockerd init prints the first); as a flag, ps shows it"},
+    [K_TOKEN_FILE] = {"token-file", "CORELOCKER_TOKEN_FILE", "FILE", CLC_ALL,
+		      "read the admin token from FILE's first line"},
     [K_CACERT] = {"cacert", "CORELOCKER_CACERT", "PEM", CLC_ALL, "CA certificates to verify the server with"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define MAX_OPTS 16
+#define TOKEN_FILE_MAX 512
+
+/* The token in FILE's first line, into BUF; 0, or -1 with a message. */
+static int read_token_file(const char *file, char *buf, size_t len)
+{
+	FILE *f = fopen(file, "r");
+	size_t n;
+
+	if (!f)
+		return cl_fail(CL_ESYS, "--token-file %s: %s", file, strerror(errno));
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	if (!buf[0] || strlen(buf) >= len - 2)
+		return cl_fail(CL_EINVAL, "--token-file %s: %s", file,
+			       buf[0] ? "the first line is too long for a token" : "no token on the first line");
+	for (const char *p = buf; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return cl_fail(CL_EINVAL, "--token-file %s: the token holds a space or a control character", file);
+	return 0;
+}
 
 enum { O_JSON = 256, O_HELP, O_SUB = 300, O_KEYS = 400 };
 
@@ -99,8 +128,9 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 	struct option opts[MAX_OPTS + NKEYS + 3];
 	const char *val[MAX_OPTS] = {0};
 	struct clh_opts ho = {0};
+	char file_token[TOKEN_FILE_MAX];
 	size_t k = 0, nopts = 0;
-	int c, r, status;
+	int c, r, status, token_flag = 0;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.cmd = cmd;
@@ -137,6 +167,7 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 		} else if (c >= O_SUB && c < O_SUB + (int)nopts) {
 			val[c - O_SUB] = optarg ? optarg : "1";
 		} else if (c >= O_KEYS && c < O_KEYS + (int)NKEYS) {
+			token_flag |= c == O_KEYS + K_TOKEN;
 			if (clc_set(&rc.conf, (size_t)(c - O_KEYS), optarg) < 0) {
 				status = ctl_fail(CL_ENOMEM);
 				goto out;
@@ -159,12 +190,27 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 	ho.url = clc_get(&rc.conf, "server");
 	ho.cacert = clc_get(&rc.conf, "cacert");
 	ho.token = clc_get(&rc.conf, "token");
+	file_token[0] = 0;
+	if (ho.token && clc_get(&rc.conf, "token-file")) {
+		status = remote_fail_usage(&rc, "give the token or a token file, not both");
+		goto out;
+	}
+	if (clc_get(&rc.conf, "token-file")) {
+		if (read_token_file(clc_get(&rc.conf, "token-file"), file_token, sizeof(file_token)) < 0) {
+			status = remote_fail_usage(&rc, "%s", cl_errmsg());
+			goto out;
+		}
+		ho.token = file_token;
+	}
+	if (token_flag)
+		fprintf(stderr, "corelockerctl: warning: --token on the command line is visible to other users "
+				"(ps); prefer CORELOCKER_TOKEN or --token-file\n");
 	if (!ho.url) {
 		status = remote_fail_usage(&rc, "no server: give --server URL (or CORELOCKER_SERVER)");
 		goto out;
 	}
 	if (!ho.token) {
-		status = remote_fail_usage(&rc, "no admin token: give --token T (or CORELOCKER_TOKEN)");
+		status = remote_fail_usage(&rc, "no admin token: set CORELOCKER_TOKEN or give --token-file FILE");
 		goto out;
 	}
 	if ((r = clh_open(&ho, &rc.h)) < 0) {
@@ -173,6 +219,7 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 	}
 	status = rc.sub->run(&rc, argv + optind, val);
 out:
+	OPENSSL_cleanse(file_token, sizeof(file_token));
 	clh_close(rc.h);
 	clc_free(&rc.conf);
 	return status;
@@ -196,7 +243,7 @@ static int http_status_exit(long status)
 static int finish(struct remote *rc, int r, struct clh_resp *resp, const char *method, const char *path,
 		  json_t **out)
 {
-	json_error_t err;
+	char why[160];
 	int status;
 
 	ctl_progress_end();
@@ -216,10 +263,9 @@ static int finish(struct remote *rc, int r, struct clh_resp *resp, const char *m
 	}
 	*out = NULL;
 	if (resp->len) {
-		*out = json_loadb(resp->body, resp->len, 0, &err);
+		*out = cl_json_parse(resp->body, resp->len, ANSWER_DEPTH, why, sizeof(why));
 		if (!*out) {
-			fprintf(stderr, "corelockerctl: %s %s: the answer is not JSON: %s\n", method, path,
-				err.text);
+			fprintf(stderr, "corelockerctl: %s %s: the answer is not JSON: %s\n", method, path, why);
 			clh_resp_free(resp);
 			return RX_ERROR;
 		}

@@ -14,21 +14,6 @@
 
 #define CHUNK (4u << 20)
 
-int64_t cl_time_parse(const char *s)
-{
-	struct tm tm = {0};
-	char z = 0;
-	int n = 0;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		   &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
-	    z != 'Z' || s[n])
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
-}
-
 /* The entries of shard I: [*lo, *hi). */
 static void shard_range(const struct cl_volume *v, uint32_t i, size_t *lo, size_t *hi)
 {

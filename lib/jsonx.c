@@ -34,9 +34,21 @@ json_t *cl_json_parse(const char *text, size_t len, int max_depth, char *why, si
 {
 	json_error_t err;
 	json_t *root;
+	const char *nul;
+	char scratch[8];
 
+	if (!why) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
 	if (len == 0) {
 		snprintf(why, whylen, "empty JSON text");
+		return NULL;
+	}
+	/* jansson stops at a raw NUL in some states and would accept what
+	 * precedes it: no JSON text of ours may hold one anywhere. */
+	if ((nul = memchr(text, 0, len))) {
+		snprintf(why, whylen, "invalid JSON at byte %zu: a raw NUL byte", (size_t)(nul - text));
 		return NULL;
 	}
 	if (json_depth(text, len, max_depth) > max_depth) {
@@ -48,6 +60,20 @@ json_t *cl_json_parse(const char *text, size_t len, int max_depth, char *why, si
 		snprintf(why, whylen, "invalid JSON at byte %d: %s", err.position,
 			 strstr(err.text, "JSON_ALLOW_NUL") ? "\\u0000 is not allowed in a string" : err.text);
 	return root;
+}
+
+int cl_text_ok(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return 0;
+		/* U+0080..U+009F are C2 80..C2 9F in UTF-8 */
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return 0;
+	}
+	return 1;
 }
 
 int cl_json_u64(const json_t *v, uint64_t *out)

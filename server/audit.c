@@ -1,75 +1,122 @@
-/* audit.c - appending to and verifying the hash chain. */
+/* audit.c - appending to and verifying the keyed hash chain. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "audit.h"
 #include "digest.h"
 #include "log.h"
+#include "seal.h"
 #include "store.h"
 #include "util.h"
 
 static const char zero_hash[] = "0000000000000000000000000000000000000000000000000000000000000000";
+static const char key_label[] = "corelockerd audit key v1";
 
-static int entry_hash(const char *prev, int64_t seq, int64_t ts, const char *actor, const char *action,
-		      const char *target, const char *detail, char out[CL_SHA256_HEX])
+static uint8_t audit_key[32];
+static int have_key;
+
+int audit_key_init(const uint8_t master[32])
 {
-	struct cl_sha *s;
-	uint8_t d[CL_SHA256_LEN];
-	char nums[64];
-
-	if (cl_sha_new(&s) < 0)
+	if (cl_hmac_sha256(master, 32, key_label, strlen(key_label), audit_key) < 0)
 		return -1;
-	snprintf(nums, sizeof(nums), "\n%lld\n%lld\n", (long long)seq, (long long)ts);
-	cl_sha_update(s, prev, strlen(prev));
-	cl_sha_update(s, nums, strlen(nums));
-	cl_sha_update(s, actor, strlen(actor));
-	cl_sha_update(s, "\n", 1);
-	cl_sha_update(s, action, strlen(action));
-	cl_sha_update(s, "\n", 1);
-	cl_sha_update(s, target, strlen(target));
-	cl_sha_update(s, "\n", 1);
-	cl_sha_update(s, detail, strlen(detail));
-	cl_sha_final(s, d);
-	cl_sha_free(s);
-	cl_hex(d, sizeof(d), out);
+	have_key = 1;
 	return 0;
+}
+
+void audit_key_wipe(void)
+{
+	OPENSSL_cleanse(audit_key, sizeof(audit_key));
+	have_key = 0;
+}
+
+struct entry {
+	int64_t seq, ts;
+	const char *actor, *action, *target, *detail;
+};
+
+/* The text both digests cover (see audit.h); malloc'ed. */
+static char *entry_text(const char *prev, const struct entry *e)
+{
+	char *t;
+
+	if (asprintf(&t, "%s\n%lld\n%lld\n%s\n%s\n%s\n%s", prev, (long long)e->seq, (long long)e->ts, e->actor,
+		     e->action, e->target, e->detail) < 0)
+		return NULL;
+	return t;
+}
+
+static int entry_digests(const char *prev, const struct entry *e, char hash[CL_SHA256_HEX], char mac[CL_SHA256_HEX])
+{
+	uint8_t d[CL_SHA256_LEN];
+	char *t = entry_text(prev, e);
+	int r = -1;
+
+	if (!t)
+		return -1;
+	cl_sha256(t, strlen(t), d);
+	cl_hex(d, sizeof(d), hash);
+	if (!have_key || cl_hmac_sha256(audit_key, sizeof(audit_key), t, strlen(t), d) < 0)
+		goto out;
+	cl_hex(d, sizeof(d), mac);
+	r = 0;
+out:
+	free(t);
+	return r;
+}
+
+/* The last entry: 1 (seq, hash, keyed set), 0 when the log is empty, -1. */
+static int last_entry(sqlite3 *db, int64_t *seq, char hash[CL_SHA256_HEX], int *keyed)
+{
+	sqlite3_stmt *st = store_q(db, "SELECT seq, hash, mac IS NOT NULL FROM audit ORDER BY seq DESC LIMIT 1");
+	int rc;
+
+	if (!st)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		snprintf(hash, CL_SHA256_HEX, "%s", store_text(st, 1));
+		*keyed = sqlite3_column_int(st, 2);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 int audit_append(sqlite3 *db, const char *actor, const char *action, const char *target, json_t *detail)
 {
-	char prev[CL_SHA256_HEX], hash[CL_SHA256_HEX], *text;
-	int64_t seq = 1, ts = now_s();
+	char prev[CL_SHA256_HEX], hash[CL_SHA256_HEX], mac[CL_SHA256_HEX], *text;
+	struct entry e = {1, now_s(), actor, action, target, NULL};
 	sqlite3_stmt *st;
-	int rc;
+	int rc, keyed;
 
 	text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	if (!text)
 		return -1;
+	e.detail = text;
 	snprintf(prev, sizeof(prev), "%s", zero_hash);
-	if (!(st = store_q(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")))
+	if ((rc = last_entry(db, &e.seq, prev, &keyed)) < 0)
 		goto fail;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		seq = sqlite3_column_int64(st, 0) + 1;
-		snprintf(prev, sizeof(prev), "%s", store_text(st, 1));
+	if (rc == 1)
+		e.seq++;
+	if (entry_digests(prev, &e, hash, mac) < 0) {
+		log_err("audit: cannot compute the entry's digests%s", have_key ? "" : " (no audit key)");
+		goto fail;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	if (entry_hash(prev, seq, ts, actor, action, target, text, hash) < 0)
-		goto fail;
-	st = store_q(db, "INSERT INTO audit (seq, ts, actor, action, target, detail, prev_hash, hash) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	st = store_q(db, "INSERT INTO audit (seq, ts, actor, action, target, detail, prev_hash, hash, mac) "
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, ts);
+	sqlite3_bind_int64(st, 1, e.seq);
+	sqlite3_bind_int64(st, 2, e.ts);
 	store_bind_text(st, 3, actor);
 	store_bind_text(st, 4, action);
 	store_bind_text(st, 5, target);
 	store_bind_text(st, 6, text);
 	store_bind_text(st, 7, prev);
 	store_bind_text(st, 8, hash);
+	store_bind_text(st, 9, mac);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -83,36 +130,96 @@ fail:
 	return -1;
 }
 
-int audit_verify(sqlite3 *db, int64_t *n, int64_t *bad)
+int audit_key_chain(sqlite3 *db)
 {
-	char prev[CL_SHA256_HEX], hash[CL_SHA256_HEX];
+	char hash[CL_SHA256_HEX];
 	sqlite3_stmt *st;
-	int64_t expect = 1;
+	int64_t seq = 0;
+	int keyed = 0, rc, any;
+	json_t *detail;
+
+	if ((rc = last_entry(db, &seq, hash, &keyed)) <= 0 || keyed)
+		return rc < 0 ? -1 : 0;
+	/* a keyed entry followed by unkeyed ones is a broken chain, not an old one */
+	if (!(st = store_q(db, "SELECT 1 FROM audit WHERE mac IS NOT NULL LIMIT 1")))
+		return -1;
+	any = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	if (any) {
+		log_err("audit: entry %lld has no mac after keyed entries; run corelockerd audit-verify", (long long)seq);
+		return 0;
+	}
+	if (store_begin(db) != SQLITE_OK)
+		return -1;
+	detail = json_pack("{s:I,s:i}", "unkeyed_entries", (json_int_t)seq, "chain_version", 2);
+	rc = audit_append(db, "server", "audit.keyed", "audit", detail);
+	json_decref(detail);
+	if (rc < 0 || store_commit(db) != SQLITE_OK) {
+		store_rollback(db);
+		return -1;
+	}
+	log_info("audit: the chain is keyed from entry %lld on (%lld earlier entries stay plain SHA-256)",
+		 (long long)seq + 1, (long long)seq);
+	return 0;
+}
+
+int audit_verify(sqlite3 *db, struct audit_status *s)
+{
+	char prev[CL_SHA256_HEX], hash[CL_SHA256_HEX], mac[CL_SHA256_HEX];
+	int64_t first_keyed = 0;
+	sqlite3_stmt *st;
 	int rc, r = 0;
 
+	memset(s, 0, sizeof(*s));
 	snprintf(prev, sizeof(prev), "%s", zero_hash);
-	*n = 0;
-	*bad = 0;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT seq, ts, actor, action, target, detail, prev_hash, hash FROM audit ORDER BY seq",
+			       "SELECT seq, ts, actor, action, target, detail, prev_hash, hash, mac FROM audit ORDER BY seq",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t seq = sqlite3_column_int64(st, 0);
-		if (seq != expect || strcmp(store_text(st, 6), prev) != 0 ||
-		    entry_hash(prev, seq, sqlite3_column_int64(st, 1), store_text(st, 2), store_text(st, 3),
-			       store_text(st, 4), store_text(st, 5), hash) < 0 ||
-		    strcmp(hash, store_text(st, 7)) != 0) {
-			*bad = seq;
-			r = -1;
+		struct entry e = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), store_text(st, 2),
+				  store_text(st, 3),           store_text(st, 4),           store_text(st, 5)};
+		const char *row_mac = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL : store_text(st, 8);
+
+		r = 1;
+		s->bad = e.seq;
+		if (e.seq != s->entries + 1)
+			snprintf(s->why, sizeof(s->why), "sequence number out of order (expected %lld)",
+				 (long long)s->entries + 1);
+		else if (strcmp(store_text(st, 6), prev) != 0)
+			snprintf(s->why, sizeof(s->why), "prev_hash is not the hash of entry %lld", (long long)e.seq - 1);
+		else if (entry_digests(prev, &e, hash, mac) < 0)
+			snprintf(s->why, sizeof(s->why), "cannot compute the digests (no audit key?)");
+		else if (strcmp(hash, store_text(st, 7)) != 0)
+			snprintf(s->why, sizeof(s->why), "hash does not match the entry's content");
+		else if (!row_mac && first_keyed)
+			snprintf(s->why, sizeof(s->why), "no mac, although the chain is keyed since entry %lld",
+				 (long long)first_keyed);
+		else if (row_mac && (strlen(row_mac) != CL_SHA256_HEX - 1 ||
+				    CRYPTO_memcmp(row_mac, mac, CL_SHA256_HEX - 1) != 0))
+			snprintf(s->why, sizeof(s->why),
+				 "mac does not match: the entry was rewritten%s", first_keyed ? "" : " (or an earlier unkeyed one)");
+		else
+			r = 0;
+		if (r)
 			break;
-		}
+		if (row_mac && !first_keyed)
+			first_keyed = e.seq;
+		s->keyed += row_mac != NULL;
 		snprintf(prev, sizeof(prev), "%s", hash);
-		expect++;
-		(*n)++;
+		s->entries++;
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = -1;
+	if (r == 0) {
+		s->bad = 0;
+		if (rc != SQLITE_DONE)
+			r = -1;
+		else if (s->entries && !first_keyed) {
+			/* a chain with every mac stripped must not pass as an old one */
+			r = 1;
+			s->bad = s->entries;
+			snprintf(s->why, sizeof(s->why), "no entry is keyed: the daemon keys the chain at its start");
+		}
+	}
 	sqlite3_finalize(st);
 	return r;
 }

@@ -319,6 +319,8 @@ static enum MHD_Result begin(struct req *r, const char *url, const char *method,
 			return reply_error(r, E_UNAVAILABLE, "database unavailable");
 		int a = auth_admin(r, db);
 		store_reset(db);
+		if (a == AUTH_READ_ONLY) /* auth.c: a read-scope token on a non-GET route */
+			return reply_error(r, E_FORBIDDEN, "this token has the read scope: it may only GET");
 		if (a < 0) {
 			log_peer("%s: %s %s: missing or unknown admin token", r->ip, method, r->target);
 			return reply_error(r, E_UNAUTHORIZED, "missing or unknown admin token");

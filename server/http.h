@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "errors.h"
+#include "jreq.h"
 
 #define MAX_SEGS 3
 #define MAX_SEG_LEN 64
@@ -88,23 +89,6 @@ int http_start(int fd, const char *cert_pem, const char *key_pem);
 void http_stop(void);
 
 /* ---- declarative JSON request bodies ---- */
-
-enum jf_type { JF_STRING, JF_INT, JF_NUMBER, JF_TIME, JF_REF };
-enum jf_flags { JF_REQUIRED = 1, JF_NULLABLE = 2 };
-
-struct jfield {
-	const char *name;
-	enum jf_type type;
-	unsigned flags;
-	int64_t min, max; /* JF_INT: value bounds; JF_STRING: length bounds */
-};
-
-struct jval {
-	int present, is_null;
-	const char *s; /* JF_STRING, JF_REF given as a name */
-	int64_t i;     /* JF_INT, JF_TIME (unix seconds), JF_REF given as an id (else -1) */
-	double d;      /* JF_NUMBER */
-};
 
 /*
  * Parse the body as a JSON object against SPEC; unknown fields, wrong types

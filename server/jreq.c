@@ -1,12 +1,14 @@
-/* jreq.c - JSON request bodies checked against declarative field specs. */
+/* jreq.c - JSON request bodies checked against declarative field specs (no MHD). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "http.h"
+#include "jreq.h"
 #include "jsonx.h"
 #include "util.h"
 
 #define BODY_DEPTH 2 /* flat objects; one more level only to name the error */
+#define TIME_MAX_LEN 64
 
 static const char *type_name(enum jf_type t)
 {
@@ -18,106 +20,116 @@ static const char *type_name(enum jf_type t)
 	case JF_NUMBER:
 		return "a number";
 	case JF_TIME:
-		return "an RFC 3339 time string";
+		return "an RFC 3339 time string between 1970 and 9999";
 	default:
 		return "an id or a name";
 	}
 }
 
-static int check_string(const json_t *v, const struct jfield *f, const char **out)
+/* One field: 1 when V fits F (and O is filled), else 0. */
+static int check_field(const json_t *v, const struct jfield *f, struct jval *o)
 {
-	size_t len = json_string_length(v);
-	const char *s = json_string_value(v);
+	size_t len;
 
-	if ((int64_t)len < f->min || (int64_t)len > f->max || strlen(s) != len || !text_ok(s))
-		return -1;
-	*out = s;
+	switch (f->type) {
+	case JF_STRING:
+		if (!json_is_string(v))
+			return 0;
+		len = json_string_length(v);
+		if ((int64_t)len < f->min || (int64_t)len > f->max || !cl_text_ok(json_string_value(v), len))
+			return 0;
+		o->s = json_string_value(v);
+		return 1;
+	case JF_INT:
+		if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max)
+			return 0;
+		o->i = json_integer_value(v);
+		return 1;
+	case JF_NUMBER:
+		if (!json_is_number(v) || !isfinite(json_number_value(v)))
+			return 0;
+		o->d = json_number_value(v);
+		return 1;
+	case JF_TIME:
+		if (!json_is_string(v) || json_string_length(v) > TIME_MAX_LEN ||
+		    strlen(json_string_value(v)) != json_string_length(v) ||
+		    (o->i = cl_time_parse(json_string_value(v))) < 0)
+			return 0;
+		return 1;
+	case JF_REF:
+		if (json_is_integer(v) && json_integer_value(v) >= 0) {
+			o->i = json_integer_value(v);
+			return 1;
+		}
+		if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+		    name_ok(json_string_value(v), JREQ_NAME_MAX)) {
+			o->s = json_string_value(v);
+			return 1;
+		}
+		return 0;
+	}
 	return 0;
 }
 
-json_t *jreq_parse(struct req *r, const struct jfield *spec, size_t n, struct jval *out, enum MHD_Result *res)
+json_t *jreq_check(const char *body, size_t len, const struct jfield *spec, size_t n, struct jval *out,
+		   enum api_err *code, char *why, size_t whylen)
 {
-	char why[200];
 	json_t *root, *v;
 	const char *key;
 
 	memset(out, 0, n * sizeof(*out));
-	root = r->body ? cl_json_parse(r->body, r->len, BODY_DEPTH, why, sizeof(why)) : NULL;
-	if (!r->body)
-		snprintf(why, sizeof(why), "the body is empty; a JSON object is expected");
-	if (!root) {
-		*res = reply_error(r, E_INVALID_JSON, "%s", why);
+	*code = E_INVALID_JSON;
+	if (!body || !len) {
+		snprintf(why, whylen, "the body is empty; a JSON object is expected");
 		return NULL;
 	}
+	if (!(root = cl_json_parse(body, len, BODY_DEPTH, why, whylen)))
+		return NULL;
 	if (!json_is_object(root)) {
-		*res = reply_error(r, E_INVALID_JSON, "the body must be a JSON object");
+		snprintf(why, whylen, "the body must be a JSON object");
 		goto fail;
 	}
+	*code = E_INVALID_FIELD;
 	json_object_foreach(root, key, v) {
+		const struct jfield *f;
 		size_t i;
 		for (i = 0; i < n && strcmp(spec[i].name, key); i++)
 			;
 		if (i == n) {
-			*res = reply_error(r, E_INVALID_FIELD, "unknown field '%.64s'", key);
+			snprintf(why, whylen, "unknown field '%.64s'", key);
 			goto fail;
 		}
-		const struct jfield *f = &spec[i];
-		struct jval *o = &out[i];
-		o->present = 1;
-		o->i = -1;
+		f = &spec[i];
+		out[i].present = 1;
+		out[i].i = -1;
 		if (json_is_null(v)) {
 			if (!(f->flags & JF_NULLABLE)) {
-				*res = reply_error(r, E_INVALID_FIELD, "'%s' must be %s", f->name, type_name(f->type));
+				snprintf(why, whylen, "'%s' must be %s", f->name, type_name(f->type));
 				goto fail;
 			}
-			o->is_null = 1;
+			out[i].is_null = 1;
 			continue;
 		}
-		int ok = 0;
-		switch (f->type) {
-		case JF_STRING:
-			ok = json_is_string(v) && check_string(v, f, &o->s) == 0;
-			break;
-		case JF_INT:
-			ok = json_is_integer(v) && json_integer_value(v) >= f->min && json_integer_value(v) <= f->max;
-			o->i = ok ? json_integer_value(v) : -1;
-			break;
-		case JF_NUMBER:
-			ok = json_is_number(v) && isfinite(json_number_value(v));
-			o->d = ok ? json_number_value(v) : 0;
-			break;
-		case JF_TIME:
-			ok = json_is_string(v) && json_string_length(v) <= 64 && time_parse(json_string_value(v), &o->i) == 0;
-			break;
-		case JF_REF:
-			if (json_is_integer(v) && json_integer_value(v) >= 0) {
-				ok = 1;
-				o->i = json_integer_value(v);
-			} else if (json_is_string(v)) {
-				ok = name_ok(json_string_value(v), MAX_SEG_LEN);
-				o->s = json_string_value(v);
-			}
-			break;
-		}
-		if (!ok) {
+		if (!check_field(v, f, &out[i])) {
 			if (f->type == JF_STRING)
-				*res = reply_error(r, E_INVALID_FIELD, "'%s' must be a string of %lld to %lld printable characters",
-						   f->name, (long long)f->min, (long long)f->max);
+				snprintf(why, whylen, "'%s' must be a string of %lld to %lld characters, none a control character",
+					 f->name, (long long)f->min, (long long)f->max);
 			else if (f->type == JF_INT)
-				*res = reply_error(r, E_INVALID_FIELD, "'%s' must be an integer in [%lld, %lld]", f->name,
-						   (long long)f->min, (long long)f->max);
+				snprintf(why, whylen, "'%s' must be an integer in [%lld, %lld]", f->name,
+					 (long long)f->min, (long long)f->max);
 			else
-				*res = reply_error(r, E_INVALID_FIELD, "'%s' must be %s", f->name, type_name(f->type));
+				snprintf(why, whylen, "'%s' must be %s", f->name, type_name(f->type));
 			goto fail;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((spec[i].flags & JF_REQUIRED) && !out[i].present) {
-			*res = reply_error(r, E_INVALID_FIELD, "'%s' is required", spec[i].name);
+			snprintf(why, whylen, "'%s' is required", spec[i].name);
 			goto fail;
 		}
 	return root;
 fail:
 	json_decref(root);
+	memset(out, 0, n * sizeof(*out));
 	return NULL;
 }

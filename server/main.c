@@ -35,6 +35,7 @@
 #include "seal.h"
 #include "server.h"
 #include "store.h"
+#include "util.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -50,8 +51,9 @@ static void usage(FILE *f)
 		   "       corelockerd init -c CONF           create the database and keys; print the first admin token\n"
 		   "       corelockerd check-config -c CONF   validate the configuration\n"
 		   "       corelockerd dump-config            print a commented sample configuration\n"
-		   "       corelockerd audit-verify -c CONF   verify the audit log's hash chain\n"
-		   "       corelockerd token-create -c CONF NAME   add an admin token (printed once)\n"
+		   "       corelockerd audit-verify -c CONF   verify the audit log's keyed hash chain\n"
+		   "       corelockerd token-create -c CONF [--scope admin|read] [--expires TIME] NAME\n"
+		   "                                          add an admin token (printed once)\n"
 		   "default CONF: %s\n",
 		   DEFAULT_CONF);
 }
@@ -104,7 +106,8 @@ int server_load_master(const char *path)
 		log_err("%s: cannot read the master key", path);
 		goto out;
 	}
-	if (cl_hmac_sha256(srv.master, sizeof(srv.master), label, strlen(label), srv.token_key) < 0)
+	if (cl_hmac_sha256(srv.master, sizeof(srv.master), label, strlen(label), srv.token_key) < 0 ||
+	    audit_key_init(srv.master) < 0)
 		goto out;
 	r = 0;
 out:
@@ -170,7 +173,7 @@ static int cmd_init(const char *conf)
 		goto fail;
 	if (store_open(c->database, 1, &db) < 0)
 		goto fail;
-	if (store_begin(db) != SQLITE_OK || auth_token_create(db, "admin", token) < 0 ||
+	if (store_begin(db) != SQLITE_OK || auth_token_create(db, "admin", SCOPE_ADMIN, -1, token, NULL) < 0 ||
 	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != SQLITE_OK)
 		goto fail;
 	store_close(db);
@@ -241,36 +244,48 @@ static int cmd_check(const char *conf)
 
 static int cmd_audit_verify(const char *conf)
 {
+	struct audit_status st;
 	sqlite3 *db;
-	int64_t n, bad;
 	int r;
 
-	if (load_config(conf) < 0 || store_open(srv.cfg->database, 0, &db) < 0)
+	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
+	    store_open(srv.cfg->database, 0, &db) < 0)
 		return 1;
-	r = audit_verify(db, &n, &bad);
+	r = audit_verify(db, &st);
 	store_close(db);
 	if (r < 0) {
-		printf("audit chain BROKEN at entry %lld\n", (long long)bad);
+		log_err("%s: cannot read the audit log", srv.cfg->database);
 		return 1;
 	}
-	printf("audit chain ok: %lld entries\n", (long long)n);
+	if (r > 0) {
+		printf("audit chain BROKEN at entry %lld: %s\n", (long long)st.bad, st.why);
+		return 1;
+	}
+	printf("audit chain ok: %lld entries (%lld keyed)\n", (long long)st.entries, (long long)st.keyed);
 	return 0;
 }
 
-static int cmd_token_create(const char *conf, const char *name)
+static int cmd_token_create(const char *conf, const char *name, const char *scope_s, const char *exp_s)
 {
 	char token[TOKEN_LEN + 1];
+	int scope = auth_scope(scope_s ? scope_s : "admin");
+	int64_t exp = exp_s ? cl_time_parse(exp_s) : -1;
 	sqlite3 *db;
 	int r = 1;
 
-	if (!name || !*name || strlen(name) > 40) {
-		log_err("token-create needs a NAME of 1 to 40 characters");
+	if (!name || !*name || strlen(name) > TOKEN_NAME_MAX || !text_ok(name)) {
+		log_err("token-create needs a NAME of 1 to %d printable characters", TOKEN_NAME_MAX);
+		return 2;
+	}
+	if (scope < 0 || (exp_s && exp <= now_s())) {
+		log_err("token-create: %s", scope < 0 ? "--scope must be admin or read"
+						      : "--expires must be a future RFC 3339 time");
 		return 2;
 	}
 	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
 	    store_open(srv.cfg->database, 0, &db) < 0)
 		return 1;
-	if (store_begin(db) == SQLITE_OK && auth_token_create(db, name, token) == 0 &&
+	if (store_begin(db) == SQLITE_OK && auth_token_create(db, name, scope, exp, token, NULL) == 0 &&
 	    audit_append(db, "cli", "token.create", name, NULL) == 0 && store_commit(db) == SQLITE_OK) {
 		printf("%s\n", token);
 		r = 0;
@@ -406,6 +421,11 @@ static int cmd_serve(const char *conf)
 	/* Open (and migrate) once here, so that a bad database fails the start. */
 	if (store_open(c->database, 0, &db) < 0)
 		goto out;
+	if (audit_key_chain(db) < 0) {
+		log_err("%s: cannot key the audit chain", c->database);
+		store_close(db);
+		goto out;
+	}
 	store_close(db);
 	store_init(c->database);
 	/* Block the stop signals in every thread; the main thread waits for them. */
@@ -450,7 +470,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	const char *conf = DEFAULT_CONF, *cmd = "serve", *arg = NULL;
+	const char *conf = DEFAULT_CONF, *cmd = "serve", *arg = NULL, *scope = NULL, *expires = NULL;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -462,6 +482,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("corelockerd %s\n", PACKAGE_VERSION);
 			return 0;
+		} else if (!strcmp(argv[i], "--scope") && i + 1 < argc) {
+			scope = argv[++i];
+		} else if (!strcmp(argv[i], "--expires") && i + 1 < argc) {
+			expires = argv[++i];
 		} else if (!strcmp(argv[i], "--debug")) {
 			log_threshold = LOG_DEBUG;
 		} else if (argv[i][0] != '-' && !strcmp(cmd, "serve") && i == 1) {
@@ -485,7 +509,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "audit-verify"))
 		r = cmd_audit_verify(conf);
 	else if (!strcmp(cmd, "token-create"))
-		r = cmd_token_create(conf, arg);
+		r = cmd_token_create(conf, arg, scope, expires);
 	else {
 		fprintf(stderr, "corelockerd: unknown command '%s'\n", cmd);
 		usage(stderr);
@@ -496,6 +520,7 @@ int main(int argc, char **argv)
 	free(srv.spool);
 	OPENSSL_cleanse(srv.master, sizeof(srv.master));
 	OPENSSL_cleanse(srv.token_key, sizeof(srv.token_key));
+	audit_key_wipe();
 	config_free(srv.cfg);
 	return r;
 }

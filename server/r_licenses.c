@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "audit.h"
 #include "auth.h"
 #include "log.h"
@@ -105,7 +107,7 @@ enum MHD_Result h_license_issue(struct req *r)
 	json_object_set_new(lic, "key", json_string(key));
 	res = reply_json(r, 201, lic);
 out:
-	memset(key, 0, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
 	store_rollback(db);
 	json_decref(root);
 	return res;

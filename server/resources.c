@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "jsonx.h"
 #include "cursor.h"
 #include "log.h"
 #include "resources.h"
@@ -63,7 +64,7 @@ json_t *model_json(sqlite3 *db, int64_t id)
 		sqlite3_reset(st);
 		return NULL;
 	}
-	shards = json_loads(store_text(st, 12), 0, NULL);
+	shards = cl_json_parse(store_text(st, 12), strlen(store_text(st, 12)), 4, NULL, 0);
 	m = json_pack("{s:I,s:s,s:s,s:s,s:s,s:f,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:o}", "id",
 		      (json_int_t)sqlite3_column_int64(st, 0), "name", store_text(st, 1), "version", store_text(st, 2),
 		      "unit", store_text(st, 3), "scope", store_text(st, 4), "alpha", sqlite3_column_double(st, 5),

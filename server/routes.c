@@ -29,6 +29,10 @@ const struct route routes[] = {
 
 	{"GET", "/v1/audit", R_ADMIN, h_audit_list},
 
+	{"GET", "/v1/tokens", R_ADMIN, h_token_list},
+	{"POST", "/v1/tokens", R_ADMIN | R_JSON, h_token_create},
+	{"DELETE", "/v1/tokens/{}", R_ADMIN, h_token_delete},
+
 	{"POST", "/v1/activate", R_JSON | R_AGENT, h_activate},
 	{"POST", "/v1/validate", R_JSON | R_AGENT, h_validate},
 	{"POST", "/v1/key", R_JSON | R_AGENT, h_key},

@@ -31,6 +31,10 @@ enum MHD_Result h_machine_list(struct req *r);
 enum MHD_Result h_machine_delete(struct req *r);
 /* r_audit.c */
 enum MHD_Result h_audit_list(struct req *r);
+/* r_tokens.c */
+enum MHD_Result h_token_list(struct req *r);
+enum MHD_Result h_token_create(struct req *r);
+enum MHD_Result h_token_delete(struct req *r);
 /* r_agent.c */
 enum MHD_Result h_activate(struct req *r);
 enum MHD_Result h_validate(struct req *r);

@@ -6,17 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "timefmt.h"
+
 int64_t now_s(void);
-/* "2025-01-31T12:00:00Z" */
-void time_fmt(int64_t t, char out[32]);
-/* RFC 3339 (fraction ignored, offset applied); 0 or -1. */
-int time_parse(const char *s, int64_t *out);
+/* Times are lib/timefmt.h's; time_fmt is the routes' short name for cl_time_fmt. */
+static inline void time_fmt(int64_t t, char out[32])
+{
+	cl_time_fmt(t, out);
+}
 /* A time as a JSON string, or null when HAS is 0. */
 json_t *json_time(int64_t t, int has);
 
 /* 1..MAX characters of [A-Za-z0-9._+-], not starting with '.' or '-'. */
 int name_ok(const char *s, size_t max);
-/* No control characters. */
+/* UTF-8 without C0 or C1 control characters (lib/jsonx.h cl_text_ok). */
 int text_ok(const char *s);
 /* A path segment or query value that is an id (digits, fits int64): the id, else -1. */
 int64_t parse_id(const char *s);

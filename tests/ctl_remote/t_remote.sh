@@ -161,7 +161,7 @@ expect_rc 2 a5 "audit --since x"
 ok "audit, --since, --limit"
 
 # ---- settings and failures ----
-c auth1 model list --token clt_wrong
+CORELOCKER_TOKEN=clt_wrong c auth1 model list
 refused 5 auth1 "a wrong token"
 (unset CORELOCKER_TOKEN; c auth2 model list; expect_rc 2 auth2 "no token") || exit 1
 c un model list --server https://127.0.0.1:1

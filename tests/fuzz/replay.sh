@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/fuzz/replay.sh - replay the committed fuzz corpora through both
-# targets (tests/fuzz/replay.c linked with fuzz_safetensors.c / fuzz_clkey.c).
+# targets (tests/fuzz/replay.c linked with fuzz_safetensors.c, fuzz_clkey.c
+# and fuzz_jreq.c).
 # Under --enable-sanitizers this is the corpora under ASan and UBSan.  It also
 # checks that the replay tool refuses a missing or an empty directory.
 set -u
@@ -13,7 +14,7 @@ fail=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clreplay.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-for target in safetensors clkey; do
+for target in safetensors clkey jreq; do
 	if "$bin/replay_$target" "$src/corpus/$target"; then
 		echo "ok - replay_$target over corpus/$target"
 	else
@@ -21,6 +22,17 @@ for target in safetensors clkey; do
 		fail=1
 	fi
 done
+
+# fuzz_jreq must see every route's spec: as many specs in the generated table
+# (server/jspecs.c) as jreq_parse() calls in the route sources
+calls=$(cat "$src"/../../server/r_*.c | grep -c 'jreq_parse(')
+specs=$(grep -c '^	{"r_' "$bin/../../server/jspecs.c")
+if [ "$calls" -gt 0 ] && [ "$calls" = "$specs" ]; then
+	echo "ok - jreq_specs[] holds all $specs route specs"
+else
+	echo "FAIL - $calls jreq_parse() calls in server/r_*.c, but $specs specs in server/jspecs.c (gen-jspecs.sh)"
+	fail=1
+fi
 
 # the replay tool must not pass on a corpus that is not there
 mkdir "$tmp/empty"

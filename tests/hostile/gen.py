@@ -190,7 +190,13 @@ def st_cases():
     st("json_trailing_garbage", "garbage after the header object", "end of file expected near 'x'",
        st_file(b'{} x    '))
     st("json_nul_padding", "header padded with NUL bytes instead of spaces",
-       "header: invalid JSON at byte 3: end of file expected", st_file(b"{}\0\0\0\0\0\0"))
+       "header: invalid JSON at byte 2: a raw NUL byte", st_file(b"{}\0\0\0\0\0\0"))
+    st("json_raw_nul_after_number", "a raw NUL byte right after a number in a shape",
+       "header: invalid JSON at byte 31: a raw NUL byte",
+       st_file(b'{"w":{"dtype":"F32","shape":[2]\0,"data_offsets":[0,8]}}', d8))
+    st("json_raw_nul_in_name", "a raw NUL byte inside a tensor name",
+       "header: invalid JSON at byte 3: a raw NUL byte",
+       st_file(b'{"a\0b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', d8))
     st("json_raw_newline", "raw newline inside a name string", "unexpected newline",
        st_file(b'{"a\nb":{}}      '))
     st("json_too_deep", "JSON nested 4 levels (a valid header needs 3)",
@@ -365,6 +371,8 @@ def shard_cases():
     shard("index_invalid", "index is not valid JSON", "invalid JSON at byte",
           {IX: b'{"weight_map": {"a.weight": ', S1: s1})
     shard("index_empty", "index is an empty file", "empty JSON text", {IX: b"", S1: s1})
+    shard("index_raw_nul", "a raw NUL byte after a shard name in the index", "a raw NUL byte",
+          {IX: index(wmap).replace(b'"' + S1.encode() + b'",', b'"' + S1.encode() + b'"\0,', 1), S1: s1, S2: s2})
     shard("index_deep", "index nested 4 levels", "JSON nested deeper than 3 levels",
           {IX: b'{"weight_map": {"a.weight": [["x"]]}}', S1: s1})
     shard("index_dup", "weight_map lists a tensor twice", "duplicate object key",
@@ -583,6 +591,9 @@ def key_cases(ctl):
     key("json_nul", "\\u0000 in a tensor name", "key header: invalid JSON at byte %d: \\u0000 is not allowed in a string"
         % (json.dumps(hl, separators=(",", ":")).find('"fc1.weight"') + len('"fc1\\u0000w"')),
         key_join(json.dumps(hl, separators=(",", ":")).encode().replace(b'"fc1.weight"', b'"fc1\\u0000w"'), bl))
+    key("json_raw_nul", "a raw NUL byte after a number in the header (valid checksum)",
+        "key header: invalid JSON at byte %d: a raw NUL byte" % (json.dumps(hl, separators=(",", ":")).find('"seed":') + 8),
+        key_join(json.dumps(hl, separators=(",", ":")).encode().replace(b'"seed":', b'"seed":0\0', 1), bl))
     key("missing_unit", "no 'unit' field", "key header: 'unit' missing or not a string",
         key_join(edit(hl, unit=DELETE), bl))
     key("missing_locked_sha", "no 'locked_sha256' field", "key header: 'locked_sha256' missing or not a string",
