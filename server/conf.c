@@ -71,6 +71,9 @@ static const struct cfg_key table[] = {
 	 "Activations per second allowed from one client address; 0: off."},
 	{"limits", "activate_burst", CFG_INT, 1, 1000000, "10", NULL, S(activate_burst),
 	 "Burst of activations from one client address."},
+	{"limits", "max_deliveries", CFG_INT, 1, 100000, "64", NULL, S(max_deliveries),
+	 "Key volumes streamed at once; beyond it POST /v1/key answers 503 UNAVAILABLE\n"
+	 "with Retry-After.  Each holds a bounded buffer; the tier's unsealed slice is shared."},
 	{"log", "level", CFG_ENUM, 0, 0, "info", levels, S(level), "error, warning, info or debug."},
 };
 #define NKEYS (sizeof(table) / sizeof(table[0]))

@@ -25,6 +25,7 @@ struct config {
 	/* [limits] */
 	int64_t max_body, max_json, max_header;
 	int64_t rate, burst, license_rate, license_burst, activate_rate, activate_burst;
+	int64_t max_deliveries;
 	/* [log] */
 	int64_t level;
 	char *path; /* the file it was read from */

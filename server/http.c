@@ -24,6 +24,8 @@
 /* TLS 1.2 and 1.3 only (GnuTLS priority string). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
+#define STREAM_BLOCK (32u << 10) /* bytes asked of a streamed reply at a time */
+
 static struct MHD_Daemon *daemon_;
 static struct ratelimit *rl_ip, *rl_activate;
 struct ratelimit *rl_license;
@@ -101,6 +103,19 @@ enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, u
 
 	if (!resp)
 		return MHD_NO;
+	return queue(r, status, resp, ctype);
+}
+
+enum MHD_Result reply_stream(struct req *r, unsigned status, const char *ctype, uint64_t size,
+			     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback done)
+{
+	/* A small block: what one slow reader pins is this buffer, never the body. */
+	struct MHD_Response *resp = MHD_create_response_from_callback(size, STREAM_BLOCK, read, cls, done);
+
+	if (!resp) {
+		done(cls);
+		return MHD_NO;
+	}
 	return queue(r, status, resp, ctype);
 }
 

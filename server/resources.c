@@ -1,4 +1,5 @@
 /* resources.c - shared lookups and JSON renderings. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,8 @@ static int slice_unseal(sqlite3 *db, int64_t model, const char *tier, double *ra
 	return 0;
 }
 
+static pthread_mutex_t unseal_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out)
 {
 	sqlite3_stmt *st = store_q(db, "SELECT ratio, slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
@@ -238,9 +241,18 @@ int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, stru
 		*out = s;
 		return 0;
 	}
-	/* A miss reads the tier row again: a re-cut may have come in between. */
-	if ((rc = slice_unseal(db, model, tier, ratio, &s)) < 0)
-		return rc;
-	*out = slice_cache_put(s);
-	return 0;
+	/*
+	 * One unseal at a time: the deliveries that miss together then wait for
+	 * the first one's copy instead of each holding its own.  A miss reads the
+	 * tier row again: a re-cut may have come in between.
+	 */
+	pthread_mutex_lock(&unseal_lock);
+	if ((s = slice_cache_get(model, id)))
+		rc = 0;
+	else if ((rc = slice_unseal(db, model, tier, ratio, &s)) == 0)
+		s = slice_cache_put(s);
+	pthread_mutex_unlock(&unseal_lock);
+	if (rc == 0)
+		*out = s;
+	return rc;
 }
