@@ -177,3 +177,8 @@ for f in $(awk '$1 == 200 { print $2 }' "$T/fetch1.codes" | head -n 1) $(awk '$1
 		> /dev/null || fail "streamed volume $f is not what cl_volume_build writes"
 done
 ok "streamed volumes verify and equal cl_volume_build's bytes"
+
+# A clean exit: under the sanitizers, no leak and no runtime error.
+stop
+grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$T/serve.log" && fail "sanitizer report in the daemon log"
+ok "the daemon stops cleanly"

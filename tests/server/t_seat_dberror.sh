@@ -42,3 +42,8 @@ post_json /v1/activate "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp2\"}"
 expect 200 "activate fp2 once the seats are back"
 [ "$(db_count 'SELECT COUNT(*) FROM machines')" = 2 ] || fail "seats after the outage"
 ok "a database error while seating is 503 UNAVAILABLE with Retry-After, never NOT_ACTIVATED"
+
+# A clean exit: under the sanitizers, no leak and no runtime error.
+stop
+grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$T/serve.log" && fail "sanitizer report in the daemon log"
+ok "the daemon stops cleanly"

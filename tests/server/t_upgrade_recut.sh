@@ -97,3 +97,8 @@ d=[e["detail"] for e in json.load(open(sys.argv[1]))["entries"] if e["action"] =
 assert [x["from_beta"] for x in d] == [None, 0.2, 0.1, None, 0.1], d
 assert [x["from_tier"] for x in d] == [None, None, None, None, "basic"], d' "$T/body" || fail "audit from_beta/from_tier"
 ok "key.deliver records from_beta and from_tier"
+
+# A clean exit: under the sanitizers, no leak and no runtime error.
+stop
+grep -q "runtime error\|AddressSanitizer\|LeakSanitizer" "$T/serve.log" && fail "sanitizer report in the daemon log"
+ok "the daemon stops cleanly"
