@@ -24,8 +24,6 @@
 /* TLS 1.2 and 1.3 only (GnuTLS priority string). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 
-#define STREAM_BLOCK (32u << 10) /* bytes asked of a streamed reply at a time */
-
 static struct MHD_Daemon *daemon_;
 static struct ratelimit *rl_ip, *rl_activate;
 struct ratelimit *rl_license;
@@ -105,6 +103,8 @@ enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, u
 		return MHD_NO;
 	return queue(r, status, resp, ctype);
 }
+
+#define STREAM_BLOCK (32u << 10) /* bytes asked of a streamed reply at a time */
 
 enum MHD_Result reply_stream(struct req *r, unsigned status, const char *ctype, uint64_t size,
 			     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback done)
