@@ -100,10 +100,9 @@ static int check(const struct cl_volume *v, const struct cl_apply_opts *o, struc
 		return cl_fail(CL_EINTEGRITY, "key volume: the license expired at %s", v->expires_at);
 	if (nshards != v->nshards)
 		return cl_fail(CL_EMISMATCH, "the key volume is for %u shards, not %u", v->nshards, nshards);
-	if (v->from_tier && !o->base_sha256)
-		return cl_fail(CL_EINVAL,
-			       "an upgrade volume (from tier '%s') needs the base_sha256 of each shard",
-			       v->from_tier);
+	if (v->upgrade && !o->base_sha256)
+		return cl_fail(CL_EINVAL, "an upgrade volume (from ratio %g) needs the base_sha256 of each shard",
+			       v->from_beta);
 	for (uint32_t i = 0; i < nshards; i++) {
 		const struct cl_volume_shard *s = &v->shards[i];
 		if (!shards[i].data || shards[i].len != s->size || shards[i].len < 8 ||
@@ -120,10 +119,10 @@ static int check(const struct cl_volume *v, const struct cl_apply_opts *o, struc
 		shard_range(v, i, &lo, &hi);
 		if ((r = digests(&shards[i], v, lo, hi, scratch, base, after[i])) < 0)
 			break;
-		if (memcmp(base, v->from_tier ? o->base_sha256[i] : v->shards[i].locked, CL_SHA256_LEN))
+		if (memcmp(base, v->upgrade ? o->base_sha256[i] : v->shards[i].locked, CL_SHA256_LEN))
 			r = cl_fail(CL_EMISMATCH,
 				    "shard %u (%s) does not hash to the %s the key volume builds on", i,
-				    v->shards[i].file, v->from_tier ? "tier" : "locked model");
+				    v->shards[i].file, v->upgrade ? "tier" : "locked model");
 		else if (v->beta == 0 &&
 			 ((r = original_of(v, i, orig)) < 0 || memcmp(after[i], orig, CL_SHA256_LEN)))
 			r = r < 0 ? r

@@ -85,6 +85,21 @@ int cl_unseal(const uint8_t key[CL_SEAL_KEY_LEN], const void *aad, size_t aadlen
 	return 0;
 }
 
+int cl_unseal_inplace(const uint8_t key[CL_SEAL_KEY_LEN], const void *aad, size_t aadlen,
+		      const uint8_t head[CL_SEAL_HEAD], uint8_t *buf, size_t len, const uint8_t tag[CL_SEAL_TAG])
+{
+	uint8_t t[TAG_LEN];
+
+	if (head[0] != SEAL_VERSION || aadlen > INT_MAX)
+		return cl_fail(CL_EINTEGRITY, "sealed blob of an unknown version");
+	memcpy(t, tag, TAG_LEN);
+	if (gcm(0, key, head + 1, aad, aadlen, buf, len, buf, t) < 0) { /* GCM allows in == out */
+		OPENSSL_cleanse(buf, len);
+		return cl_fail(CL_EINTEGRITY, "sealed blob does not open: wrong master key, data moved or corrupted");
+	}
+	return 0;
+}
+
 int cl_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t n, uint8_t out[32])
 {
 	unsigned len = 32;

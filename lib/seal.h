@@ -25,6 +25,17 @@ int cl_seal(const uint8_t key[CL_SEAL_KEY_LEN], const void *aad, size_t aadlen, 
 int cl_unseal(const uint8_t key[CL_SEAL_KEY_LEN], const void *aad, size_t aadlen, const uint8_t *in, size_t n,
 	      uint8_t *out);
 
+/*
+ * cl_unseal() without a second copy of a large blob: the caller has read its
+ * ciphertext (LEN bytes) into BUF, which is decrypted in place.  HEAD is the
+ * blob's first CL_SEAL_HEAD bytes (version and nonce), TAG its last 16.  On
+ * failure BUF is wiped.
+ */
+#define CL_SEAL_HEAD (1 + 12)
+#define CL_SEAL_TAG 16
+int cl_unseal_inplace(const uint8_t key[CL_SEAL_KEY_LEN], const void *aad, size_t aadlen,
+		      const uint8_t head[CL_SEAL_HEAD], uint8_t *buf, size_t len, const uint8_t tag[CL_SEAL_TAG]);
+
 /* HMAC-SHA256 of MSG under KEY. */
 int cl_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t n, uint8_t out[32]);
 

@@ -9,13 +9,12 @@
 #include "volume.h"
 
 #define VOL_DEPTH 3 /* root -> shards -> shard */
-#define SIGN_CONTEXT "corelocker-volume-v2" /* signed with its NUL, then the digest */
 
 /* What a version 2 signature covers: the context and the SHA-256 of DATA. */
-static void signed_digest(const uint8_t *data, size_t len, uint8_t msg[sizeof(SIGN_CONTEXT) + CL_SHA256_LEN])
+static void signed_digest(const uint8_t *data, size_t len, uint8_t msg[CL_VOLUME_SIGNED_LEN])
 {
-	memcpy(msg, SIGN_CONTEXT, sizeof(SIGN_CONTEXT));
-	cl_sha256(data, len, msg + sizeof(SIGN_CONTEXT));
+	memcpy(msg, CL_VOLUME_SIGN_CONTEXT, sizeof(CL_VOLUME_SIGN_CONTEXT));
+	cl_sha256(data, len, msg + sizeof(CL_VOLUME_SIGN_CONTEXT));
 }
 #define MAX_SHARDS 65535
 
@@ -60,7 +59,7 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, c
 		memcpy(p + CL_VOLUME_ENTRY_HEAD, e[i].bytes, e[i].len);
 		p += CL_VOLUME_ENTRY_HEAD + e[i].len;
 	}
-	uint8_t msg[sizeof(SIGN_CONTEXT) + CL_SHA256_LEN];
+	uint8_t msg[CL_VOLUME_SIGNED_LEN];
 	signed_digest(buf, (size_t)(p - buf), msg);
 	if ((r = cl_sign(sk, msg, sizeof(msg), p)) < 0)
 		goto out;
@@ -161,12 +160,17 @@ static int parse_header(struct cl_volume *v)
 	x = json_object_get(h, "expires_at");
 	if (x && !json_is_null(x) && (r = vstr(h, "expires_at", &v->expires_at, 64)) < 0)
 		return r;
+	/* An upgrade names the ratio it builds on (from_beta); from_tier is optional. */
 	x = json_object_get(h, "from_tier");
-	if (x && !json_is_null(x)) {
-		if ((r = vstr(h, "from_tier", &v->from_tier, 1024)) < 0 || (r = vnum(h, "from_beta", &v->from_beta)) < 0)
+	if (x && !json_is_null(x) && (r = vstr(h, "from_tier", &v->from_tier, 1024)) < 0)
+		return r;
+	x = json_object_get(h, "from_beta");
+	if ((x && !json_is_null(x)) || v->from_tier) {
+		if ((r = vnum(h, "from_beta", &v->from_beta)) < 0)
 			return r;
-		if (v->from_beta < v->beta)
+		if (v->from_beta < v->beta || v->from_beta > v->alpha)
 			return vbad("from_beta");
+		v->upgrade = 1;
 	} else {
 		v->from_beta = v->alpha;
 	}
@@ -265,7 +269,7 @@ fail:
 static int verify_signed(unsigned version, const uint8_t *data, size_t len, const uint8_t *sig,
 			 const uint8_t pub[CL_PUB_LEN])
 {
-	uint8_t msg[sizeof(SIGN_CONTEXT) + CL_SHA256_LEN];
+	uint8_t msg[CL_VOLUME_SIGNED_LEN];
 
 	if (version == 1)
 		return cl_verify(pub, data, len, sig);

@@ -28,6 +28,9 @@
 #define CL_VOLUME_PREFIX 16
 #define CL_VOLUME_MAX_HEADER (16u << 20)
 #define CL_VOLUME_ENTRY_HEAD 16 /* shard, offset, length */
+/* Version 2 signs this context (with its NUL) followed by the SHA-256. */
+#define CL_VOLUME_SIGN_CONTEXT "corelocker-volume-v2"
+#define CL_VOLUME_SIGNED_LEN (sizeof(CL_VOLUME_SIGN_CONTEXT) + CL_SHA256_LEN)
 
 struct cl_volume_entry {
 	uint32_t shard;
@@ -46,9 +49,10 @@ struct cl_volume {
 	json_t *header;
 	int64_t model, license;
 	const char *model_name, *model_version, *tier, *nonce, *ts;
-	const char *from_tier;  /* NULL unless an upgrade */
+	int upgrade;            /* the header has from_beta: entries build on a file at from_beta */
+	const char *from_tier;  /* the tier an upgrade named, or NULL (never set without upgrade) */
 	const char *expires_at; /* NULL when the license never expires */
-	double alpha, beta, from_beta;
+	double alpha, beta, from_beta; /* from_beta: alpha unless an upgrade */
 	int unit, scope;
 	uint8_t locked[CL_SHA256_LEN];
 	uint8_t original[CL_SHA256_LEN];

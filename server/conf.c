@@ -85,6 +85,9 @@ static const struct cfg_key table[] = {
 	{"limits", "min_upload_rate", CFG_SIZE, 0, 1 * K * K * K, "1K", NULL, S(min_upload_rate),
 	 "Slowest request body accepted, in bytes per second averaged over the body\n"
 	 "(checked once header_timeout seconds of it have passed); 0: no floor."},
+	{"limits", "max_deliveries", CFG_INT, 1, 100000, "64", NULL, S(max_deliveries),
+	 "Key volumes streamed at once; beyond it POST /v1/key answers 503 UNAVAILABLE\n"
+	 "with Retry-After.  Each holds a bounded buffer; the tier's unsealed slice is shared."},
 	{"log", "level", CFG_ENUM, 0, 0, "info", levels, S(level), "error, warning, info or debug."},
 };
 #define NKEYS (sizeof(table) / sizeof(table[0]))

@@ -27,6 +27,7 @@ struct config {
 	int64_t rate, burst, license_rate, license_burst, activate_rate, activate_burst;
 	/* [limits]: slow clients (trust-http) */
 	int64_t max_connections_per_ip, header_timeout, min_upload_rate;
+	int64_t max_deliveries;
 	/* [log] */
 	int64_t level;
 	char *path; /* the file it was read from */

@@ -112,6 +112,21 @@ enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, u
 	return queue(r, status, resp, ctype);
 }
 
+#define STREAM_BLOCK (32u << 10) /* bytes asked of a streamed reply at a time */
+
+enum MHD_Result reply_stream(struct req *r, unsigned status, const char *ctype, uint64_t size,
+			     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback done)
+{
+	/* A small block: what one slow reader pins is this buffer, never the body. */
+	struct MHD_Response *resp = MHD_create_response_from_callback(size, STREAM_BLOCK, read, cls, done);
+
+	if (!resp) {
+		done(cls);
+		return MHD_NO;
+	}
+	return queue(r, status, resp, ctype);
+}
+
 enum MHD_Result reply_text(struct req *r, unsigned status, const char *ctype, char *text)
 {
 	return queue(r, status, from_buffer(text, strlen(text)), ctype);

@@ -74,6 +74,12 @@ enum MHD_Result reply_error(struct req *r, enum api_err e, const char *fmt, ...)
  * over the nonce and everything else, so no header signature is added:
  * signing 1 MiB twice was half the cost of a delivery. */
 enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len);
+/*
+ * Stream SIZE bytes that READ produces in order as the client takes them;
+ * DONE(CLS) runs exactly once, when the reply is over (sent or not).
+ */
+enum MHD_Result reply_stream(struct req *r, unsigned status, const char *ctype, uint64_t size,
+			     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback done);
 enum MHD_Result reply_text(struct req *r, unsigned status, const char *ctype, char *text);
 enum MHD_Result reply_empty(struct req *r, unsigned status);
 

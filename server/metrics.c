@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "http.h"
+#include "delivery.h"
 #include "metrics.h"
 
 #define MAX_ROUTES 64
@@ -92,8 +93,12 @@ char *metrics_render(void)
 		"corelockerd_key_delivered_bytes_total %llu\n"
 		"# HELP corelockerd_rate_limited_total Requests refused with 429.\n"
 		"# TYPE corelockerd_rate_limited_total counter\n"
-		"corelockerd_rate_limited_total %llu\n",
-		(unsigned long long)deliveries, (unsigned long long)delivered_bytes, (unsigned long long)limited);
+		"corelockerd_rate_limited_total %llu\n"
+		"# HELP corelockerd_key_deliveries_in_flight Key volumes being streamed now (cap: max_deliveries).\n"
+		"# TYPE corelockerd_key_deliveries_in_flight gauge\n"
+		"corelockerd_key_deliveries_in_flight %u\n",
+		(unsigned long long)deliveries, (unsigned long long)delivered_bytes, (unsigned long long)limited,
+		delivery_in_flight());
 	pthread_mutex_unlock(&lock);
 	if (fclose(f) != 0) {
 		free(buf);

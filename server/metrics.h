@@ -1,6 +1,7 @@
 /*
  * metrics.h - counters for /metrics (Prometheus text format 0.0.4):
- * requests by route and status, a latency histogram, key deliveries.
+ * requests by route and status, a latency histogram, key deliveries (done
+ * and in flight).
  */
 #ifndef SRV_METRICS_H
 #define SRV_METRICS_H

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "audit.h"
+#include "delivery.h"
 #include "auth.h"
 #include "digest.h"
 #include "log.h"
@@ -13,8 +14,9 @@
 #include "routes.h"
 #include "server.h"
 #include "store.h"
+#include "tiercut.h"
 #include "util.h"
-#include "volume.h"
+#include "volstream.h"
 
 struct lic {
 	int64_t id, model, expires_at, max_machines, machine;
@@ -37,7 +39,8 @@ static const struct jfield spec_key[] = {
 	{"license_key", JF_STRING, JF_REQUIRED, 1, SECRET_MAX},
 	{"fingerprint", JF_STRING, JF_REQUIRED, 1, 128},
 	{"nonce", JF_STRING, JF_REQUIRED, 1, 128},
-	{"from_tier", JF_STRING, JF_NULLABLE, 1, 64},
+	{"from_tier", JF_STRING, JF_NULLABLE, 1, 64}, /* deprecated: from_beta */
+	{"from_beta", JF_NUMBER, JF_NULLABLE, 0, 0},
 };
 
 /* Find the license of KEY: 0, -1 when unknown, -2 on a database error. */
@@ -89,13 +92,18 @@ static enum api_err lic_seat(sqlite3 *db, struct lic *l, const char *fp)
 {
 	sqlite3_stmt *st = store_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
 				       "AND o.id <= m.id) FROM machines m WHERE m.license_id = ?1 AND m.fingerprint = ?2");
-	enum api_err e = E_NOT_ACTIVATED;
+	enum api_err e = E_UNAVAILABLE; /* a database error is never "no seat" */
+	int rc;
 
+	if (!st)
+		return E_UNAVAILABLE;
 	sqlite3_bind_int64(st, 1, l->id);
 	store_bind_text(st, 2, fp);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		l->machine = sqlite3_column_int64(st, 0);
 		e = sqlite3_column_int64(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : E_VALID;
+	} else if (rc == SQLITE_DONE) {
+		e = E_NOT_ACTIVATED;
 	}
 	sqlite3_reset(st);
 	return e;
@@ -161,12 +169,21 @@ enum MHD_Result h_activate(struct req *r)
 	if (!admitted(r, e, &l, &res))
 		goto out;
 	e = lic_seat(db, &l, v[1].s);
+	if (e == E_UNAVAILABLE) {
+		res = reply_error(r, e, "database error while seating the machine; retry");
+		goto out;
+	}
 	if (e == E_NOT_ACTIVATED) {
 		st = store_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
 		sqlite3_bind_int64(st, 1, l.id);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
 			seats = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
+		if (rc != SQLITE_ROW) {
+			res = reply_error(r, E_UNAVAILABLE, "database error while seating the machine; retry");
+			goto out;
+		}
 		if (seats >= l.max_machines) {
 			res = reply_error(r, E_TOO_MANY_MACHINES, "all %lld seats of license %lld are taken",
 					  (long long)l.max_machines, (long long)l.id);
@@ -188,7 +205,7 @@ enum MHD_Result h_activate(struct req *r)
 		rc = rc == SQLITE_DONE ? audit_append(db, "agent", "machine.activate", target, detail) : -1;
 		json_decref(detail);
 		if (rc < 0) {
-			res = reply_error(r, E_INTERNAL, "cannot seat the machine");
+			res = reply_error(r, E_UNAVAILABLE, "cannot seat the machine; retry");
 			goto out;
 		}
 		fresh = 1;
@@ -259,8 +276,11 @@ out:
 	return res;
 }
 
-/* The model fields of a volume header, in a fixed order. */
-static json_t *volume_header(sqlite3 *db, const struct lic *l, const char *tier, double beta, const char *from,
+/*
+ * The fields of a volume header, in a fixed order.  An upgrade carries
+ * from_beta, and from_tier only when the request named one.
+ */
+static json_t *volume_header(sqlite3 *db, const struct lic *l, double beta, int upgrade, const char *from,
 			     double from_beta, const char *nonce)
 {
 	sqlite3_stmt *st = store_q(db, "SELECT name, version, unit, scope, alpha, locked_sha256, original_sha256, "
@@ -269,19 +289,21 @@ static json_t *volume_header(sqlite3 *db, const struct lic *l, const char *tier,
 	char ts[32];
 	size_t i;
 
+	if (!st)
+		return NULL;
 	sqlite3_bind_int64(st, 1, l->model);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto out;
 	time_fmt(now_s(), ts);
 	h = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:f,s:s,s:f}", "format", "clvol", "model", (json_int_t)l->model,
 		      "model_name", store_text(st, 0), "model_version", store_text(st, 1), "unit", store_text(st, 2),
-		      "scope", store_text(st, 3), "alpha", sqlite3_column_double(st, 4), "tier", tier, "beta", beta);
+		      "scope", store_text(st, 3), "alpha", sqlite3_column_double(st, 4), "tier", l->tier, "beta", beta);
 	if (!h)
 		goto out;
-	if (from) {
+	if (from)
 		json_object_set_new(h, "from_tier", json_string(from));
+	if (upgrade)
 		json_object_set_new(h, "from_beta", json_real(from_beta));
-	}
 	json_object_set_new(h, "locked_sha256", json_string(store_text(st, 5)));
 	if (beta == 0)
 		json_object_set_new(h, "original_sha256", json_string(store_text(st, 6)));
@@ -314,23 +336,96 @@ static size_t subtract(struct cl_volume_entry *t, size_t nt, const struct cl_vol
 	return out;
 }
 
+/*
+ * What a file at the upgrade's base ratio holds, cut from MODEL's stored key
+ * (never from a stored tier, which a re-cut may have moved).  FROM names the
+ * base by a tier (deprecated): its current ratio.  The ratio goes to
+ * *FROM_BETA; BASE gets its spans (shard and offset only are used, so the
+ * key is closed again here).  1 to go on, 0 when *RES holds a refusal.
+ */
+static int upgrade_base(struct req *r, sqlite3 *db, int64_t model, const char *from, double *from_beta,
+			struct tier_cut *base, enum MHD_Result *res)
+{
+	struct model_key mk;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (from) {
+		if (!(st = store_q(db, "SELECT ratio FROM tiers WHERE model_id = ?1 AND name = ?2"))) {
+			*res = reply_error(r, E_UNAVAILABLE, "database error");
+			return 0;
+		}
+		sqlite3_bind_int64(st, 1, model);
+		store_bind_text(st, 2, from);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			*from_beta = sqlite3_column_double(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW) {
+			*res = rc == SQLITE_DONE ? reply_error(r, E_INVALID_FIELD, "model %lld has no tier '%s'", (long long)model, from)
+						 : reply_error(r, E_UNAVAILABLE, "database error");
+			return 0;
+		}
+	}
+	if ((rc = model_key_open(db, model, &mk)) < 0) {
+		*res = reply_error(r, E_INTERNAL, "cannot open the model's key");
+		return 0;
+	}
+	if (!(*from_beta >= 0) || *from_beta > mk.k->alpha) {
+		*res = reply_error(r, E_INVALID_FIELD, "'from_beta' must lie in [0, alpha = %g], not %g", mk.k->alpha,
+				   *from_beta);
+		model_key_close(&mk);
+		return 0;
+	}
+	rc = tier_cut(mk.k, *from_beta, base);
+	model_key_close(&mk);
+	if (rc < 0) {
+		*res = reply_error(r, E_INTERNAL, "cannot cut ratio %g from the model's key: %s", *from_beta, cl_errmsg());
+		return 0;
+	}
+	return 1;
+}
+
+/* Open the license's tier: 1, or 0 when *RES holds the refusal. */
+static int open_tier(struct req *r, sqlite3 *db, const struct lic *l, double *beta, struct slice **s,
+		     enum MHD_Result *res)
+{
+	int rc = slice_open(db, l->model, l->tier, beta, s);
+
+	if (rc == -1)
+		*res = reply_error(r, E_NOT_FOUND, "the license's tier '%s' no longer exists", l->tier);
+	else if (rc < 0)
+		*res = reply_error(r, E_INTERNAL, "cannot open the tier's slice");
+	return rc == 0;
+}
+
+/*
+ * POST /v1/key.  The license is looked at twice: once without the write lock,
+ * for refusals, the rate limit and the slow preparations (the upgrade's cut,
+ * unsealing the slice), and again inside the transaction that records
+ * key.deliver, which is serialised against revoke, suspend, PATCH and
+ * machine delete: a delivery is recorded, and sent, only if the license was
+ * valid, seated and on that tier when it committed.  The volume is then
+ * streamed from the shared slice (delivery.h).
+ */
 enum MHD_Result h_key(struct req *r)
 {
-	struct jval v[4];
+	struct jval v[5];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec_key, 4, v, &res), *h = NULL, *detail;
+	json_t *root = jreq_parse(r, spec_key, 5, v, &res), *h = NULL, *detail;
 	sqlite3 *db = store_db();
 	struct lic l;
 	enum api_err e;
-	struct slice *ts = NULL, *fs = NULL;
+	struct slice *warm = NULL, *ts = NULL;
+	struct tier_cut base = {0};
 	struct cl_volume_entry *diff = NULL;
 	const struct cl_volume_entry *te;
-	uint8_t *vol = NULL;
-	size_t tn, vlen = 0;
-	const char *from = v[3].present && !v[3].is_null ? v[3].s : NULL;
+	struct cl_volstream *vs = NULL;
+	const char *from = NULL;
 	double beta = 0, from_beta = 0;
+	size_t tn;
+	uint64_t size;
 	char target[64];
-	int rc;
+	int upgrade = 0, slot = 0, rc;
 	sqlite3_stmt *st;
 
 	if (!root)
@@ -339,26 +434,50 @@ enum MHD_Result h_key(struct req *r)
 		res = reply_error(r, E_UNAVAILABLE, "database unavailable");
 		goto out;
 	}
+	if (v[3].present && !v[3].is_null)
+		from = v[3].s;
+	if (v[4].present && !v[4].is_null) {
+		from_beta = v[4].d;
+		upgrade = 1;
+	}
+	if (from && upgrade) {
+		res = reply_error(r, E_INVALID_FIELD, "give 'from_beta' (or the deprecated 'from_tier'), not both");
+		goto out;
+	}
+	upgrade |= from != NULL;
 	e = lic_check(db, v[0].s, v[1].s, &l, 1);
 	if (!admitted(r, e, &l, &res))
 		goto out;
-	if ((rc = slice_open(db, l.model, l.tier, &beta, &ts)) < 0) {
-		res = rc == -1 ? reply_error(r, E_NOT_FOUND, "the license's tier '%s' no longer exists", l.tier)
-			       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
+	if (delivery_take_slot() < 0) {
+		res = reply_error(r, E_UNAVAILABLE, "%lld key deliveries are in flight; retry",
+				  (long long)srv.cfg->max_deliveries);
 		goto out;
 	}
+	slot = 1;
+	if (upgrade && !upgrade_base(r, db, l.model, from, &from_beta, &base, &res))
+		goto out;
+	if (!open_tier(r, db, &l, &beta, &warm, &res)) /* unseals outside the lock; kept until the end */
+		goto out;
+
+	if (store_begin(db) != SQLITE_OK) {
+		res = reply_error(r, E_UNAVAILABLE, "database busy");
+		goto out;
+	}
+	e = lic_check(db, v[0].s, v[1].s, &l, 1);
+	if (e != E_VALID) {
+		res = reply_error(r, e, "%s", e == E_UNAVAILABLE ? "database error; retry" : api_errors[e].meaning);
+		goto out;
+	}
+	/* The tier as of now: the warm slice unless a PATCH or a re-cut came in between. */
+	if (!open_tier(r, db, &l, &beta, &ts, &res))
+		goto out;
 	te = ts->e;
 	tn = ts->n;
-	if (from) {
-		if ((rc = slice_open(db, l.model, from, &from_beta, &fs)) < 0) {
-			res = rc == -1 ? reply_error(r, E_INVALID_FIELD, "model %lld has no tier '%s'", (long long)l.model, from)
-				       : reply_error(r, E_INTERNAL, "cannot open the tier's slice");
-			goto out;
-		}
+	if (upgrade) {
 		if (from_beta < beta) {
 			res = reply_error(r, E_INVALID_FIELD,
-					  "from_tier '%s' (%g) restores more than the license's tier '%s' (%g)", from,
-					  from_beta, l.tier, beta);
+					  "'from_beta' %g is below the license's tier '%s' (%g): not an upgrade", from_beta,
+					  l.tier, beta);
 			goto out;
 		}
 		/* The slice is shared (slicecache.h): subtract from a copy. */
@@ -368,45 +487,52 @@ enum MHD_Result h_key(struct req *r)
 		}
 		if (tn)
 			memcpy(diff, te, tn * sizeof(*diff));
-		tn = subtract(diff, tn, fs->e, fs->n);
+		tn = subtract(diff, tn, base.e, base.n);
 		te = diff;
 	}
-	if (!(h = volume_header(db, &l, l.tier, beta, from, from_beta, v[2].s)) ||
-	    cl_volume_build(h, te, tn, srv.sk, &vol, &vlen) < 0) {
+	if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, v[2].s)) ||
+	    cl_volstream_new(h, te, tn, srv.sk, &vs) < 0) {
 		res = reply_error(r, E_INTERNAL, "cannot build the key volume");
 		goto out;
 	}
-	/* Record the delivery before handing it out. */
-	if (store_begin(db) != SQLITE_OK) {
-		res = reply_error(r, E_UNAVAILABLE, "database busy");
-		goto out;
-	}
+	size = cl_volstream_size(vs);
 	st = store_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1");
 	sqlite3_bind_int64(st, 1, l.machine);
 	sqlite3_bind_int64(st, 2, now_s());
-	sqlite3_step(st);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
 	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
-	detail = json_pack("{s:I,s:s,s:o,s:I,s:I}", "model", (json_int_t)l.model, "tier", l.tier, "from_tier",
-			   from ? json_string(from) : json_null(), "entries", (json_int_t)tn, "bytes", (json_int_t)vlen);
-	rc = audit_append(db, "agent", "key.deliver", target, detail);
+	detail = json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:s}", "model", (json_int_t)l.model, "tier", l.tier, "from_tier",
+			   from ? json_string(from) : json_null(), "from_beta", upgrade ? json_real(from_beta) : json_null(),
+			   "entries", (json_int_t)tn, "bytes", (json_int_t)size, "nonce", v[2].s);
+	rc = rc < 0 ? rc : audit_append(db, "agent", "key.deliver", target, detail);
 	json_decref(detail);
 	if (rc < 0 || store_commit(db) != SQLITE_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "cannot record the delivery; retry");
 		goto out;
 	}
-	metrics_delivery(vlen);
-	log_info("license %lld: delivered tier %s%s%s (%zu entries, %zu bytes)", (long long)l.id, l.tier,
-		 from ? " from " : "", from ? from : "", tn, vlen);
-	res = reply_bytes(r, 200, "application/vnd.corelocker.volume", vol, vlen);
-	vol = NULL;
+	metrics_delivery(size);
+	if (upgrade)
+		log_info("license %lld: delivered tier %s from ratio %g (%zu entries, %llu bytes)", (long long)l.id,
+			 l.tier, from_beta, tn, (unsigned long long)size);
+	else
+		log_info("license %lld: delivered tier %s (%zu entries, %llu bytes)", (long long)l.id, l.tier, tn,
+			 (unsigned long long)size);
+	res = reply_volume(r, vs, ts, diff); /* takes the stream, the slice, the table and the slot */
+	vs = NULL;
+	ts = NULL;
+	diff = NULL;
+	slot = 0;
 out:
 	store_rollback(db);
-	free(vol);
+	cl_volstream_free(vs);
 	json_decref(h);
 	free(diff);
+	tier_cut_free(&base);
 	slice_release(ts);
-	slice_release(fs);
+	slice_release(warm);
+	if (slot)
+		delivery_give_slot();
 	json_decref(root);
 	return res;
 }

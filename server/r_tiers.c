@@ -6,7 +6,6 @@
 
 #include "error.h"
 #include "audit.h"
-#include "clkey.h"
 #include "cursor.h"
 #include "log.h"
 #include "resources.h"
@@ -14,55 +13,11 @@
 #include "seal.h"
 #include "server.h"
 #include "store.h"
+#include "tiercut.h"
 #include "util.h"
 
-/* ---- cutting a tier from the key ---- */
-
-struct cut {
-	const struct cl_key *k;
-	struct cl_volume_entry *e;
-	size_t n, cap;
-	uint64_t units, bytes;
-	int failed;
-};
-
-static int cut_unit(void *ctx, uint32_t group, uint64_t unit, const uint8_t *bytes)
-{
-	struct cut *c = ctx;
-	const struct cl_key_group *g = &c->k->g[group];
-
-	c->units++;
-	for (unsigned j = 0; j < g->nm; j++) {
-		const struct cl_key_tensor *t = &c->k->t[g->m[j].tensor];
-		uint64_t stride = g->m[j].stride;
-		if (stride > UINT32_MAX)
-			return cl_fail(CL_ELIMIT, "a unit of tensor '%s' is over 4 GiB", t->name);
-		if (c->n == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 1024;
-			struct cl_volume_entry *e = realloc(c->e, cap * sizeof(*e));
-			if (!e)
-				return cl_fail(CL_ENOMEM, "out of memory");
-			c->e = e;
-			c->cap = cap;
-		}
-		c->e[c->n++] = (struct cl_volume_entry){t->shard, t->file_off + unit * stride, (uint32_t)stride, bytes};
-		c->bytes += stride;
-		bytes += stride;
-	}
-	return 0;
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-	const struct cl_volume_entry *x = a, *y = b;
-
-	if (x->shard != y->shard)
-		return x->shard < y->shard ? -1 : 1;
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
 /* Serialize the sorted spans: u32 shard, u64 offset, u32 length, bytes. */
-static uint8_t *serialize(const struct cut *c, size_t *len)
+static uint8_t *serialize(const struct tier_cut *c, size_t *len)
 {
 	size_t total = c->n * CL_VOLUME_ENTRY_HEAD + c->bytes;
 	uint8_t *buf = malloc(total + 1), *p = buf;
@@ -80,40 +35,6 @@ static uint8_t *serialize(const struct cut *c, size_t *len)
 	return buf;
 }
 
-/* Unseal model ID's key: *plain (wipe it) and the parsed key borrowing from it. */
-static int open_key(sqlite3 *db, int64_t id, uint8_t **plain, size_t *len, struct cl_key **k)
-{
-	sqlite3_stmt *st = store_q(db, "SELECT sealed FROM model_keys WHERE model_id = ?1");
-	char aad[96];
-	uint8_t *p = NULL;
-	size_t slen;
-	int rc = -1;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		goto out;
-	slen = (size_t)sqlite3_column_bytes(st, 0);
-	if (slen < CL_SEAL_OVERHEAD || !(p = malloc(slen - CL_SEAL_OVERHEAD + 1)))
-		goto out;
-	aad_model_key(id, aad, sizeof(aad));
-	if (cl_unseal(srv.master, aad, strlen(aad), sqlite3_column_blob(st, 0), slen, p) < 0 ||
-	    cl_key_parse(p, slen - CL_SEAL_OVERHEAD, k) < 0) {
-		log_bug("model %lld: stored key does not open: %s", (long long)id, cl_errmsg());
-		OPENSSL_cleanse(p, slen - CL_SEAL_OVERHEAD);
-		free(p);
-		p = NULL;
-		goto out;
-	}
-	*plain = p;
-	*len = slen - CL_SEAL_OVERHEAD;
-	rc = 0;
-out:
-	sqlite3_reset(st);
-	return rc;
-}
-
 enum MHD_Result h_tier_put(struct req *r)
 {
 	static const struct jfield spec[] = {{"ratio", JF_NUMBER, JF_REQUIRED, 0, 0}};
@@ -122,10 +43,10 @@ enum MHD_Result h_tier_put(struct req *r)
 	json_t *root = jreq_parse(r, spec, 1, v, &res), *detail = NULL, *t;
 	const char *tier = r->seg[1];
 	sqlite3 *db = store_db();
-	struct cut c = {0};
-	struct cl_key *k = NULL;
-	uint8_t *keyplain = NULL, *plain = NULL, *sealed = NULL, rnd[16];
-	size_t keylen = 0, plen = 0;
+	struct tier_cut c = {0};
+	struct model_key mk = {0};
+	uint8_t *plain = NULL, *sealed = NULL, rnd[16];
+	size_t plen = 0;
 	char slice_id[33], old_slice[33] = "", aad[128], target[96];
 	int64_t id;
 	int created = 1, rc;
@@ -141,25 +62,17 @@ enum MHD_Result h_tier_put(struct req *r)
 	if ((id = model_resolve(db, r->seg[0])) < 0)
 		return id == -1 ? reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0])
 				: reply_error(r, E_INTERNAL, "database error");
-	if (open_key(db, id, &keyplain, &keylen, &k) < 0)
+	if (model_key_open(db, id, &mk) < 0)
 		return reply_error(r, E_INTERNAL, "cannot open the model's key");
-	if (!(v[0].d >= 0) || v[0].d > k->alpha) {
-		res = reply_error(r, E_INVALID_FIELD, "'ratio' must lie in [0, alpha = %g]", k->alpha);
+	if (!(v[0].d >= 0) || v[0].d > mk.k->alpha) {
+		res = reply_error(r, E_INVALID_FIELD, "'ratio' must lie in [0, alpha = %g]", mk.k->alpha);
 		goto out;
 	}
 	/* Cut outside the transaction: it is the slow part. */
-	c.k = k;
-	if (cl_key_foreach_restore(k, v[0].d, cut_unit, &c) < 0) {
+	if (tier_cut(mk.k, v[0].d, &c) < 0) {
 		res = reply_error(r, E_INTERNAL, "cannot cut the tier: %s", cl_errmsg());
 		goto out;
 	}
-	if (c.n)
-		qsort(c.e, c.n, sizeof(*c.e), entry_cmp);
-	for (size_t i = 1; i < c.n; i++)
-		if (c.e[i].shard == c.e[i - 1].shard && c.e[i].off < c.e[i - 1].off + c.e[i - 1].len) {
-			res = reply_error(r, E_INTERNAL, "the key's spans overlap");
-			goto out;
-		}
 	if (!(plain = serialize(&c, &plen)) || !(sealed = malloc(plen + CL_SEAL_OVERHEAD)) ||
 	    cl_random(rnd, sizeof(rnd)) < 0) {
 		res = reply_error(r, E_INTERNAL, "out of memory");
@@ -232,12 +145,8 @@ dbfail:
 	res = reply_error(r, E_INTERNAL, "cannot store the tier");
 out:
 	json_decref(detail);
-	free(c.e);
-	cl_key_free(k);
-	if (keyplain) {
-		OPENSSL_cleanse(keyplain, keylen);
-		free(keyplain);
-	}
+	tier_cut_free(&c);
+	model_key_close(&mk);
 	if (plain) {
 		OPENSSL_cleanse(plain, plen);
 		free(plain);

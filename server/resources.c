@@ -1,4 +1,6 @@
 /* resources.c - shared lookups and JSON renderings. */
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,50 +173,76 @@ static int slice_entries(const uint8_t *p, size_t len, struct cl_volume_entry **
 	return 0;
 }
 
-/* Read tier NAME of MODEL with its sealed slice (one statement: one snapshot) and unseal it. */
+/*
+ * Read tier NAME of MODEL's slice and unseal it.  The sealed blob is read in
+ * pieces (incremental blob I/O) straight into the plaintext buffer and
+ * decrypted in place: a large slice is held once, not once sealed by SQLite
+ * and once in clear.  One read transaction: the tier row and the blob agree.
+ */
 static int slice_unseal(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT t.ratio, t.slice_id, s.sealed FROM tiers t JOIN slices s "
-				       "ON s.id = t.slice_id WHERE t.model_id = ?1 AND t.name = ?2");
+	sqlite3_stmt *st = store_q(db, "SELECT t.ratio, t.slice_id, s.rowid, length(s.sealed) FROM tiers t "
+				       "JOIN slices s ON s.id = t.slice_id WHERE t.model_id = ?1 AND t.name = ?2");
+	uint8_t head[CL_SEAL_HEAD], tag[CL_SEAL_TAG];
+	sqlite3_blob *blob = NULL;
 	struct slice *s = NULL;
 	char aad[128];
-	int rc;
+	int64_t rowid;
+	size_t slen;
+	int own = sqlite3_get_autocommit(db), rc, r = -2; /* else the caller's transaction */
 
-	if (!st)
+	if (!st || (own && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK))
 		return -2;
 	sqlite3_bind_int64(st, 1, model);
 	store_bind_text(st, 2, tier);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? -1 : -2;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -1 : -2;
+		goto out;
 	}
 	*ratio = sqlite3_column_double(st, 0);
-	const uint8_t *sealed = sqlite3_column_blob(st, 2);
-	size_t slen = (size_t)sqlite3_column_bytes(st, 2);
-	if (slen < CL_SEAL_OVERHEAD || !(s = calloc(1, sizeof(*s))) ||
-	    !(s->plain = malloc(slen - CL_SEAL_OVERHEAD + 1))) {
-		free(s);
-		sqlite3_reset(st);
+	rowid = sqlite3_column_int64(st, 2);
+	slen = (size_t)sqlite3_column_int64(st, 3);
+	if (slen < CL_SEAL_OVERHEAD || slen > INT_MAX || !(s = calloc(1, sizeof(*s))) ||
+	    (s->refs = 1, !(s->plain = malloc(slen - CL_SEAL_OVERHEAD + 1)))) {
 		log_bug("slice of model %lld tier %s: bad size or out of memory", (long long)model, tier);
-		return -2;
+		goto out;
 	}
-	s->refs = 1;
 	s->model = model;
 	snprintf(s->id, sizeof(s->id), "%s", store_text(st, 1));
 	s->plain_len = slen - CL_SEAL_OVERHEAD;
+	if (sqlite3_blob_open(db, "main", "slices", "sealed", rowid, 0, &blob) != SQLITE_OK ||
+	    sqlite3_blob_read(blob, head, CL_SEAL_HEAD, 0) != SQLITE_OK ||
+	    sqlite3_blob_read(blob, tag, CL_SEAL_TAG, (int)(slen - CL_SEAL_TAG)) != SQLITE_OK) {
+		log_err("slice of model %lld tier %s: cannot read: %s", (long long)model, tier, sqlite3_errmsg(db));
+		goto out;
+	}
+	for (size_t at = 0; at < s->plain_len;) {
+		size_t n = s->plain_len - at < (1u << 20) ? s->plain_len - at : (1u << 20);
+		if (sqlite3_blob_read(blob, s->plain + at, (int)n, (int)(CL_SEAL_HEAD + at)) != SQLITE_OK) {
+			log_err("slice of model %lld tier %s: cannot read: %s", (long long)model, tier, sqlite3_errmsg(db));
+			goto out;
+		}
+		at += n;
+	}
 	aad_slice(model, s->id, aad, sizeof(aad));
-	rc = cl_unseal(srv.master, aad, strlen(aad), sealed, slen, s->plain);
-	sqlite3_reset(st);
-	if (rc < 0 || slice_entries(s->plain, s->plain_len, &s->e, &s->n) < 0) {
-		log_bug("slice of model %lld tier %s: %s", (long long)model, tier,
-			rc < 0 ? cl_errmsg() : "malformed plaintext");
-		slice_release(s);
-		return -2;
+	if (cl_unseal_inplace(srv.master, aad, strlen(aad), head, s->plain, s->plain_len, tag) < 0 ||
+	    slice_entries(s->plain, s->plain_len, &s->e, &s->n) < 0) {
+		log_bug("slice of model %lld tier %s: %s", (long long)model, tier, cl_errmsg());
+		goto out;
 	}
 	*out = s;
-	return 0;
+	s = NULL;
+	r = 0;
+out:
+	sqlite3_blob_close(blob);
+	sqlite3_reset(st);
+	if (own)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL); /* a read transaction: nothing to lose */
+	slice_release(s);
+	return r;
 }
+
+static pthread_mutex_t unseal_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out)
 {
@@ -239,9 +267,18 @@ int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, stru
 		*out = s;
 		return 0;
 	}
-	/* A miss reads the tier row again: a re-cut may have come in between. */
-	if ((rc = slice_unseal(db, model, tier, ratio, &s)) < 0)
-		return rc;
-	*out = slice_cache_put(s);
-	return 0;
+	/*
+	 * One unseal at a time: the deliveries that miss together then wait for
+	 * the first one's copy instead of each holding its own.  A miss reads the
+	 * tier row again: a re-cut may have come in between.
+	 */
+	pthread_mutex_lock(&unseal_lock);
+	if ((s = slice_cache_get(model, id)))
+		rc = 0;
+	else if ((rc = slice_unseal(db, model, tier, ratio, &s)) == 0)
+		s = slice_cache_put(s);
+	pthread_mutex_unlock(&unseal_lock);
+	if (rc == 0)
+		*out = s;
+	return rc;
 }

@@ -1,4 +1,7 @@
-/* slicecache.c - a byte-bounded LRU list of unsealed slices under one mutex. */
+/*
+ * slicecache.c - unsealed slices under one mutex: every slice in use is
+ * listed, and those that fit the byte budget stay listed (LRU) after use.
+ */
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,7 +11,7 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slice *head, *tail; /* most recently used first */
-static size_t bytes;
+static size_t bytes;              /* of the cached slices */
 
 static size_t cost(const struct slice *s)
 {
@@ -40,12 +43,21 @@ static void push_front(struct slice *s)
 	head = s;
 }
 
-/* Under the lock: take S out of the cache; returns it when it must be freed. */
-static struct slice *drop(struct slice *s)
+/* Under the lock: drop one reference of listed S; returns S when it must be freed (outside the lock). */
+static struct slice *unref(struct slice *s)
 {
+	if (--s->refs)
+		return NULL;
 	unlink_slice(s);
+	return s;
+}
+
+/* Under the lock: the cache gives up its reference to S. */
+static struct slice *uncache(struct slice *s)
+{
+	s->cached = 0;
 	bytes -= cost(s);
-	return --s->refs ? NULL : s;
+	return unref(s);
 }
 
 static struct slice *find(int64_t model, const char *id)
@@ -72,10 +84,8 @@ struct slice *slice_cache_get(int64_t model, const char *id)
 
 struct slice *slice_cache_put(struct slice *s)
 {
-	struct slice *old, *dead = NULL;
+	struct slice *old, *dead = NULL, *v, *prev;
 
-	if (cost(s) > SLICE_CACHE_BYTES)
-		return s; /* served uncached: it would evict everything else */
 	pthread_mutex_lock(&lock);
 	if ((old = find(s->model, s->id))) {
 		old->refs++;
@@ -83,16 +93,20 @@ struct slice *slice_cache_put(struct slice *s)
 		slice_release(s);
 		return old;
 	}
-	/* Make room; a slice still in use lives on until its last release. */
-	while (bytes + cost(s) > SLICE_CACHE_BYTES && tail) {
-		struct slice *v = drop(tail);
-		if (v) {
-			v->next = dead;
-			dead = v;
+	/* Over the budget alone: listed while in use, never cached (it would evict everything else). */
+	if (cost(s) <= SLICE_CACHE_BYTES) {
+		/* Make room; a slice still in use lives on until its last release. */
+		for (v = tail; v && bytes + cost(s) > SLICE_CACHE_BYTES; v = prev) {
+			prev = v->prev;
+			if (v->cached && (v = uncache(v))) {
+				v->next = dead;
+				dead = v;
+			}
 		}
+		s->refs++; /* the cache's own reference */
+		s->cached = 1;
+		bytes += cost(s);
 	}
-	s->refs++; /* the cache's own reference */
-	bytes += cost(s);
 	push_front(s);
 	pthread_mutex_unlock(&lock);
 	while (dead) { /* wipe outside the lock */
@@ -105,23 +119,29 @@ struct slice *slice_cache_put(struct slice *s)
 
 void slice_release(struct slice *s)
 {
-	unsigned left;
+	struct slice *dead;
 
 	if (!s)
 		return;
 	pthread_mutex_lock(&lock);
-	left = --s->refs;
+	if (s->prev || s->next || head == s) {
+		dead = unref(s);
+	} else { /* never listed (a failed unseal) */
+		dead = --s->refs ? NULL : s;
+	}
 	pthread_mutex_unlock(&lock);
-	if (!left)
-		destroy(s);
+	if (dead)
+		destroy(dead);
 }
 
 void slice_cache_clear(void)
 {
+	struct slice *v, *prev;
+
 	pthread_mutex_lock(&lock);
-	while (tail) {
-		struct slice *v = drop(tail);
-		if (v)
+	for (v = tail; v; v = prev) {
+		prev = v->prev;
+		if (v->cached && (v = uncache(v)))
 			destroy(v);
 	}
 	pthread_mutex_unlock(&lock);

@@ -10,10 +10,14 @@
  * The license (status, expiry, seat) and the tier row are still read from the
  * database for every request.
  *
- * At most SLICE_CACHE_BYTES of plaintext and entry tables are kept, least
- * recently used first out; a dropped slice is wiped.  Slices are shared
- * read-only between threads and counted: slice_cache_get() and
- * slice_cache_put() give the caller one reference, slice_release() returns it.
+ * At most SLICE_CACHE_BYTES of plaintext and entry tables are kept once no
+ * delivery uses them, least recently used first out; a dropped slice is
+ * wiped.  A slice in use stays findable whatever its size, so concurrent
+ * deliveries of one tier share one copy (a full tier's slice can be larger
+ * than the whole budget; it is then dropped when its last user is done).
+ * Slices are shared read-only between threads and counted:
+ * slice_cache_get() and slice_cache_put() give the caller one reference,
+ * slice_release() returns it.
  */
 #ifndef SRV_SLICECACHE_H
 #define SRV_SLICECACHE_H
@@ -33,7 +37,8 @@ struct slice {
 	struct cl_volume_entry *e; /* its entries, sorted by (shard, offset); they borrow from plain */
 	size_t n;
 	/* bookkeeping of slicecache.c */
-	unsigned refs; /* the cache holds one while the slice is listed */
+	unsigned refs; /* the cache holds one while the slice counts against the budget */
+	int cached;    /* it does (else it is listed only while in use) */
 	struct slice *prev, *next;
 };
 

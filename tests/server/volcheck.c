@@ -2,10 +2,13 @@
  * volcheck.c - test helper: parse and verify a key volume with lib/volume.c,
  * print its header as JSON, and optionally apply it to a single-file model.
  *
- *   volcheck VOLUME PUBKEY.pem [--nonce N] [--apply IN OUT]
+ *   volcheck VOLUME PUBKEY.pem [--nonce N] [--apply IN OUT] [--rebuild SIGNING_KEY]
  *
  * Exit 0 when the volume parses, its signature verifies and (with --nonce)
- * the nonce matches; 1 otherwise, with one line on stderr.
+ * the nonce matches; 1 otherwise, with one line on stderr.  --rebuild builds
+ * the parsed header and entries again with cl_volume_build() and the
+ * server's signing key, and requires the very same bytes (Ed25519 is
+ * deterministic): a streamed volume must be what the builder writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,16 +38,40 @@ static int apply(const struct cl_volume *v, const char *in, const char *out)
 	return 0;
 }
 
+static int same_as_built(const struct cl_volume *v, const uint8_t *buf, size_t len, const char *keypath)
+{
+	struct cl_signkey *sk = NULL;
+	json_t *h = json_deep_copy(v->header);
+	uint8_t *built = NULL;
+	size_t blen = 0, at = 0;
+
+	if (!h || cl_signkey_load(keypath, &sk) < 0 || cl_volume_build(h, v->e, v->n, sk, &built, &blen) < 0) {
+		fprintf(stderr, "volcheck: cannot rebuild: %s\n", cl_errmsg());
+		return -1;
+	}
+	while (at < blen && at < len && built[at] == buf[at])
+		at++;
+	json_decref(h);
+	cl_signkey_free(sk);
+	free(built);
+	if (at != blen || blen != len) {
+		fprintf(stderr, "volcheck: differs from cl_volume_build's %zu bytes at byte %zu (volume: %zu bytes)\n",
+			blen, at, len);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t pub[CL_PUB_LEN];
 	struct cl_volume *v = NULL;
 	struct cl_map m;
-	const char *nonce = NULL, *in = NULL, *out = NULL;
+	const char *nonce = NULL, *in = NULL, *out = NULL, *rebuild = NULL;
 	char *text;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: volcheck VOLUME PUBKEY.pem [--nonce N] [--apply IN OUT]\n");
+		fprintf(stderr, "usage: volcheck VOLUME PUBKEY.pem [--nonce N] [--apply IN OUT] [--rebuild SIGNING_KEY]\n");
 		return 2;
 	}
 	for (int i = 3; i < argc; i++) {
@@ -53,7 +80,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--apply") && i + 2 < argc) {
 			in = argv[++i];
 			out = argv[++i];
-		} else
+		} else if (!strcmp(argv[i], "--rebuild") && i + 1 < argc)
+			rebuild = argv[++i];
+		else
 			return 2;
 	}
 	if (cl_map_open(argv[1], &m) < 0 || cl_pubkey_load(argv[2], pub) < 0 ||
@@ -70,6 +99,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "volcheck: cannot apply the volume to %s\n", in);
 		return 1;
 	}
+	if (rebuild && same_as_built(v, m.data, (size_t)m.size, rebuild) < 0)
+		return 1;
 	text = json_dumps(v->header, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	printf("%s\n", text);
 	free(text);
