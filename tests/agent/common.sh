@@ -4,6 +4,8 @@
 : "${AGENT:?run through make check}"
 . "$top_srcdir/tests/server/common.sh"
 MKMODEL="$top_srcdir/tests/agent/mkmodel.py"
+# The agent's journal key (client/jkey.c) lives under the test's own folder.
+export XDG_STATE_HOME="$T/state"
 
 # Uploads here are bigger than the server tests' 64K.
 write_conf() {
