@@ -82,7 +82,7 @@ ok "basic re-cut 0.01 -> 0.015: a new file is cut again from the locked model; i
 post_json /v1/key "{\"license_key\":\"$KB\",\"fingerprint\":\"fp\",\"nonce\":\"n-2\",\"from_beta\":0.03}"
 expect 200 "an upgrade volume from 0.03"
 cp "$T/body" "$T/up.vol"
-"$VOLCHECK" "$T/up.vol" "$T/pub.pem" > "$T/up.json" || fail "volcheck the upgrade volume"
+"$VOLCHECK" "$T/up.vol" "$T/pub.pem" > "$T/up.json" 2> "$T/vc.err" || fail "volcheck the upgrade volume: $(cat "$T/vc.err")"
 [ "$(jget '["from_beta"]' "$T/up.json")" = 0.03 ] || fail "the volume's from_beta: $(head -c 400 "$T/up.json")"
 cp "$T/b.safetensors" "$T/b.before" # at 0.015: not what the volume builds on
 run_agent vf unlock "$L" -o "$T/b.safetensors" --volume-file "$T/up.vol"
