@@ -383,8 +383,10 @@ int ag_patch_in_place(const char *path, const struct cl_map *base, const struct 
 		r = cl_fail(CL_EINTEGRITY, "%s was replaced while it was being checked; nothing written", path);
 		goto out;
 	}
-	if ((r = ag_state_read_raw(path, &state, &slen)) < 0 ||
-	    (r = write_journal(jp, base, &st, v, state, slen)) < 0)
+	/* A state file that is a link or not ours counts as none (ag_unlock ignored it too). */
+	if ((r = ag_state_read_raw(path, &state, &slen)) == CL_EFORMAT)
+		r = 0;
+	if (r < 0 || (r = write_journal(jp, base, &st, v, state, slen)) < 0)
 		goto out;
 	journaled = 1;
 	/* The unlocked model is a secret: keep the stricter of the file's mode and MODE. */
