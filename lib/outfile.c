@@ -2,7 +2,9 @@
  * outfile.c - outputs that appear whole or not at all: temp file, fsync,
  * rename.  Where the file system allows, the temp file is unnamed
  * (O_TMPFILE) and gets a name only at commit, so a killed process leaves
- * nothing behind; otherwise it is a hidden ".NAME.tmp.XXXXXX" beside NAME.
+ * nothing behind; otherwise it is a hidden ".NAME.tmp.XXXXXX" beside NAME
+ * (mkostemp: O_EXCL, never through a link).  rename() replaces a symbolic
+ * link at NAME instead of writing through it.  The mode is set exactly.
  */
 #include <errno.h>
 #include <fcntl.h>

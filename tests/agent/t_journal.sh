@@ -128,6 +128,15 @@ grep -q "rolled back" "$T/again.err" || fail "no roll back before unlocking: $(c
 cmp -s "$T/ip2.safetensors" "$T/big.safetensors" || fail "unlock after a crash != original"
 ok "a genuine interrupted --in-place run recovers (recover, or the next unlock)"
 
+# A state file that is a symbolic link is not read, and the new one replaces the link.
+ln -sf "$T/victim/data" "$T/ip2.safetensors.clstate"
+run_agent sl unlock "$T/ip2.safetensors" --in-place --license "$KEY" --fingerprint fp
+expect_rc 0 sl "unlock beside a symlinked state file"
+grep -q "ignoring.*symbolic link" "$T/sl.err" || fail "no note about the symlinked state file: $(cat "$T/sl.err")"
+[ -f "$T/ip2.safetensors.clstate" ] && [ ! -L "$T/ip2.safetensors.clstate" ] || fail "the state file is still a link"
+cmp -s "$T/victim/data" "$T/victim.copy" || fail "the state file's link target was written"
+ok "a symlinked state file is ignored (one note) and replaced, its target untouched"
+
 # ---- an in-place target that is a symbolic link is refused before anything is fetched ----
 ln -s "$T/victim/data" "$T/link.safetensors"
 run_agent lnk unlock "$T/link.safetensors" --in-place --license "$KEY" --fingerprint fp
