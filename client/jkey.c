@@ -108,10 +108,12 @@ int ag_journal_key(uint8_t key[AG_JKEY_LEN], int create)
 		r = cl_fail_errno("journal key %s", path);
 		goto out;
 	}
-	if (link(tmp, path) < 0)
+	if (link(tmp, path) < 0) /* EEXIST: a concurrent run made it first; use that one */
 		r = errno == EEXIST ? load(path, key) : cl_fail_errno("journal key %s", path);
 	else
 		r = cl_sync_dir_of(path);
+	if (r == 1)
+		r = cl_fail(CL_EINTEGRITY, "journal key %s vanished while it was made", path);
 out:
 	if (fd >= 0) {
 		close(fd);
