@@ -383,17 +383,17 @@ int ag_patch_in_place(const char *path, const struct cl_map *base, const struct 
 		r = cl_fail(CL_EINTEGRITY, "%s was replaced while it was being checked; nothing written", path);
 		goto out;
 	}
+	/* The unlocked model is a secret: keep the stricter of the file's mode and MODE, before any change. */
+	if ((st.st_mode & 0777 & ~mode) && fchmod(fd, st.st_mode & 0777 & mode) < 0) {
+		r = cl_fail_errno("%s: chmod", path);
+		goto out;
+	}
 	/* A state file that is a link or not ours counts as none (ag_unlock ignored it too). */
 	if ((r = ag_state_read_raw(path, &state, &slen)) == CL_EFORMAT)
 		r = 0;
 	if (r < 0 || (r = write_journal(jp, base, &st, v, state, slen)) < 0)
 		goto out;
 	journaled = 1;
-	/* The unlocked model is a secret: keep the stricter of the file's mode and MODE. */
-	if ((st.st_mode & 0777 & ~mode) && fchmod(fd, st.st_mode & 0777 & mode) < 0) {
-		r = cl_fail_errno("%s: chmod", path);
-		goto out;
-	}
 	if ((r = apply_runs(fd, path, base, v)) < 0)
 		goto out;
 	if (fsync(fd) < 0) {
