@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "agent.h"
 #include "cursor.h"
 #include "error.h"
@@ -156,7 +158,7 @@ static int journal_open(const char *jp, const char *path, const struct stat *fs,
 	}
 	cl_sha256(j, *len - CL_SHA256_LEN, d);
 	r = journal_mac(key, d, mac);
-	explicit_bzero(key, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0)
 		goto out;
 	if (cl_memeq_ct(mac, j + *len - CL_SHA256_LEN, CL_SHA256_LEN)) {
@@ -298,7 +300,7 @@ static int write_journal(const char *jp, const struct cl_map *file, const struct
 fail:
 	cl_out_abort(o);
 done:
-	explicit_bzero(key, sizeof(key));
+	OPENSSL_cleanse(key, sizeof(key));
 	return r;
 }
 
