@@ -29,7 +29,8 @@ const struct ax_row ax_table[] = {
     {AX_SIGNATURE, "signature",
      "a signed answer or key volume does not verify with the pinned key, or is a replay"},
     {AX_REVOKED, "revoked", "the license is revoked"},
-    {AX_EXPIRED, "expired", "the license, or the key volume's license, has expired"},
+    {AX_EXPIRED, "expired",
+     "the license, or the key volume's license, has expired; or a volume file is older than --max-age"},
     {AX_SUSPENDED, "suspended", "the license is suspended"},
     {AX_MACHINES, "machines", "the license has no free seat for this machine (TOO_MANY_MACHINES)"},
     {AX_NOT_FOUND, "not-found", "the server does not know the license key"},
@@ -95,7 +96,7 @@ static int cmd_validate(struct agent *a, int argc, char **argv);
 static int cmd_recover(struct agent *a, int argc, char **argv);
 
 static const struct agent_cmd commands[] = {
-    {"unlock", "LOCKED -o OUT [--in-place] [--volume-file FILE [--nonce N]] [SETTINGS]",
+    {"unlock", "LOCKED -o OUT [--in-place] [--mode MODE] [--volume-file FILE [--nonce N] [--max-age AGE]] [SETTINGS]",
      "fetch the license's key volume and patch LOCKED up to its tier (OUT, or LOCKED itself with --in-place)",
      cmd_unlock},
     {"validate", "[SETTINGS]", "ask the server whether the license is valid for this machine; print the code",
@@ -113,6 +114,8 @@ enum {
 	O_VOLUME_FILE,
 	O_NONCE,
 	O_TOFU,
+	O_MODE,
+	O_MAX_AGE,
 	O_KEYS = 512,
 };
 
@@ -122,6 +125,8 @@ static const struct option cmd_opts[] = {
     {"volume-file", required_argument, NULL, O_VOLUME_FILE},
     {"nonce", required_argument, NULL, O_NONCE},
     {"insecure-trust-on-first-use", no_argument, NULL, O_TOFU},
+    {"mode", required_argument, NULL, O_MODE},
+    {"max-age", required_argument, NULL, O_MAX_AGE},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -141,6 +146,11 @@ static void usage(FILE *f, struct agent *a)
 		"  --in-place                 patch LOCKED itself, crash-safe through LOCKED.cljournal\n"
 		"  --volume-file FILE         apply a key volume obtained out of band (needs --server-key)\n"
 		"  --nonce N                  with --volume-file: the nonce the volume must answer\n"
+		"  --max-age AGE              with --volume-file: refuse a volume issued longer ago than AGE\n"
+		"                             (N[smhd], default 7d; 0 or none: no limit)\n"
+		"  --mode MODE                octal mode of the unlocked files (default 0600; a new\n"
+		"                             directory gets x where r is set: 0700); --in-place keeps\n"
+		"                             the stricter of the file's mode and MODE\n"
 		"  --insecure-trust-on-first-use  without --server-key, trust the key GET /v1/pubkey gives\n"
 		"  -q, --quiet                print nothing on success\n"
 		"\nexit status:\n");
@@ -192,7 +202,7 @@ static int machine_fingerprint(struct agent *a)
 
 struct parsed {
 	char *output; /* in argv: trailing slashes are cut in place */
-	const char *volume_file, *nonce;
+	const char *volume_file, *nonce, *mode, *max_age;
 	int in_place;
 	int nargs;
 	char **args;
@@ -215,6 +225,8 @@ static int parse(struct agent *a, int argc, char **argv, struct parsed *p)
 		case O_IN_PLACE: p->in_place = 1; break;
 		case O_VOLUME_FILE: p->volume_file = optarg; break;
 		case O_NONCE: p->nonce = optarg; break;
+		case O_MODE: p->mode = optarg; break;
+		case O_MAX_AGE: p->max_age = optarg; break;
 		case O_TOFU: a->tofu = 1; break;
 		case O_QUIET: a->quiet = 1; break;
 		case O_HELP: usage(stdout, a); return 1;
@@ -234,6 +246,21 @@ static int parse(struct agent *a, int argc, char **argv, struct parsed *p)
 	a->server = clc_get(&a->conf, "server");
 	a->license = clc_get(&a->conf, "license");
 	a->cacert = clc_get(&a->conf, "cacert");
+	return 0;
+}
+
+/* An octal mode, 0 to 0777. */
+static int parse_mode(const char *s, unsigned *mode)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || strspn(s, "01234567") != strlen(s))
+		return -1;
+	v = strtoul(s, &end, 8);
+	if (*end || v > 0777)
+		return -1;
+	*mode = (unsigned)v;
 	return 0;
 }
 
@@ -258,6 +285,15 @@ static int cmd_unlock(struct agent *a, int argc, char **argv)
 	u.in_place = p.in_place;
 	u.volume_file = p.volume_file;
 	u.nonce = p.nonce;
+	u.mode = AG_MODE_DEFAULT;
+	u.max_age = AG_MAX_AGE_DEFAULT;
+	if (p.mode && parse_mode(p.mode, &u.mode) < 0)
+		return ax_fail(AX_USAGE, "--mode '%.20s' is not an octal file mode from 0 to 0777", p.mode);
+	if (p.max_age && ag_parse_age(p.max_age, &u.max_age) < 0)
+		return ax_fail(AX_USAGE, "--max-age '%.20s' is not an age: N, Ns, Nm, Nh or Nd, or none",
+			       p.max_age);
+	if (p.max_age && !p.volume_file)
+		return ax_fail(AX_USAGE, "--max-age goes with --volume-file");
 	if (!u.in_place && !u.out)
 		return ax_fail(AX_USAGE, "unlock needs -o OUT (or --in-place)");
 	if (u.in_place && u.out &&
@@ -265,6 +301,9 @@ static int cmd_unlock(struct agent *a, int argc, char **argv)
 	     s1.st_ino != s2.st_ino))
 		return ax_fail(AX_USAGE,
 			       "--in-place patches LOCKED itself; -o must be omitted or name the same file");
+	if (u.in_place && lstat(u.locked, &s1) == 0 && S_ISLNK(s1.st_mode))
+		return ax_fail(AX_USAGE, "--in-place patches a file itself, and %s is a symbolic link: give the file",
+			       u.locked);
 	if (u.in_place && cl_path_is_index(u.locked))
 		return ax_fail(
 		    AX_USAGE, "--in-place patches one file; unlock a sharded model into a directory with -o");
@@ -293,6 +332,7 @@ static int cmd_validate(struct agent *a, int argc, char **argv)
 	struct parsed p;
 	char code[32], tier[65];
 	int64_t model;
+	double beta;
 	int r = parse(a, argc, argv, &p);
 
 	if (r)
@@ -304,7 +344,7 @@ static int cmd_validate(struct agent *a, int argc, char **argv)
 	if (!a->license)
 		return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
 	if ((r = machine_fingerprint(a)) < 0 || (r = ag_connect(a)) < 0 ||
-	    (r = ag_validate(a, code, tier, &model)) < 0)
+	    (r = ag_validate(a, code, tier, &model, &beta)) < 0)
 		return r;
 	printf("%s\n", code);
 	r = ag_code_status(code);

@@ -1,7 +1,8 @@
 /*
  * agent.h - corelocker-agent: the settings of one run, the exit-status
  * table, and the modules (session.c: the server; volfile.c: key volumes;
- * state.c: the state file; inplace.c: the undo journal; unlock.c: the flow).
+ * state.c: the state file; inplace.c: the undo journal; jkey.c: the key
+ * that authenticates journals; unlock.c: the flow).
  *
  * Failures: a function returns 0 or a negative code and cl_errmsg() holds
  * one line.  A code made with ax_fail() carries the exit status itself;
@@ -63,15 +64,19 @@ struct agent {
 /* Open the connection; load the pinned key, or fetch it when trusting on first use. */
 int ag_connect(struct agent *a);
 int ag_activate(struct agent *a);
-/* Validate with a fresh nonce and check the signed answer; CODE and TIER out. */
-int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model);
+/*
+ * Validate with a fresh nonce and check the signed answer; CODE, TIER, MODEL
+ * and the tier's ratio BETA (NAN when the answer does not carry it) out.
+ */
+int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta);
 /* AX_* status for a validation code (AX_OK for VALID). */
 int ag_code_status(const char *code);
 /*
- * POST /v1/key with a fresh nonce (written to NONCE) into FD.  A 400 for
- * FROM_TIER returns AXF(AX_REFUSED) with *from_refused set.
+ * POST /v1/key with a fresh nonce (written to NONCE) into FD; FROM_BETA (or
+ * NULL) is the ratio the file to upgrade holds.  A 400 for it returns
+ * AXF(AX_REFUSED) with *from_refused set.
  */
-int ag_fetch_key(struct agent *a, const char *from_tier, int fd, uint64_t max, char nonce[33],
+int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max, char nonce[33],
 		 uint64_t *bytes, int *from_refused);
 /* 32 random bytes' worth of hex (16 bytes). */
 int ag_nonce(char out[33]);
@@ -91,6 +96,15 @@ int ag_vol_open(int fd, const uint8_t pub[CL_PUB_LEN], struct ag_vol *out);
 void ag_vol_close(struct ag_vol *vol);
 /* NONCE (if non-NULL) and expiry. */
 int ag_vol_check(const struct ag_vol *vol, const char *nonce);
+/*
+ * A volume file: its issue time "ts" must lie within MAX_AGE seconds before
+ * now (0: any age) and at most AG_TS_SKEW seconds after it.
+ */
+#define AG_MAX_AGE_DEFAULT (7 * 86400)
+#define AG_TS_SKEW 300
+int ag_vol_check_age(const struct ag_vol *vol, int64_t max_age);
+/* An age: N, Ns, Nm, Nh or Nd (seconds, minutes, hours, days); "0" or "none" is 0. */
+int ag_parse_age(const char *s, int64_t *out);
 /* A temp file for a download in the directory of PATH (unlinked at once). */
 int ag_tmpfile_near(const char *path);
 /* Seconds since the epoch of an RFC 3339 UTC time, or -1. */
@@ -114,14 +128,28 @@ int ag_state_read_raw(const char *path, char **text, size_t *len);
 int ag_state_restore_raw(const char *path, const char *text, size_t len);
 char *ag_state_path(const char *path);
 
+/* ---- jkey.c: the user's journal key ---- */
+#define AG_JKEY_LEN 32
+/* Load the key into KEY; CREATE makes it (mode 0600) when there is none. */
+int ag_journal_key(uint8_t key[AG_JKEY_LEN], int create);
+/* Where it lives (malloc'd), for messages. */
+char *ag_journal_key_path(void);
+
 /* ---- inplace.c: patching a file in place under an undo journal ---- */
-/* Roll back PATH's journal if there is one: 1 rolled back, 0 none, <0 error. */
+/*
+ * Roll back PATH's journal if there is one: 1 rolled back, 0 none, <0 error
+ * (a journal that is not the user's, fails its MAC, names another file, or
+ * a PATH that is a symbolic link: refused, both files left alone).
+ */
 int ag_journal_recover(const char *path, int quiet);
 /*
- * Patch PATH in place with V's entries: BASE must already be verified.
- * The journal holds the old bytes and the old state file text.
+ * Patch PATH in place with V's entries: BASE (PATH, mapped) must already be
+ * verified.  The journal holds the old bytes and the old state file text.
+ * PATH's mode becomes the stricter of its own and MODE.
  */
-int ag_patch_in_place(const char *path, const struct cl_volume *v, const struct ag_state *newstate);
+struct cl_map;
+int ag_patch_in_place(const char *path, const struct cl_map *base, const struct cl_volume *v,
+		      const struct ag_state *newstate, unsigned mode);
 
 /*
  * CORELOCKER_TEST_PAUSE_AFTER_SPANS=N (tests only): the patch stops after N
@@ -131,9 +159,12 @@ uint64_t ag_pause_after(void);
 void ag_test_pause(uint64_t spans) __attribute__((noreturn));
 
 /* ---- unlock.c ---- */
+#define AG_MODE_DEFAULT 0600 /* an unlocked model is the secret the license protects */
 struct unlock_args {
 	const char *locked, *out, *volume_file, *nonce;
 	int in_place;
+	unsigned mode; /* of the output's files; a directory we create gets cl_dir_mode(mode) */
+	int64_t max_age; /* --volume-file: seconds; 0 = no limit */
 };
 int ag_unlock(struct agent *a, const struct unlock_args *u);
 

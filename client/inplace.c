@@ -1,22 +1,29 @@
 /*
  * inplace.c - patch a model file in place, crash-safe through an undo
- * journal, PATH.cljournal:
+ * journal, PATH.cljournal (docs/formats.md):
  *
  *   0   8  magic "CLJRNL\r\n"
- *   8   4  version (1)
+ *   8   4  version (2)
  *   12  4  flags: 1 = a state file existed
  *   16  8  size of PATH
- *   24  8  length S of the old state file text
- *   32  S  the old state file text
+ *   24  8  device of PATH (st_dev)
+ *   32  8  inode of PATH (st_ino)
+ *   40  8  length S of the old state file text
+ *   48  S  the old state file text
  *   ..     per span: u64 offset, u32 length L, the L old bytes
  *   ..  8  span count
- *   ..  32 SHA-256 of every byte before it
+ *   ..  32 HMAC-SHA256 under the user's journal key (jkey.c) of
+ *          "corelocker-journal-v2" NUL and the SHA-256 of every byte before it
  *
- * The journal is written as a temp file, fsynced and renamed into place, so
- * it exists whole or not at all.  Only then is PATH patched (and fsynced);
- * then the new state file is written and the journal removed.  A journal
- * found on start means an interrupted patch: its old bytes and old state go
- * back first, so PATH always ends up with either its old or its new bytes.
+ * The journal is written as a temp file (mode 0600), fsynced and renamed
+ * into place, so it exists whole or not at all.  Only then is PATH patched
+ * (and fsynced); then the new state file is written and the journal
+ * removed.  A journal found on start means an interrupted patch: its old
+ * bytes and old state go back first, so PATH always ends up with either its
+ * old or its new bytes.  Roll-back writes into PATH, so a journal counts
+ * only when it is a file of the user's own, carries a MAC under the user's
+ * key and names PATH's device and inode, and PATH is no symbolic link: a
+ * journal planted beside a symlinked output never writes through it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,17 +31,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "agent.h"
 #include "cursor.h"
 #include "error.h"
 #include "mapfile.h"
 #include "outfile.h"
+#include "seal.h"
 
 #define JMAGIC "CLJRNL\r\n"
-#define JVERSION 1
-#define JHEAD 32
+#define JVERSION 2
+#define JHEAD 48
+#define JTAIL (8 + CL_SHA256_LEN) /* span count, MAC */
+#define MAC_CONTEXT "corelocker-journal-v2" /* with its NUL, then the digest */
 #define RUN_MAX (4u << 20) /* bytes written by one pwrite */
 #define RUN_GAP 4096	   /* untouched bytes bridged between two spans */
 
@@ -42,6 +56,17 @@ static char *journal_path(const char *path)
 {
 	char *s;
 	return asprintf(&s, "%s.cljournal", path) < 0 ? NULL : s;
+}
+
+/* The MAC of a journal whose bytes before the MAC hash to DIGEST. */
+static int journal_mac(const uint8_t key[AG_JKEY_LEN], const uint8_t digest[CL_SHA256_LEN],
+		       uint8_t mac[CL_SHA256_LEN])
+{
+	uint8_t msg[sizeof(MAC_CONTEXT) + CL_SHA256_LEN];
+
+	memcpy(msg, MAC_CONTEXT, sizeof(MAC_CONTEXT));
+	memcpy(msg + sizeof(MAC_CONTEXT), digest, CL_SHA256_LEN);
+	return cl_hmac_sha256(key, AG_JKEY_LEN, msg, sizeof(msg), mac);
 }
 
 static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, const char *path)
@@ -59,74 +84,161 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, const ch
 	return 0;
 }
 
+/* Open PATH for writing, never through a symbolic link; *ST its status. */
+static int open_target(const char *path, struct stat *st, const char *why)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return errno == ELOOP ? cl_fail(CL_EINTEGRITY, "%s is a symbolic link: %s", path, why)
+				      : cl_fail_errno("%s", path);
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		r = S_ISREG(st->st_mode) ? cl_fail_errno("%s", path)
+					 : cl_fail(CL_EINTEGRITY, "%s is not a regular file: %s", path, why);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * Open and authenticate the journal JP of the file open at FD (status FS):
+ * mapped at *DATA, *LEN bytes.  Every refusal is one line and leaves both
+ * files alone.
+ */
+static int journal_open(const char *jp, const char *path, const struct stat *fs, const uint8_t **data,
+			size_t *len)
+{
+	struct stat js;
+	uint8_t key[AG_JKEY_LEN], d[CL_SHA256_LEN], mac[CL_SHA256_LEN];
+	const uint8_t *j;
+	int jfd = open(jp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), r = 0;
+
+	if (jfd < 0)
+		return errno == ELOOP ? cl_fail(CL_EINTEGRITY,
+						"%s is a symbolic link, not a journal this agent wrote; not "
+						"rolling back %s (delete it if it is not yours)",
+						jp, path)
+				      : cl_fail_errno("%s", jp);
+	if (fstat(jfd, &js) < 0) {
+		r = cl_fail_errno("%s", jp);
+		goto out;
+	}
+	if (!S_ISREG(js.st_mode) || js.st_uid != geteuid()) {
+		r = cl_fail(CL_EINTEGRITY,
+			    "%s belongs to uid %u, not to you (uid %u): not a journal you wrote; not rolling "
+			    "back %s",
+			    jp, (unsigned)js.st_uid, (unsigned)geteuid(), path);
+		goto out;
+	}
+	if (js.st_size < JHEAD + JTAIL || (uint64_t)js.st_size > SIZE_MAX) {
+		r = cl_fail(CL_EINTEGRITY, "%s: not a journal this agent wrote; %s may be half-patched", jp, path);
+		goto out;
+	}
+	j = mmap(NULL, (size_t)js.st_size, PROT_READ, MAP_PRIVATE, jfd, 0);
+	if (j == MAP_FAILED) {
+		r = cl_fail_errno("%s: mmap", jp);
+		goto out;
+	}
+	*data = j;
+	*len = (size_t)js.st_size;
+	if (memcmp(j, JMAGIC, 8) || cl_le(j + 8, 4) != JVERSION) {
+		r = cl_fail(CL_EINTEGRITY,
+			    memcmp(j, JMAGIC, 8) || cl_le(j + 8, 4) != 1
+				? "%s: not a journal this agent wrote; %s may be half-patched"
+				: "%s: a version 1 journal carries no MAC and cannot be authenticated; not "
+				  "rolling back %s (check it by hand, then delete the journal)",
+			    jp, path);
+		goto out;
+	}
+	if ((r = ag_journal_key(key, 0)) < 0) {
+		r = cl_fail(CL_EINTEGRITY, "%s cannot be authenticated (%s); not rolling back %s", jp,
+			    cl_errmsg(), path);
+		goto out;
+	}
+	cl_sha256(j, *len - CL_SHA256_LEN, d);
+	r = journal_mac(key, d, mac);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (r < 0)
+		goto out;
+	if (cl_memeq_ct(mac, j + *len - CL_SHA256_LEN, CL_SHA256_LEN)) {
+		r = cl_fail(CL_EINTEGRITY,
+			    "%s: the journal is damaged or not yours (its MAC does not verify with your "
+			    "journal key); not rolling back, %s may be half-patched",
+			    jp, path);
+		goto out;
+	}
+	if (cl_le(j + 24, 8) != (uint64_t)fs->st_dev || cl_le(j + 32, 8) != (uint64_t)fs->st_ino) {
+		r = cl_fail(CL_EINTEGRITY,
+			    "%s was written for another file than %s (device or inode differ); not rolling "
+			    "back",
+			    jp, path);
+		goto out;
+	}
+	if (cl_le(j + 16, 8) != (uint64_t)fs->st_size)
+		r = cl_fail(CL_EINTEGRITY,
+			    "%s: its size changed since the journal %s was written; not rolling back", path, jp);
+out:
+	close(jfd);
+	return r;
+}
+
 int ag_journal_recover(const char *path, int quiet)
 {
 	char *jp = journal_path(path);
-	struct cl_map m = {0};
+	struct stat ls, fs;
 	struct cl_cursor c;
-	uint8_t d[CL_SHA256_LEN];
-	uint64_t size, slen, count, n = 0;
-	const uint8_t *state;
+	const uint8_t *j = NULL, *state;
+	size_t jlen = 0;
+	uint64_t slen, count, n = 0;
 	int fd = -1, r;
 
 	if (!jp)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	if (access(jp, F_OK) < 0) {
+	if (lstat(jp, &ls) < 0) { /* lstat: a planted symbolic link counts as a journal, and is refused */
+		r = errno == ENOENT ? 0 : cl_fail_errno("%s", jp);
 		free(jp);
-		return 0;
+		return r;
 	}
-	if ((r = cl_map_open(jp, &m)) < 0)
-		goto out;
-	if (m.size < JHEAD + 8 + CL_SHA256_LEN || memcmp(m.data, JMAGIC, 8) ||
-	    cl_le(m.data + 8, 4) != JVERSION) {
-		r = cl_fail(CL_EINTEGRITY, "%s: not a journal this agent wrote; %s may be half-patched", jp,
-			    path);
+	if ((fd = open_target(path, &fs, "not rolling back a journal into what it points to")) < 0) {
+		r = fd;
 		goto out;
 	}
-	cl_sha256(m.data, (size_t)m.size - CL_SHA256_LEN, d);
-	if (memcmp(d, m.data + m.size - CL_SHA256_LEN, CL_SHA256_LEN)) {
-		r = cl_fail(CL_EINTEGRITY, "%s: the journal is damaged; %s may be half-patched", jp, path);
+	if ((r = journal_open(jp, path, &fs, &j, &jlen)) < 0)
 		goto out;
-	}
-	size = cl_le(m.data + 16, 8);
-	slen = cl_le(m.data + 24, 8);
-	count = cl_le(m.data + m.size - CL_SHA256_LEN - 8, 8);
-	c = (struct cl_cursor){m.data + JHEAD, (size_t)m.size - JHEAD - 8 - CL_SHA256_LEN, 0};
+	slen = cl_le(j + 40, 8);
+	count = cl_le(j + jlen - JTAIL, 8);
+	c = (struct cl_cursor){j + JHEAD, jlen - JHEAD - JTAIL, 0};
 	state = cl_cur_take(&c, (size_t)slen);
 	if (c.bad) {
 		r = cl_fail(CL_EINTEGRITY, "%s: the journal is damaged", jp);
 		goto out;
 	}
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		r = cl_fail_errno("%s: cannot roll back the interrupted patch", path);
-		goto out;
-	}
-	off_t cur = lseek(fd, 0, SEEK_END);
-	if (cur < 0 || (uint64_t)cur != size) {
-		r = cl_fail(CL_EINTEGRITY,
-			    "%s: its size changed since the journal %s was written; not rolling back", path,
-			    jp);
-		goto out;
-	}
+	/* Check every span before writing any. */
+	struct cl_cursor spans = c;
 	while (c.left && !c.bad) {
 		uint64_t off = cl_cur_uint(&c, 8), len = cl_cur_uint(&c, 4);
-		const uint8_t *old = cl_cur_take(&c, (size_t)len);
-		if (c.bad || off > size || len > size - off)
-			break;
-		if ((r = pwrite_all(fd, old, (size_t)len, off, path)) < 0)
-			goto out;
-		n++;
+		if (!cl_cur_take(&c, (size_t)len) || c.bad || off > (uint64_t)fs.st_size ||
+		    len > (uint64_t)fs.st_size - off)
+			c.bad = 1;
+		else
+			n++;
 	}
 	if (c.bad || n != count) {
 		r = cl_fail(CL_EINTEGRITY, "%s: the journal is damaged after %llu spans", jp,
 			    (unsigned long long)n);
 		goto out;
 	}
+	while (spans.left) {
+		uint64_t off = cl_cur_uint(&spans, 8), len = cl_cur_uint(&spans, 4);
+		if ((r = pwrite_all(fd, cl_cur_take(&spans, (size_t)len), (size_t)len, off, path)) < 0)
+			goto out;
+	}
 	if (fsync(fd) < 0) {
 		r = cl_fail_errno("%s: fsync", path);
 		goto out;
 	}
-	if ((r = ag_state_restore_raw(path, (m.data[12] & 1) ? (const char *)state : NULL, (size_t)slen)) < 0)
+	if ((r = ag_state_restore_raw(path, (j[12] & 1) ? (const char *)state : NULL, (size_t)slen)) < 0)
 		goto out;
 	if (unlink(jp) < 0) {
 		r = cl_fail_errno("%s", jp);
@@ -144,25 +256,30 @@ int ag_journal_recover(const char *path, int quiet)
 out:
 	if (fd >= 0)
 		close(fd);
-	cl_map_close(&m);
+	if (j)
+		munmap((void *)j, jlen);
 	free(jp);
 	return r;
 }
 
-static int write_journal(const char *jp, const struct cl_map *file, const struct cl_volume *v,
-			 const char *state, size_t slen)
+static int write_journal(const char *jp, const struct cl_map *file, const struct stat *st,
+			 const struct cl_volume *v, const char *state, size_t slen)
 {
 	struct cl_out *o;
-	uint8_t head[JHEAD], e[12], d[CL_SHA256_LEN];
-	int r = cl_out_open(jp, 0600, &o);
+	uint8_t head[JHEAD], e[12], d[CL_SHA256_LEN], key[AG_JKEY_LEN], mac[CL_SHA256_LEN];
+	int r;
 
-	if (r < 0)
-		return r;
+	if ((r = ag_journal_key(key, 1)) < 0)
+		return cl_fail(r, "cannot patch in place: %s", cl_errmsg());
+	if ((r = cl_out_open(jp, 0600, &o)) < 0)
+		goto done;
 	memcpy(head, JMAGIC, 8);
 	cl_put_le(head + 8, JVERSION, 4);
 	cl_put_le(head + 12, state ? 1 : 0, 4);
 	cl_put_le(head + 16, file->size, 8);
-	cl_put_le(head + 24, slen, 8);
+	cl_put_le(head + 24, (uint64_t)st->st_dev, 8);
+	cl_put_le(head + 32, (uint64_t)st->st_ino, 8);
+	cl_put_le(head + 40, slen, 8);
 	if ((r = cl_out_write(o, head, JHEAD)) < 0 || (state && (r = cl_out_write(o, state, slen)) < 0))
 		goto fail;
 	for (size_t i = 0; i < v->n; i++) {
@@ -176,11 +293,14 @@ static int write_journal(const char *jp, const struct cl_map *file, const struct
 	if ((r = cl_out_write(o, e, 8)) < 0)
 		goto fail;
 	cl_out_digest(o, d);
-	if ((r = cl_out_write(o, d, sizeof(d))) < 0)
+	if ((r = journal_mac(key, d, mac)) < 0 || (r = cl_out_write(o, mac, sizeof(mac))) < 0)
 		goto fail;
-	return cl_out_commit(o);
+	r = cl_out_commit(o);
+	goto done;
 fail:
 	cl_out_abort(o);
+done:
+	OPENSSL_cleanse(key, sizeof(key));
 	return r;
 }
 
@@ -245,25 +365,38 @@ static int apply_runs(int fd, const char *path, const struct cl_map *file, const
 	return r;
 }
 
-int ag_patch_in_place(const char *path, const struct cl_volume *v, const struct ag_state *newstate)
+int ag_patch_in_place(const char *path, const struct cl_map *base, const struct cl_volume *v,
+		      const struct ag_state *newstate, unsigned mode)
 {
 	char *jp = journal_path(path), *state = NULL;
-	struct cl_map m = {0};
+	struct stat st, bs;
 	size_t slen = 0;
 	int fd = -1, r, journaled = 0;
 
 	if (!jp)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	if ((r = ag_state_read_raw(path, &state, &slen)) < 0 || (r = cl_map_open(path, &m)) < 0)
-		goto out;
-	if ((r = write_journal(jp, &m, v, state, slen)) < 0)
-		goto out;
-	journaled = 1;
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		r = cl_fail_errno("%s", path);
+	if ((fd = open_target(path, &st, "--in-place patches a file itself; give the file")) < 0) {
+		r = fd;
 		goto out;
 	}
-	if ((r = apply_runs(fd, path, &m, v)) < 0)
+	/* The file we write must be the one whose bytes were verified. */
+	if (fstat(base->fd, &bs) < 0 || bs.st_dev != st.st_dev || bs.st_ino != st.st_ino ||
+	    (uint64_t)st.st_size != base->size) {
+		r = cl_fail(CL_EINTEGRITY, "%s was replaced while it was being checked; nothing written", path);
+		goto out;
+	}
+	/* The unlocked model is a secret: keep the stricter of the file's mode and MODE, before any change. */
+	if ((st.st_mode & 0777 & ~mode) && fchmod(fd, st.st_mode & 0777 & mode) < 0) {
+		r = cl_fail_errno("%s: chmod", path);
+		goto out;
+	}
+	/* A state file that is a link or not ours counts as none (ag_unlock ignored it too). */
+	if ((r = ag_state_read_raw(path, &state, &slen)) == CL_EFORMAT)
+		r = 0;
+	if (r < 0 || (r = write_journal(jp, base, &st, v, state, slen)) < 0)
+		goto out;
+	journaled = 1;
+	if ((r = apply_runs(fd, path, base, v)) < 0)
 		goto out;
 	if (fsync(fd) < 0) {
 		r = cl_fail_errno("%s: fsync", path);
@@ -280,7 +413,6 @@ int ag_patch_in_place(const char *path, const struct cl_volume *v, const struct 
 out:
 	if (fd >= 0)
 		close(fd);
-	cl_map_close(&m);
 	if (r < 0 && journaled) { /* put the old bytes back now, keeping the first error's message */
 		char msg[512];
 		snprintf(msg, sizeof(msg), "%s", cl_errmsg());

@@ -1,5 +1,6 @@
 /* session.c - the agent's calls to corelockerd: activate, validate, key. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,7 +142,7 @@ int ag_connect(struct agent *a)
 	return 0;
 }
 
-static char *license_body(struct agent *a, const char *nonce, const char *from)
+static char *license_body(struct agent *a, const char *nonce, const double *from_beta)
 {
 	char host[256] = "";
 	json_t *j = json_pack("{s:s,s:s}", "license_key", a->license, "fingerprint", a->fingerprint);
@@ -151,8 +152,8 @@ static char *license_body(struct agent *a, const char *nonce, const char *from)
 		return NULL;
 	if (nonce)
 		json_object_set_new(j, "nonce", json_string(nonce));
-	if (from)
-		json_object_set_new(j, "from_tier", json_string(from));
+	if (from_beta) /* the ratio the file holds: a tier re-cut since then cannot mislead the server */
+		json_object_set_new(j, "from_beta", json_real(*from_beta));
 	if (!nonce && gethostname(host, sizeof(host) - 1) == 0 && host[0])
 		json_object_set_new(j, "hostname", json_string(host));
 	s = json_dumps(j, JSON_COMPACT);
@@ -199,7 +200,7 @@ static int check_signed(struct agent *a, const struct clh_resp *r, const char *w
 	return 0;
 }
 
-int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model)
+int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta)
 {
 	struct clh_resp r;
 	char nonce[33], *body;
@@ -234,13 +235,14 @@ int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model)
 		 json_is_string(json_object_get(j, "tier")) ? json_string_value(json_object_get(j, "tier"))
 							    : "");
 	*model = json_integer_value(json_object_get(j, "model"));
+	*beta = json_is_number(json_object_get(j, "beta")) ? json_number_value(json_object_get(j, "beta")) : NAN;
 out:
 	json_decref(j);
 	clh_resp_free(&r);
 	return rc;
 }
 
-int ag_fetch_key(struct agent *a, const char *from_tier, int fd, uint64_t max, char nonce[33],
+int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max, char nonce[33],
 		 uint64_t *bytes, int *from_refused)
 {
 	struct clh_resp r;
@@ -250,17 +252,16 @@ int ag_fetch_key(struct agent *a, const char *from_tier, int fd, uint64_t max, c
 	*from_refused = 0;
 	if ((rc = ag_nonce(nonce)) < 0)
 		return rc;
-	if (!(body = license_body(a, nonce, from_tier)))
+	if (!(body = license_body(a, nonce, from_beta)))
 		return cl_fail(CL_ENOMEM, "out of memory");
 	rc = clh_call_to_fd(a->h, "POST", "/v1/key", body, fd, max, &r);
 	free_body(body);
 	if (rc < 0)
 		return rc == CLH_ETOOBIG ? ax_fail(AX_VOLUME, "%s", cl_errmsg()) : transport(rc);
 	*bytes = r.received;
-	if (r.status == 400 && from_tier && !strcmp(r.code, "INVALID_FIELD")) {
+	if (r.status == 400 && from_beta && !strcmp(r.code, "INVALID_FIELD")) {
 		*from_refused = 1;
-		rc = ax_fail(AX_REFUSED, "the server will not upgrade from tier '%s': %s", from_tier,
-			     r.message);
+		rc = ax_fail(AX_REFUSED, "the server will not upgrade from ratio %g: %s", *from_beta, r.message);
 	} else if (r.status != 200) {
 		rc = refused("key delivery", &r);
 	}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ char *ag_state_path(const char *path)
 int ag_state_read_raw(const char *path, char **text, size_t *len)
 {
 	char *sp = ag_state_path(path), *buf = NULL;
+	struct stat st;
 	size_t n = 0;
 	ssize_t got;
 	int fd, r = 0;
@@ -42,11 +44,18 @@ int ag_state_read_raw(const char *path, char **text, size_t *len)
 	*len = 0;
 	if (!sp)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	fd = open(sp, O_RDONLY | O_CLOEXEC);
+	/* Never through a symbolic link, and only the user's own: it steers what an upgrade trusts. */
+	fd = open(sp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		r = errno == ENOENT ? 0 : cl_fail_errno("%s", sp);
+		r = errno == ENOENT ? 0
+		    : errno == ELOOP ? cl_fail(CL_EFORMAT, "%s: a symbolic link, not a state file", sp)
+				     : cl_fail_errno("%s", sp);
 		free(sp);
 		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		r = cl_fail(CL_EFORMAT, "%s: not a state file of yours (uid %u)", sp, (unsigned)geteuid());
+		goto out;
 	}
 	if (!(buf = malloc(STATE_MAX + 1))) {
 		r = cl_fail(CL_ENOMEM, "out of memory");

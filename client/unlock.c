@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +219,7 @@ static char *join(const char *dir, const char *name)
  * the full tier's result against the original; RESULT gets the new
  * fingerprint.  Nothing is renamed into place unless every check passed.
  */
-static int patch_copy(const struct cl_model *m, const char *out, const struct cl_volume *v,
+static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, const struct cl_volume *v,
 		      const uint8_t *expect, uint8_t result[CL_SHA256_LEN])
 {
 	uint32_t n = m->nshards;
@@ -235,15 +236,14 @@ static int patch_copy(const struct cl_model *m, const char *out, const struct cl
 	}
 	if (m->sharded) {
 		const char *slash = strrchr(m->path, '/');
-		if (mkdir(out, 0755) < 0 && errno != EEXIST) {
-			r = cl_fail_errno("%s: cannot create the output directory", out);
+		if ((r = cl_mkdir_mode(out, cl_dir_mode(mode))) < 0)
 			goto out;
-		}
+		r = 0;
 		if (!(path = join(out, slash ? slash + 1 : m->path))) {
 			r = cl_fail(CL_ENOMEM, "out of memory");
 			goto out;
 		}
-		if ((r = cl_out_open(path, 0644 | CL_OUT_NOHASH, &index)) < 0 ||
+		if ((r = cl_out_open(path, mode | CL_OUT_NOHASH, &index)) < 0 ||
 		    (r = cl_out_write(index, m->index.data, (size_t)m->index.size)) < 0)
 			goto out;
 	}
@@ -258,7 +258,7 @@ static int patch_copy(const struct cl_model *m, const char *out, const struct cl
 			r = cl_fail(CL_ENOMEM, "out of memory");
 			break;
 		}
-		if ((r = cl_out_open(path, 0644 | CL_OUT_NOHASH, &o[i])) < 0)
+		if ((r = cl_out_open(path, mode | CL_OUT_NOHASH, &o[i])) < 0)
 			break;
 		cl_map_sequential(map);
 		/*
@@ -324,7 +324,7 @@ out:
 
 /* In place (one file): verify the base and the result's digest before touching the file. */
 static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, const uint8_t *expect,
-			  struct ag_state *ns)
+			  struct ag_state *ns, unsigned mode)
 {
 	const struct cl_map *map = &m->shards[0].map;
 	uint8_t base[CL_SHA256_LEN];
@@ -346,7 +346,7 @@ static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, c
 	}
 	if (r == 0 && expect && v->beta != 0 && memcmp(base, expect, CL_SHA256_LEN))
 		r = wrong_base(m->path, v);
-	return r == 0 ? ag_patch_in_place(m->path, v, ns) : r;
+	return r == 0 ? ag_patch_in_place(m->path, map, v, ns, mode) : r;
 }
 
 /* Bytes of the model at PATH (all shards of a sharded one), 0 if it cannot be read. */
@@ -365,7 +365,38 @@ static uint64_t model_bytes(const char *path)
 	return n;
 }
 
-/* Fetch the license's volume into FD, from the file's tier when ST says it has one. */
+/* An upgrade volume names the ratio it builds on (from_beta, always; from_tier only if asked). */
+static int vol_upgrade(const struct cl_volume *v, double *from_beta)
+{
+	json_t *f = json_object_get(v->header, "from_beta");
+
+	*from_beta = json_number_value(f);
+	return json_is_number(f);
+}
+
+/* The volume must be the tier the license was validated at (and its ratio, when validate names it). */
+static int check_asked(const struct ag_vol *vol, const char *tier, double beta)
+{
+	const struct cl_volume *v = vol->v;
+
+	if (strcmp(v->tier, tier) || (!isnan(beta) && v->beta != beta))
+		return ax_fail(AX_REFUSED,
+			       "the server sent tier '%s' (ratio %g), not the license's tier '%s' it validated "
+			       "(it changed meanwhile?); nothing written, run again",
+			       v->tier, v->beta, tier);
+	return 0;
+}
+
+static int already(const struct agent *a, const char *target, const struct ag_state *st, uint64_t bytes)
+{
+	if (!a->quiet)
+		printf("%s is already at tier %s (ratio %g) of %s %s; nothing to do (%llu bytes "
+		       "transferred)\n",
+		       target, st->tier, st->beta, st->model_name, st->model_version, (unsigned long long)bytes);
+	return 0;
+}
+
+/* Fetch the license's volume into FD, from the file's ratio when ST says it has one. */
 static int fetch(struct agent *a, const struct unlock_args *u, const char *target, struct ag_state *st,
 		 int *have_state, int fd, char nonce[33], uint64_t *bytes)
 {
@@ -373,19 +404,18 @@ static int fetch(struct agent *a, const struct unlock_args *u, const char *targe
 	uint64_t max = 20 * model_bytes(u->locked) + (64u << 20);
 	int refused, r;
 
-	r = ag_fetch_key(a, *have_state ? st->tier : NULL, fd, max, nonce, bytes, &refused);
+	r = ag_fetch_key(a, *have_state ? &st->beta : NULL, fd, max, nonce, bytes, &refused);
 	if (r < 0 && refused) {
 		if (u->in_place)
 			return ax_fail(AX_REFUSED,
-				       "%s is at tier '%s', which the license's tier does not build on; "
-				       "unlock a fresh copy "
-				       "of the locked model instead",
-				       target, st->tier);
+				       "%s holds tier '%s' (ratio %g), which the license's tier does not build on; "
+				       "unlock a fresh copy of the locked model instead",
+				       target, st->tier, st->beta);
 		if (!a->quiet)
 			fprintf(stderr,
-				"corelocker-agent: %s is at tier '%s', above the license's tier; unlocking "
-				"%s again\n",
-				target, st->tier, u->locked);
+				"corelocker-agent: %s holds tier '%s' (ratio %g), more than the license's tier "
+				"restores; unlocking %s again\n",
+				target, st->tier, st->beta, u->locked);
 		*have_state = 0;
 		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 			return cl_fail_errno("key volume");
@@ -408,7 +438,8 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	const char *slash = strrchr(u->locked, '/');
 	uint64_t transferred = 0;
 	int64_t model = 0;
-	int have_state = 0, r, fd, upgrade;
+	double vbeta = NAN, from_beta;
+	int have_state = 0, r, fd, upgrade, from_file;
 
 	/* The model the target holds: the file, or the index inside the output directory. */
 	tmodel = sharded ? join(target, slash ? slash + 1 : u->locked) : strdup(target);
@@ -437,21 +468,18 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		}
 		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0) /* takes FD */
 			goto out;
-		if ((r = ag_vol_check(&vol, u->nonce)) < 0)
+		if ((r = ag_vol_check(&vol, u->nonce)) < 0 || (r = ag_vol_check_age(&vol, u->max_age)) < 0)
 			goto out;
 	} else {
-		if ((r = ag_activate(a)) < 0 || (r = ag_validate(a, code, tier, &model)) < 0)
+		if ((r = ag_activate(a)) < 0 || (r = ag_validate(a, code, tier, &model, &vbeta)) < 0)
 			goto out;
 		if (ag_code_status(code) != AX_OK) {
 			r = ax_fail(ag_code_status(code), "the license is not valid: %s", code);
 			goto out;
 		}
-		if (have_state && st.model == model && !strcmp(st.tier, tier)) {
-			if (!a->quiet)
-				printf("%s is already at tier %s of %s %s; nothing to do (0 bytes "
-				       "transferred)\n",
-				       target, tier, st.model_name, st.model_version);
-			r = 0;
+		/* Only a validation that names the tier's ratio settles it: a tier may be re-cut under its name. */
+		if (have_state && st.model == model && !strcmp(st.tier, tier) && vbeta == st.beta) {
+			r = already(a, target, &st, 0);
 			goto out;
 		}
 		if ((fd = ag_tmpfile_near(target)) < 0) {
@@ -464,36 +492,47 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		}
 		clh_close(a->h); /* no idle connection to the server while patching */
 		a->h = NULL;
-		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0)
+		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0 ||
+		    (r = check_asked(&vol, tier, vbeta)) < 0)
 			goto out;
 	}
 	v = vol.v;
 
-	/* Which model the volume applies to, and what it must hash to. */
-	upgrade = v->from_tier || (u->in_place && have_state);
-	if (upgrade) {
-		if (!have_state) {
-			r = ax_fail(AX_BASE,
-				    "wrong base model: the key volume upgrades from tier '%s', but %s has no "
-				    "valid state file saying it is at that tier",
-				    v->from_tier, target);
-			goto out;
-		}
-		if (memcmp(st.locked, v->locked, CL_SHA256_LEN) ||
-		    (v->from_tier ? strcmp(st.tier, v->from_tier) != 0 : st.beta < v->beta)) {
-			r = ax_fail(
-			    AX_BASE,
-			    "wrong base model: %s holds tier '%s' of another model or tier than the key "
-			    "volume builds on (%s %s, from tier '%s')",
-			    target, st.tier, v->model_name, v->model_version,
-			    v->from_tier ? v->from_tier : "locked");
-			goto out;
-		}
-		expect = NULL; /* hashed above against the state file */
-	} else {
-		expect = v->locked;
+	/*
+	 * Which model the volume applies to, and what it must hash to.  An
+	 * upgrade volume holds the spans between two ratios: it applies only to
+	 * a file that holds exactly its from_beta (the state file says so, and
+	 * the file still hashes to what the state recorded).  A whole tier's
+	 * volume applies to the locked model, or in place over a file that
+	 * restores no more than it (restoring original bytes twice is harmless).
+	 */
+	upgrade = vol_upgrade(v, &from_beta);
+	from_file = upgrade || (u->in_place && have_state);
+	if (upgrade && !have_state) {
+		r = ax_fail(AX_BASE,
+			    "wrong base model: the key volume upgrades from ratio %g, but %s has no valid state "
+			    "file saying it holds that ratio",
+			    from_beta, target);
+		goto out;
 	}
-	if ((r = model_open(upgrade ? tmodel : u->locked, &m)) < 0 || (r = check_shape(m, v)) < 0)
+	if (from_file && (memcmp(st.locked, v->locked, CL_SHA256_LEN) ||
+			  (upgrade ? from_beta != st.beta : st.beta < v->beta))) {
+		char from[48] = "";
+		if (upgrade)
+			snprintf(from, sizeof(from), ", from ratio %g", from_beta);
+		r = ax_fail(AX_BASE,
+			    "wrong base model: %s holds tier '%s' (ratio %g) of %s %s; the key volume (%s %s "
+			    "tier '%s', ratio %g%s) does not build on it",
+			    target, st.tier, st.beta, st.model_name, st.model_version, v->model_name,
+			    v->model_version, v->tier, v->beta, from);
+		goto out;
+	}
+	if (upgrade && v->n == 0 && v->beta == st.beta && !strcmp(v->tier, st.tier)) {
+		r = already(a, target, &st, transferred);
+		goto out;
+	}
+	expect = from_file ? NULL : v->locked; /* a file is hashed above against its state */
+	if ((r = model_open(from_file ? tmodel : u->locked, &m)) < 0 || (r = check_shape(m, v)) < 0)
 		goto out;
 
 	memset(&ns, 0, sizeof(ns));
@@ -506,9 +545,9 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	memcpy(ns.locked, v->locked, CL_SHA256_LEN);
 
 	if (u->in_place) {
-		r = patch_in_place(m, v, expect, &ns);
+		r = patch_in_place(m, v, expect, &ns, u->mode);
 	} else {
-		if ((r = patch_copy(m, target, v, expect, ns.sha)) == 0)
+		if ((r = patch_copy(m, target, u->mode, v, expect, ns.sha)) == 0)
 			r = ag_state_save(target, &ns);
 	}
 	if (r < 0)
@@ -516,8 +555,8 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	if (!a->quiet) {
 		printf("unlocked %s: %s %s tier %s (beta %g)", target, v->model_name, v->model_version,
 		       v->tier, v->beta);
-		if (upgrade && v->from_tier)
-			printf(", upgraded from tier %s", v->from_tier);
+		if (upgrade)
+			printf(", upgraded from tier %s (ratio %g)", st.tier, st.beta);
 		if (v->beta == 0)
 			printf(", the original (SHA-256 verified)");
 		printf("; %zu spans, %llu bytes restored, %llu bytes transferred\n", v->n,

@@ -84,6 +84,59 @@ int ag_vol_check(const struct ag_vol *vol, const char *nonce)
 	return 0;
 }
 
+int ag_parse_age(const char *s, int64_t *out)
+{
+	static const struct {
+		char suffix;
+		int64_t seconds;
+	} units[] = {{0, 1}, {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	char *end;
+	unsigned long long n;
+
+	if (!strcmp(s, "none")) {
+		*out = 0;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || (*end && end[1]))
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (*end == units[i].suffix) {
+			if (n > (unsigned long long)(INT64_MAX / units[i].seconds))
+				return -1;
+			*out = (int64_t)n * units[i].seconds;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * A volume file carries no nonce of ours, so its signed issue time is what
+ * stops one fetched long ago (say, before the license was revoked) from
+ * being applied forever.
+ */
+int ag_vol_check_age(const struct ag_vol *vol, int64_t max_age)
+{
+	int64_t ts = cl_time_parse(vol->v->ts), now = (int64_t)time(NULL);
+
+	if (ts < 0)
+		return ax_fail(AX_VOLUME, "bad key volume: ts '%.40s' is not a time", vol->v->ts);
+	if (ts > now + AG_TS_SKEW)
+		return ax_fail(AX_VOLUME,
+			       "the key volume was issued at %s, in the future (more than %d s ahead of this "
+			       "machine's clock); check the clock",
+			       vol->v->ts, AG_TS_SKEW);
+	if (max_age > 0 && now - ts > max_age)
+		return ax_fail(AX_EXPIRED,
+			       "the key volume was issued at %s, %lld s ago, more than --max-age %lld s; fetch a "
+			       "fresh one",
+			       vol->v->ts, (long long)(now - ts), (long long)max_age);
+	return 0;
+}
+
 int ag_tmpfile_near(const char *path)
 {
 	char *d = strdup(path), *tmp = NULL;

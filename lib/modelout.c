@@ -35,6 +35,11 @@ int cl_check_not_input(const struct cl_model *m, const char *out)
 
 int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model_out *mo)
 {
+	return cl_model_out_open_mode(m, out, 0644, mo);
+}
+
+int cl_model_out_open_mode(const struct cl_model *m, const char *out, unsigned mode, struct cl_model_out *mo)
+{
 	char path[4096];
 	const char *slash;
 	int r;
@@ -47,19 +52,19 @@ int cl_model_out_open(const struct cl_model *m, const char *out, struct cl_model
 		return cl_fail(CL_ENOMEM, "out of memory");
 	mo->n = m->nshards;
 	if (!m->sharded)
-		return cl_out_open(out, 0644 | CL_OUT_NOHASH, &mo->shard[0]);
-	if (mkdir(out, 0755) == 0)
+		return cl_out_open(out, mode | CL_OUT_NOHASH, &mo->shard[0]);
+	if ((r = cl_mkdir_mode(out, cl_dir_mode(mode))) < 0)
+		return r;
+	if (r == 1)
 		mo->made_dir = strdup(out);
-	else if (errno != EEXIST)
-		return cl_fail_errno("%s: cannot create the output directory", out);
 	slash = strrchr(m->path, '/');
 	snprintf(path, sizeof(path), "%s/%s", out, slash ? slash + 1 : m->path);
-	if ((r = cl_out_open(path, 0644, &mo->index)) < 0 ||
+	if ((r = cl_out_open(path, mode, &mo->index)) < 0 ||
 	    (r = cl_out_write(mo->index, m->index.data, (size_t)m->index.size)) < 0)
 		return r;
 	for (uint32_t i = 0; i < m->nshards; i++) {
 		snprintf(path, sizeof(path), "%s/%s", out, m->shards[i].name);
-		if ((r = cl_out_open(path, 0644 | CL_OUT_NOHASH, &mo->shard[i])) < 0)
+		if ((r = cl_out_open(path, mode | CL_OUT_NOHASH, &mo->shard[i])) < 0)
 			return r;
 	}
 	return 0;

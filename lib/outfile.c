@@ -2,7 +2,9 @@
  * outfile.c - outputs that appear whole or not at all: temp file, fsync,
  * rename.  Where the file system allows, the temp file is unnamed
  * (O_TMPFILE) and gets a name only at commit, so a killed process leaves
- * nothing behind; otherwise it is a hidden ".NAME.tmp.XXXXXX" beside NAME.
+ * nothing behind; otherwise it is a hidden ".NAME.tmp.XXXXXX" beside NAME
+ * (mkostemp: O_EXCL, never through a link).  rename() replaces a symbolic
+ * link at NAME instead of writing through it.  The mode is set exactly.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,7 +63,11 @@ int cl_out_open(const char *path, unsigned mode, struct cl_out **out)
 		o->tmp = NULL;
 		goto fail;
 	}
-	fchmod(o->fd, mode & 07777);
+	/* The exact mode, whatever the umask: an unlocked model must not be group/world readable. */
+	if (fchmod(o->fd, mode & 07777) < 0) {
+		r = cl_fail_errno("%s: chmod of the temporary file", path);
+		goto fail;
+	}
 	free(d);
 	free(b);
 	*out = o;
@@ -180,6 +186,27 @@ int cl_out_finish(struct cl_out *o)
 	if (fsync(o->fd) < 0)
 		return cl_fail_errno("%s: fsync", o->path);
 	return 0;
+}
+
+unsigned cl_dir_mode(unsigned mode)
+{
+	mode &= 0777;
+	return mode | ((mode & 0444) >> 2);
+}
+
+int cl_mkdir_mode(const char *path, unsigned mode)
+{
+	int fd, r = 1;
+
+	if (mkdir(path, mode & 0777) < 0)
+		return errno == EEXIST ? 0 : cl_fail_errno("%s: cannot create the output directory", path);
+	/* mkdir() applied the umask (never wider than MODE); set it exactly, on what we made. */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, mode & 0777) < 0)
+		r = cl_fail_errno("%s: chmod of the output directory", path);
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 int cl_sync_dir_of(const char *path)

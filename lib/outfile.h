@@ -39,6 +39,14 @@ int cl_out_commit(struct cl_out *o);
 /* Unlink the temp file and free; NULL-safe. */
 void cl_out_abort(struct cl_out *o);
 
+/* The mode of a directory holding files of MODE: x wherever r is set (0600 -> 0700). */
+unsigned cl_dir_mode(unsigned mode);
+/*
+ * Create directory PATH with exactly MODE (chmod after mkdir: the umask does
+ * not apply): 1 created, 0 it already exists (left as it is), <0 error.
+ */
+int cl_mkdir_mode(const char *path, unsigned mode);
+
 /* fsync the directory holding PATH, so a rename survives a crash. */
 int cl_sync_dir_of(const char *path);
 

@@ -86,7 +86,7 @@ int cl_unlock(const char *locked, const char *key, double beta, const char *out,
 		goto out;
 	if (sp.n)
 		qsort(sp.s, sp.n, sizeof(*sp.s), by_place);
-	if ((r = cl_model_out_open(m, out, &mo)) < 0)
+	if ((r = cl_model_out_open_mode(m, out, 0600, &mo)) < 0) /* an unlocked model is a secret */
 		goto out;
 	for (uint32_t i = 0; i < m->nshards && r == 0; i++) {
 		uint8_t d[CL_SHA256_LEN];

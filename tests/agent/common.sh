@@ -4,6 +4,8 @@
 : "${AGENT:?run through make check}"
 . "$top_srcdir/tests/server/common.sh"
 MKMODEL="$top_srcdir/tests/agent/mkmodel.py"
+# The agent's journal key (client/jkey.c) lives under the test's own folder.
+export XDG_STATE_HOME="$T/state"
 
 # Uploads here are bigger than the server tests' 64K.
 write_conf() {
@@ -80,4 +82,20 @@ ref() {
 # transferred TAG: the "N bytes transferred" figure of an unlock
 transferred() {
 	sed -n 's/.* \([0-9][0-9]*\) bytes transferred.*/\1/p' "$T/$1.out"
+}
+
+# kill_after N ARGS...: run the agent with ARGS, pausing after N spans; kill -9 it there.
+kill_after() {
+	local n=$1 pid
+	shift
+	CORELOCKER_TEST_PAUSE_AFTER_SPANS=$n "$AGENT" "$@" > "$T/crash.out" 2> "$T/crash.err" &
+	pid=$!
+	for _ in $(seq 1 1200); do
+		grep -q "test pause after $n spans" "$T/crash.err" && break
+		kill -0 "$pid" 2>/dev/null || fail "the agent ended before pausing: $(cat "$T/crash.err")"
+		sleep 0.05
+	done
+	grep -q "test pause after $n spans" "$T/crash.err" || fail "the agent never paused at span $n: $(cat "$T/crash.err")"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
 }

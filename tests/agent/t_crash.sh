@@ -24,22 +24,6 @@ cmp -s "$T/ip.safetensors" "$T/big.safetensors" || fail "clean in-place unlock !
 S=$(sed -n 's/.*; \([0-9]*\) spans,.*/\1/p' "$T/clean.out")
 [ -n "$S" ] && [ "$S" -gt 1000 ] || fail "span count: $(cat "$T/clean.out")"
 
-# crash_at N FILE: start an in-place unlock of FILE paused after N spans, kill -9 it.
-# kill_after N ARGS...: run the agent with ARGS, pausing after N spans; kill -9 it there.
-kill_after() {
-	local n=$1 pid
-	shift
-	CORELOCKER_TEST_PAUSE_AFTER_SPANS=$n "$AGENT" "$@" > "$T/crash.out" 2> "$T/crash.err" &
-	pid=$!
-	for _ in $(seq 1 1200); do
-		grep -q "test pause after $n spans" "$T/crash.err" && break
-		kill -0 "$pid" 2>/dev/null || fail "the agent ended before pausing: $(cat "$T/crash.err")"
-		sleep 0.05
-	done
-	grep -q "test pause after $n spans" "$T/crash.err" || fail "the agent never paused at span $n: $(cat "$T/crash.err")"
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null || true
-}
 # crash_at N FILE: an in-place unlock of FILE killed after N spans leaves its journal.
 crash_at() {
 	kill_after "$1" unlock "$2" --in-place --license "$KF" --fingerprint fp-1
