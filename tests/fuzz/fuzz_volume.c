@@ -141,15 +141,22 @@ static void shards_alloc(struct shards *s, uint32_t n)
 	CHECK((s->base = calloc(n, CL_SHA256_LEN)) && (s->after = calloc(n, CL_SHA256_LEN)));
 }
 
-/* A shard of LEN bytes: its header length word, then a pattern. */
-static void fill(struct cl_membuf *b, size_t len, uint64_t header_len, uint32_t i)
+/* Shard I's bytes: its header length word, then a pattern. */
+static void pattern(struct cl_membuf *b, uint64_t header_len, uint32_t i)
 {
-	CHECK((b->data = malloc(len ? len : 1)) != NULL);
-	b->len = len;
+	size_t len = b->len;
+
 	for (size_t k = 0; k < len; k++)
 		b->data[k] = (uint8_t)(k * 131 + i * 7 + 0x5a);
 	if (len >= 8)
 		cl_put_le(b->data, header_len, 8);
+}
+
+static void fill(struct cl_membuf *b, size_t len, uint64_t header_len, uint32_t i)
+{
+	CHECK((b->data = malloc(len ? len : 1)) != NULL);
+	b->len = len;
+	pattern(b, header_len, i);
 }
 
 /* The shards V describes, with their digests before and after V's entries. */
@@ -170,7 +177,7 @@ static int make_shards(const struct cl_volume *v, struct shards *s)
 		memcpy(s->b[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
 	for (uint32_t i = 0; i < v->nshards; i++) {
 		cl_sha256(s->b[i].data, s->b[i].len, s->after[i]);
-		fill(&s->b[i], (size_t)v->shards[i].size, v->shards[i].header_len, i);
+		pattern(&s->b[i], v->shards[i].header_len, i);
 	}
 	return 0;
 }

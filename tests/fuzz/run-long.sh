@@ -58,6 +58,7 @@ dictarg=
 [ -f "$src/tests/fuzz/$dict" ] && dictarg=-dict=$src/tests/fuzz/$dict
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 set +e
+[ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm # fuzz_index writes files
 (cd "$out" && ./fuzz_$target -max_total_time="$secs" -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
 	-print_final_stats=1 $dictarg -artifact_prefix="$out/" corpus) >"$out/fuzz.log" 2>&1
 status=$?
