@@ -17,8 +17,9 @@
 int64_t cl_time_parse(const char *s)
 {
 	struct tm tm = {0};
-	char z = 0;
+	char z = 0, back[32];
 	int n = 0;
+	time_t t;
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
 		   &tm.tm_min, &tm.tm_sec, &z, &n) != 7 ||
@@ -26,7 +27,13 @@ int64_t cl_time_parse(const char *s)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
+	t = timegm(&tm);
+	/* only what formats back: timegm normalises Feb 30 or 24:00 and sscanf
+	 * skips spaces and signs (found by tests/fuzz/fuzz_time.c) */
+	if (t < 0 || t > 253402300799 || !gmtime_r(&t, &tm) ||
+	    strftime(back, sizeof(back), "%Y-%m-%dT%H:%M:%SZ", &tm) != 20 || strncmp(back, s, 19))
+		return -1;
+	return (int64_t)t;
 }
 
 /* The entries of shard I: [*lo, *hi). */
