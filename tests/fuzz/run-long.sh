@@ -5,8 +5,9 @@
 #     tests/fuzz/run-long.sh TARGET SECONDS [OUTDIR]
 #
 # TARGET is volume, index, time, jreq, clkey or safetensors.  The library
-# sources are those of lib/Makefile.inc (plus, for jreq, the server sources
-# fuzz_jreq.c names in its "sources:" comment line), all compiled with
+# sources are those of lib/Makefile.inc (plus, for jreq, the request
+# validator server/jreq.c, what it needs, and every route's field specs,
+# server/jspecs.c made by server/gen-jspecs.sh), all compiled with
 # -fsanitize=fuzzer,address,undefined so libFuzzer sees their coverage.
 # SRC=DIR builds another checkout (default: this script's tree).  The run
 # leaves in OUTDIR (default /tmp/clfuzz-TARGET): fuzz.log (libFuzzer's
@@ -46,7 +47,11 @@ esac
 mkdir -p "$out/corpus"
 libsrc=$(sed -n '/^lib_libclcore_la_SOURCES/,/^[^	]/p' "$src/lib/Makefile.inc" |
 	tr ' \\\t' '\n\n\n' | grep '^lib/.*\.c$' | sed "s|^|$src/|")
-extra=$(sed -n 's|^ \* sources: ||p' "$harness" | tr ' ' '\n' | grep . | sed "s|^|$src/|" || true)
+extra=
+if [ "$target" = jreq ]; then
+	sh "$src/server/gen-jspecs.sh" "$src"/server/r_*.c >"$out/jspecs.c" || exit 2
+	extra="$src/server/jreq.c $src/server/util.c $src/server/errors.c $out/jspecs.c $(pkg-config --cflags sqlite3)"
+fi
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 # shellcheck disable=SC2086  # word lists on purpose
 clang $flags -I"$src/lib/include" -I"$src/lib" -I"$src/server" $(pkg-config --cflags jansson) \
