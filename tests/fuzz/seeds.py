@@ -258,6 +258,7 @@ def volumes():
         "tier_nonce": (FIT | F_NONCE, volume(vol_header(), e3[:2])),
         "tier_pem": (FIT | F_PEM, volume(vol_header(), e3[1:])),
         "upgrade": (FIT, volume(vol_header(from_tier="trial", from_beta=0.008), e3[:1])),
+        "upgrade_by_beta": (FIT, volume(vol_header(from_beta=0.008), e3[:2])),
         "upgrade_full": (FIT, volume(vol_header(beta=0, tier="full", from_tier="basic", from_beta=0.004), e3)),
         "sharded_full": (FIT, volume(vol_header(beta=0, tier="full", shards=three), e_sh)),
         "sharded_tier": (FIT, volume(vol_header(shards=three, unit="neuron", scope="global"), e_sh)),
