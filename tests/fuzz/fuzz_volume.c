@@ -16,11 +16,15 @@
  *
  * Flags: 0x04 pass the nonce "fuzz-nonce"; 0x08 flip a byte of the last
  * shard after the digests were taken; 0x10 give the key as PEM; 0x20 pass
- * one shard too few.  The shards are the volume's sizes (up to 1 MiB in
+ * one shard too few; 0x40 give no base digests; 0x80 make shard 0 one
+ * byte short.  The shards are the volume's sizes (up to 1 MiB in
  * all), a header length word, then a fixed pattern.
  *
  * Oracles.  Refused: every shard is byte-identical to its copy from before
  * the call (memcmp), the code is a documented one and the message says why.
+ * Any accepted parse, rebuilt by cl_volume_build() (the server's writer)
+ * from its header and entries, parses back to the same entries and
+ * header and verifies.
  * Accepted: the volume authenticates and parses on its own; each shard is
  * its copy with every entry written at its offset; the reported digests
  * are the SHA-256 of the shards; the shards hashed, before, to the locked
@@ -38,13 +42,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "corelocker.h"
-#include "digest.h"
 #include "cursor.h"
+#include "digest.h"
 #include "error.h"
 #include "volume.h"
 
@@ -65,6 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define F_FLIP 0x08
 #define F_PEM 0x10
 #define F_SHORT 0x20
+#define F_NOBASE 0x40
+#define F_TRUNC 0x80
 #define MAX_BYTES (1u << 20) /* all shards together */
 #define NOW 1800000000        /* 2027-01-15: the expiry check's "now" */
 #define NONCE "fuzz-nonce"
@@ -75,6 +82,24 @@ static const uint8_t seed[32] = "corelocker fuzz test key seed!!";
 static EVP_PKEY *key;
 static uint8_t pub[CL_PUB_LEN];
 static char *pem;
+static struct cl_signkey *sk; /* the same key, as the server loads it */
+
+/* cl_signkey_load() reads a PKCS#8 file of mode 0600: write one, load it, remove it. */
+static void load_signkey(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4096];
+	BIO *b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/clfuzzkey.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	CHECK((fd = mkstemp(path)) >= 0);
+	CHECK((b = BIO_new_fd(fd, BIO_CLOSE)) != NULL);
+	CHECK(PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1);
+	BIO_free(b);
+	CHECK(cl_signkey_load(path, &sk) == 0);
+	unlink(path);
+}
 
 static void init(void)
 {
@@ -91,6 +116,7 @@ static void init(void)
 	memcpy(pem, p, (size_t)len);
 	pem[len] = 0;
 	BIO_free(b);
+	load_signkey();
 }
 
 /* Sign VOL[0, len - 64) into its last 64 bytes, as its version says. */
@@ -201,7 +227,8 @@ static int fit(const uint8_t *vol, size_t len, const struct cl_volume *v, const 
 	for (uint32_t i = 0; i < v->nshards; i++) {
 		json_t *o = json_array_get(arr, i);
 		set_hex(o, "locked_sha256", s->base[i]);
-		if (v->beta == 0)
+		/* where the header has one: a single shard may rely on the top-level one */
+		if (v->beta == 0 && json_object_get(o, "original_sha256"))
 			set_hex(o, "original_sha256", s->after[i]);
 	}
 	if (v->beta == 0 && v->nshards == 1)
@@ -258,6 +285,41 @@ static void check_parsed(const uint8_t *buf, size_t len, const struct cl_volume 
 	}
 	CHECK(p == buf + len - CL_SIG_LEN);
 	CHECK(sum == v->bytes);
+}
+
+/* V rebuilt by cl_volume_build() parses back to the same volume. */
+static void check_rebuild(const struct cl_volume *v)
+{
+	json_t *h = json_deep_copy(v->header);
+	struct cl_volume *w = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	CHECK(h != NULL);
+	if (cl_volume_build(h, v->e, v->n, sk, &buf, &len) < 0) {
+		/* only a header that grew past the limit when dumped again */
+		CHECK(cl_errmsg()[0]);
+		json_decref(h);
+		return;
+	}
+	CHECK(cl_volume_parse(buf, len, &w) == 0 && cl_volume_verify(w, pub) == 0);
+	CHECK(w->n == v->n && w->bytes == v->bytes && w->nshards == v->nshards);
+	for (size_t k = 0; k < v->n; k++)
+		CHECK(w->e[k].shard == v->e[k].shard && w->e[k].off == v->e[k].off && w->e[k].len == v->e[k].len &&
+		      !memcmp(w->e[k].bytes, v->e[k].bytes, v->e[k].len));
+	for (uint32_t i = 0; i < v->nshards; i++)
+		CHECK(w->shards[i].size == v->shards[i].size && w->shards[i].header_len == v->shards[i].header_len &&
+		      !strcmp(w->shards[i].file, v->shards[i].file) &&
+		      !memcmp(w->shards[i].locked, v->shards[i].locked, CL_SHA256_LEN));
+	CHECK(w->model == v->model && w->license == v->license && w->alpha == v->alpha && w->beta == v->beta &&
+	      w->from_beta == v->from_beta && w->unit == v->unit && w->scope == v->scope);
+	CHECK(!strcmp(w->tier, v->tier) && !strcmp(w->nonce, v->nonce) && !strcmp(w->ts, v->ts));
+	CHECK(!w->from_tier == !v->from_tier && (!v->from_tier || !strcmp(w->from_tier, v->from_tier)));
+	CHECK(!w->expires_at == !v->expires_at && (!v->expires_at || !strcmp(w->expires_at, v->expires_at)));
+	CHECK(!memcmp(w->locked, v->locked, CL_SHA256_LEN) && w->has_original == v->has_original);
+	cl_volume_free(w);
+	free(buf);
+	json_decref(h);
 }
 
 /* The original digest of shard I, by the rule of docs/formats.md. */
@@ -349,6 +411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cl_fuzz_volume(vol, len) == r);
 	if (r == 0) {
 		check_parsed(vol, len, v);
+		check_rebuild(v);
 		CHECK((cl_volume_verify(v, pub) == 0) == (cl_volume_authenticate(vol, len, pub) == 0));
 		if (make_shards(v, &s) == 0 && mode > MODE_SIGNED) {
 			uint8_t *f;
@@ -377,8 +440,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((f = fopen(path, "wb")) != NULL && fputc(0, f) == 0 && fwrite(vol, 1, len, f) == len);
 		fclose(f);
 	}
-	if (flags & F_FLIP)
+	if (flags & F_FLIP && s.b[s.n - 1].len)
 		s.b[s.n - 1].data[s.b[s.n - 1].len - 1] ^= 1;
+	if (flags & F_TRUNC && s.b[0].len)
+		s.b[0].len--;
 	for (uint32_t i = 0; i < s.n; i++) {
 		CHECK((s.copy[i].data = malloc(s.b[i].len ? s.b[i].len : 1)) != NULL);
 		memcpy(s.copy[i].data, s.b[i].data, s.b[i].len);
@@ -390,7 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		o.pubkey = pub;
 	o.nonce = flags & F_NONCE ? NONCE : NULL;
-	o.base_sha256 = (const uint8_t(*)[32])s.base;
+	o.base_sha256 = flags & F_NOBASE ? NULL : (const uint8_t(*)[32])s.base;
 	o.now = NOW;
 	CHECK((out = calloc(s.n, 32)) != NULL);
 

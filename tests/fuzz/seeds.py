@@ -216,7 +216,7 @@ VOL_DIR = os.path.join(HERE, "corpus", "volume")
 IDX_DIR = os.path.join(HERE, "corpus", "index")
 TIME_DIR = os.path.join(HERE, "corpus", "time")
 FIT, SIGNED, RAW = 2, 1, 0  # fuzz_volume.c's modes (flag byte, low bits)
-F_NONCE, F_FLIP, F_PEM, F_SHORT = 0x04, 0x08, 0x10, 0x20
+F_NONCE, F_FLIP, F_PEM, F_SHORT, F_NOBASE, F_TRUNC = 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 
 
 def volume(header, entries, version=2, extra=b""):
@@ -251,6 +251,7 @@ def volumes():
     e3 = [(0, 72, b"\x01\x02\x03\x04"), (0, 100, b"\xff" * 8), (0, 508, b"\x7f" * 4)]
     three = [{"file": "m-%d.safetensors" % i, "header_len": 32 * i, "size": 256 + 64 * i,
               "locked_sha256": "00" * 32} for i in (1, 2, 3)]
+    three_orig = [dict(sh, original_sha256="22" * 32) for sh in three]
     e_sh = [(0, 40, b"ab"), (0, 42, b"cd"), (1, 80, b"\x00" * 16), (2, 104, b"z" * 200)]
     v = {
         "full": (FIT, volume(vol_header(beta=0, tier="full"), e3)),
@@ -260,7 +261,8 @@ def volumes():
         "upgrade": (FIT, volume(vol_header(from_tier="trial", from_beta=0.008), e3[:1])),
         "upgrade_by_beta": (FIT, volume(vol_header(from_beta=0.008), e3[:2])),
         "upgrade_full": (FIT, volume(vol_header(beta=0, tier="full", from_tier="basic", from_beta=0.004), e3)),
-        "sharded_full": (FIT, volume(vol_header(beta=0, tier="full", shards=three), e_sh)),
+        "sharded_full": (FIT, volume(vol_header(beta=0, tier="full", shards=three_orig), e_sh)),
+        "sharded_full_no_originals": (FIT, volume(vol_header(beta=0, tier="full", shards=three), e_sh)),
         "sharded_tier": (FIT, volume(vol_header(shards=three, unit="neuron", scope="global"), e_sh)),
         "v1": (FIT, volume(vol_header(beta=0, tier="full"), e3, version=1)),
         "expires_future": (FIT, volume(vol_header(expires_at="2030-01-01T00:00:00Z"), e3)),
@@ -270,6 +272,13 @@ def volumes():
         "short": (FIT | F_SHORT, volume(vol_header(shards=three), e_sh)),
         "signed_tier": (SIGNED, volume(vol_header(), e3)),
         "signed_upgrade": (SIGNED, volume(vol_header(from_tier="trial", from_beta=0.008), e3)),
+        "signed_upgrade_full": (SIGNED, volume(vol_header(beta=0, tier="full", from_tier="basic",
+                                                          from_beta=0.004), e3)),
+        "no_base": (FIT | F_NOBASE, volume(vol_header(from_tier="trial", from_beta=0.008), e3[:1])),
+        "truncated_shard": (FIT | F_TRUNC, volume(vol_header(), e3[:1])),
+        "full_shard_original": (FIT, volume(vol_header(beta=0, tier="full", shards=[
+            {"file": "model.safetensors", "header_len": 64, "size": 512, "locked_sha256": "00" * 32,
+             "original_sha256": "22" * 32}]), e3)),
     }
     good = volume(vol_header(), e3)
     hostile = {
@@ -286,6 +295,7 @@ def volumes():
         "entries_lie": volume(dict(vol_header(), entries=1000), e3),
         "bytes_lie": volume(dict(vol_header(), bytes=1), e3),
         "beta_above_alpha": volume(vol_header(beta=0.02), e3),
+        "from_beta_below_beta": volume(vol_header(from_tier="trial", from_beta=0.001), e3),
         "full_no_original": volume(dict(vol_header(beta=0), original_sha256=None), e3),
         "truncated": good[:40],
     }
