@@ -18,6 +18,11 @@
  *   as the next second).
  * - An accepted value, formatted YYYY-MM-DDThh:mm:ssZ, parses back to
  *   itself; and every such canonical string in range is accepted.
+ *
+ * Where the library has the one formatter (lib/timefmt.h, cl_time_fmt), it
+ * must write what strftime writes for an accepted value, and the input's
+ * first 8 bytes, as a time, format (or, out of range, are refused) and parse
+ * back.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -27,6 +32,12 @@
 #include <time.h>
 
 #include "volume.h"
+#if defined(__has_include)
+#if __has_include("timefmt.h")
+#include "timefmt.h"
+#define HAVE_TIME_FMT 1
+#endif
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -126,9 +137,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(gmtime_r(&t, &tm) != NULL);
 		CHECK(strftime(again, sizeof(again), "%Y-%m-%dT%H:%M:%SZ", &tm) == 20);
 		CHECK(cl_time_parse(again) == r);
+#ifdef HAVE_TIME_FMT
+		char fmt[CL_TIME_LEN];
+		CHECK(cl_time_fmt(r, fmt) == 0 && !strcmp(fmt, again));
+#endif
 	}
 	if (ok && canon && want >= 0 && want <= MAX_TIME)
 		CHECK(r == want);
+#ifdef HAVE_TIME_FMT
+	if (size >= 8) {
+		char fmt[CL_TIME_LEN];
+		int64_t v;
+		memcpy(&v, data, 8);
+		if (cl_time_fmt(v, fmt) == 0)
+			CHECK(v >= 0 && v <= MAX_TIME && cl_time_parse(fmt) == v);
+		else
+			CHECK(v < 0 || v > MAX_TIME);
+	}
+#endif
 	free(s);
 	return 0;
 }
