@@ -46,14 +46,14 @@ esac
 
 mkdir -p "$out/corpus"
 libsrc=$(sed -n '/^lib_libclcore_la_SOURCES/,/^[^	]/p' "$src/lib/Makefile.inc" |
-	tr ' \\\t' '\n\n\n' | grep '^lib/.*\.c$' | sed "s|^|$src/|")
+	tr -s ' \\\t' '\n' | grep '^lib/.*\.c$' | sed "s|^|$src/|")
 extra=
 if [ "$target" = jreq ]; then
 	sh "$src/server/gen-jspecs.sh" "$src"/server/r_*.c >"$out/jspecs.c" || exit 2
 	extra="$src/server/jreq.c $src/server/util.c $src/server/errors.c $out/jspecs.c $(pkg-config --cflags sqlite3)"
 fi
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-# shellcheck disable=SC2086  # word lists on purpose
+# shellcheck disable=SC2046,SC2086  # word lists on purpose
 clang $flags -I"$src/lib/include" -I"$src/lib" -I"$src/server" $(pkg-config --cflags jansson) \
 	-o "$out/fuzz_$target" "$harness" $libsrc $extra \
 	$(pkg-config --libs jansson) -lcrypto -lm || exit 2
@@ -64,8 +64,8 @@ dictarg=
 start=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 set +e
 [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && export TMPDIR=/dev/shm # fuzz_index writes files
-(cd "$out" && ./fuzz_$target -max_total_time="$secs" -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
-	-print_final_stats=1 $dictarg -artifact_prefix="$out/" corpus) >"$out/fuzz.log" 2>&1
+(cd "$out" && ./fuzz_"$target" -max_total_time="$secs" -max_len=$maxlen -timeout=30 -rss_limit_mb=2048 \
+	-print_final_stats=1 ${dictarg:+"$dictarg"} -artifact_prefix="$out/" corpus) >"$out/fuzz.log" 2>&1
 status=$?
 set -e
 last=$(grep -E '^#[0-9]+' "$out/fuzz.log" | tail -1)
