@@ -1,8 +1,8 @@
 #!/bin/sh
-# tests/fuzz/replay.sh - replay the committed fuzz corpora through both
-# targets (tests/fuzz/replay.c linked with fuzz_safetensors.c, fuzz_clkey.c
-# and fuzz_jreq.c).
-# Under --enable-sanitizers this is the corpora under ASan and UBSan.  It also
+# tests/fuzz/replay.sh - replay each committed fuzz corpus, corpus/TARGET,
+# through its target (tests/fuzz/replay.c linked with fuzz_TARGET.c, built
+# as replay_TARGET).  A corpus without its replay program fails.  Under
+# --enable-sanitizers this is the corpora under ASan and UBSan.  It also
 # checks that the replay tool refuses a missing or an empty directory.
 set -u
 
@@ -14,7 +14,8 @@ fail=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/clreplay.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
 
-for target in safetensors clkey jreq; do
+for dir in "$src"/corpus/*/; do
+	target=$(basename "$dir")
 	if "$bin/replay_$target" "$src/corpus/$target"; then
 		echo "ok - replay_$target over corpus/$target"
 	else

@@ -14,6 +14,20 @@ corpus/clkey/seed_v2_*      the bn_cnn and sharded keys again in .clkey
                             version 2 (4-byte unit indexes), which the parser
                             still reads (gen.key_v2 rewrites them)
 corpus/clkey/hostile_*      the hostile keys of tests/hostile/files
+corpus/volume/seed_*        key volumes (full tier, tiers, upgrades, shards,
+                            version 1, expiries, nonces) behind a flag byte
+                            that makes the harness fit and re-sign them
+                            (fuzz_volume.c), and a few re-signed as they are
+corpus/volume/raw_*         the same volumes fitted and signed with the
+                            harness's test key, as raw inputs that apply
+                            accepts (written by replay_volume itself)
+corpus/volume/hostile_*     malformed volumes, raw
+corpus/index/seed_*         sharded indexes over fuzz_index.c's fixed shards
+corpus/index/hostile_*      the hostile indexes of tests/hostile/files
+corpus/time/seed_*          RFC 3339 times, good and bad (fuzz_time.c)
+
+--only volume,index,time writes just those corpora (no corelockerctl
+needed; volume needs --replay-volume, default tests/fuzz/replay_volume).
 
 While it locks, it also checks that every lock unlocks back to the original,
 byte for byte, and that tier 0 of an alpha lock equals the original.
@@ -28,6 +42,7 @@ Only the standard library is needed.
 import argparse
 import glob
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -107,8 +122,8 @@ LOCKS = [("element", "layer", []), ("element", "global", []), ("neuron", "layer"
 FULL_KEYS = ("bn_cnn",)
 
 
-def run(args, ok=True):
-    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run(args, ok=True, env=None):
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     if ok and p.returncode != 0:
         raise SystemExit("failed: %s\n%s" % (" ".join(args), p.stderr.decode()))
     return p
@@ -197,10 +212,172 @@ def restamp_fuzzer_keys():
     return n
 
 
+VOL_DIR = os.path.join(HERE, "corpus", "volume")
+IDX_DIR = os.path.join(HERE, "corpus", "index")
+TIME_DIR = os.path.join(HERE, "corpus", "time")
+FIT, SIGNED, RAW = 2, 1, 0  # fuzz_volume.c's modes (flag byte, low bits)
+F_NONCE, F_FLIP, F_PEM, F_SHORT, F_NOBASE, F_TRUNC = 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+
+
+def volume(header, entries, version=2, extra=b""):
+    """A key volume (docs/formats.md) with a zero signature: the harness
+    re-signs it.  ENTRIES: [(shard, offset, bytes)]; "entries" and "bytes"
+    are set from them unless HEADER has them."""
+    h = dict(header)
+    h.setdefault("entries", len(entries))
+    h.setdefault("bytes", sum(len(b) for _, _, b in entries))
+    text = json.dumps(h, separators=(",", ":")).encode()
+    body = b"".join(struct.pack("<IQI", s, o, len(b)) + b for s, o, b in entries)
+    return b"CLVOL\r\n\x1a" + struct.pack("<II", version, len(text)) + text + body + extra + bytes(64)
+
+
+def vol_header(beta=0.004, tier="basic", shards=None, **kw):
+    h = {"format": "clvol", "model": 1, "model_name": "fuzz", "model_version": "1", "unit": "element",
+         "scope": "layer", "alpha": 0.01, "tier": tier, "beta": beta}
+    h.update({k: v for k, v in kw.items() if k in ("from_tier", "from_beta", "unit", "scope", "alpha")})
+    h["locked_sha256"] = "00" * 32
+    if beta == 0:
+        h["original_sha256"] = "11" * 32
+    h["shards"] = shards or [{"file": "model.safetensors", "header_len": 64, "size": 512,
+                              "locked_sha256": "00" * 32}]
+    h["license"] = 7
+    h["expires_at"] = kw.get("expires_at")
+    h["nonce"] = kw.get("nonce", "fuzz-nonce")
+    h["ts"] = "2026-11-27T12:00:00Z"
+    return h
+
+
+def volumes():
+    e3 = [(0, 72, b"\x01\x02\x03\x04"), (0, 100, b"\xff" * 8), (0, 508, b"\x7f" * 4)]
+    three = [{"file": "m-%d.safetensors" % i, "header_len": 32 * i, "size": 256 + 64 * i,
+              "locked_sha256": "00" * 32} for i in (1, 2, 3)]
+    three_orig = [dict(sh, original_sha256="22" * 32) for sh in three]
+    e_sh = [(0, 40, b"ab"), (0, 42, b"cd"), (1, 80, b"\x00" * 16), (2, 104, b"z" * 200)]
+    v = {
+        "full": (FIT, volume(vol_header(beta=0, tier="full"), e3)),
+        "tier": (FIT, volume(vol_header(), e3[:2])),
+        "tier_nonce": (FIT | F_NONCE, volume(vol_header(), e3[:2])),
+        "tier_pem": (FIT | F_PEM, volume(vol_header(), e3[1:])),
+        "upgrade": (FIT, volume(vol_header(from_tier="trial", from_beta=0.008), e3[:1])),
+        "upgrade_by_beta": (FIT, volume(vol_header(from_beta=0.008), e3[:2])),
+        "upgrade_full": (FIT, volume(vol_header(beta=0, tier="full", from_tier="basic", from_beta=0.004), e3)),
+        "sharded_full": (FIT, volume(vol_header(beta=0, tier="full", shards=three_orig), e_sh)),
+        "sharded_full_no_originals": (FIT, volume(vol_header(beta=0, tier="full", shards=three), e_sh)),
+        "sharded_tier": (FIT, volume(vol_header(shards=three, unit="neuron", scope="global"), e_sh)),
+        "v1": (FIT, volume(vol_header(beta=0, tier="full"), e3, version=1)),
+        "expires_future": (FIT, volume(vol_header(expires_at="2030-01-01T00:00:00Z"), e3)),
+        "expires_past": (FIT, volume(vol_header(expires_at="2020-01-01T00:00:00Z"), e3)),
+        "no_entries": (FIT, volume(vol_header(unit="channel", scope="global-norm"), [])),
+        "flip": (FIT | F_FLIP, volume(vol_header(beta=0, tier="full"), e3)),
+        "short": (FIT | F_SHORT, volume(vol_header(shards=three), e_sh)),
+        "signed_tier": (SIGNED, volume(vol_header(), e3)),
+        "signed_upgrade": (SIGNED, volume(vol_header(from_tier="trial", from_beta=0.008), e3)),
+        "signed_upgrade_full": (SIGNED, volume(vol_header(beta=0, tier="full", from_tier="basic",
+                                                          from_beta=0.004), e3)),
+        "no_base": (FIT | F_NOBASE, volume(vol_header(from_tier="trial", from_beta=0.008), e3[:1])),
+        "truncated_shard": (FIT | F_TRUNC, volume(vol_header(), e3[:1])),
+        "full_shard_original": (FIT, volume(vol_header(beta=0, tier="full", shards=[
+            {"file": "model.safetensors", "header_len": 64, "size": 512, "locked_sha256": "00" * 32,
+             "original_sha256": "22" * 32}]), e3)),
+    }
+    good = volume(vol_header(), e3)
+    hostile = {
+        "bad_magic": b"CLVOX" + good[5:],
+        "version_3": good[:8] + struct.pack("<I", 3) + good[12:],
+        "header_past_end": good[:12] + struct.pack("<I", len(good)) + good[16:],
+        "trailing": volume(vol_header(), e3, extra=b"\0"),
+        "overlap": volume(vol_header(), [(0, 72, b"abcd"), (0, 74, b"ef")]),
+        "unsorted": volume(vol_header(), [(0, 100, b"ab"), (0, 72, b"cd")]),
+        "past_shard": volume(vol_header(), [(0, 510, b"abcd")]),
+        "in_header": volume(vol_header(), [(0, 8, b"abcd")]),
+        "no_shard": volume(vol_header(), [(1, 72, b"abcd")]),
+        "empty_entry": volume(vol_header(), [(0, 72, b"")]),
+        "entries_lie": volume(dict(vol_header(), entries=1000), e3),
+        "bytes_lie": volume(dict(vol_header(), bytes=1), e3),
+        "beta_above_alpha": volume(vol_header(beta=0.02), e3),
+        "from_beta_below_beta": volume(vol_header(from_tier="trial", from_beta=0.001), e3),
+        "full_no_original": volume(dict(vol_header(beta=0), original_sha256=None), e3),
+        "truncated": good[:40],
+    }
+    return v, hostile
+
+
+def index_seeds():
+    """Indexes over fuzz_index.c's fixed shards a, b, c (a.w again), e (no
+    tensor), bad, l (a symlink to a)."""
+    ab = {"a.w": "a.safetensors", "a.b": "a.safetensors", "b.w": "b.safetensors"}
+    return {
+        "ab": {"metadata": {"total_size": 20}, "weight_map": ab},
+        "a": {"weight_map": {"a.w": "a.safetensors", "a.b": "a.safetensors"}},
+        "via_link": {"weight_map": {"a.w": "l.safetensors", "a.b": "l.safetensors"}},
+        "two_a": {"weight_map": dict(ab, **{"x": "c.safetensors"})},
+        "with_empty": {"weight_map": dict(ab, **{"z": "e.safetensors"})},
+        "bad_shard": {"weight_map": {"a.w": "bad.safetensors"}},
+        "missing": {"weight_map": {"a.w": "nope.safetensors"}},
+        "wrong_shard": {"weight_map": {"a.w": "b.safetensors", "a.b": "a.safetensors", "b.w": "a.safetensors"}},
+        "unmapped": {"weight_map": {"a.w": "a.safetensors"}},
+        "extra_name": {"weight_map": dict(ab, **{"ghost": "a.safetensors"})},
+        "dotdot": {"weight_map": {"a.w": "../a.safetensors"}},
+        "dot": {"weight_map": {"a.w": "."}},
+        "number": {"weight_map": {"a.w": 1}},
+    }
+
+
+def time_seeds():
+    good = ["2026-11-27T12:00:00Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2024-02-29T23:59:59Z",
+            "2026-11-27T12:00:00.5Z", "2026-11-27T12:00:00+01:00", "2026-11-27T12:00:00-23:59",
+            "2016-12-31T23:59:60Z", "2026-11-27t12:00:00z"]
+    bad = ["9999-12-31T23:59:60-23:59", "9999-12-31T23:59:60Z", "9999-12-31T23:59:59-00:01", "1969-12-31T23:59:59Z",
+           "1969-12-31T23:59:58Z", "1970-01-01T00:00:00+00:01", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
+           "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T12:60:00Z",
+           " 2026-11-27T12:00:00Z", "+2026-11-27T12:00:00Z", "2026-1-27T12:00:00Z", "2026-11-27T12:00:00",
+           "2026-11-27T12:00:00Zjunk", "2026-11-27T12:00:00+24:00", "10000-01-01T00:00:00Z", "",
+           "2026-11-27T12:00:00.Z", "2026-11-27T12: 0:00Z"]
+    return good, bad
+
+
+def write_trust(targets, replay_volume):
+    for d, names in ((VOL_DIR, "volume"), (IDX_DIR, "index"), (TIME_DIR, "time")):
+        if names not in targets:
+            continue
+        os.makedirs(d, exist_ok=True)
+        for f in glob.glob(os.path.join(d, "seed_*")) + glob.glob(os.path.join(d, "hostile_*")) + \
+                glob.glob(os.path.join(d, "raw_*")):
+            os.remove(f)
+    if "volume" in targets:
+        v, hostile = volumes()
+        for name, (flags, content) in v.items():
+            write(VOL_DIR, "seed_" + name, bytes([flags]) + content)
+        for name, content in hostile.items():
+            write(VOL_DIR, "hostile_" + name, bytes([RAW]) + content)
+        # raw inputs that apply accepts: the fitted, signed volumes of the seeds
+        fitted = [os.path.join(VOL_DIR, "seed_" + n) for n, (f, _) in v.items() if f == FIT]
+        run([replay_volume] + fitted, env=dict(os.environ, CL_FUZZ_VOLUME_EMIT=VOL_DIR))
+    if "index" in targets:
+        for name, doc in index_seeds().items():
+            write(IDX_DIR, "seed_" + name, json.dumps(doc).encode())
+        hostile = os.path.join(HERE, "..", "hostile", "files")
+        for d in sorted(os.listdir(hostile)):
+            src = os.path.join(hostile, d, "model.safetensors.index.json")
+            if d.startswith("shard_") and os.path.exists(src):
+                shutil.copy(src, os.path.join(IDX_DIR, "hostile_" + d))
+    if "time" in targets:
+        good, bad = time_seeds()
+        for i, t in enumerate(good):
+            write(TIME_DIR, "seed_good_%02d" % i, t.encode())
+        for i, t in enumerate(bad):
+            write(TIME_DIR, "seed_bad_%02d" % i, t.encode())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ctl", default=os.environ.get("CTL") or os.path.join(HERE, "..", "..", "ctl", "corelockerctl"))
+    ap.add_argument("--only", help="comma-separated targets among volume,index,time")
+    ap.add_argument("--replay-volume", default=os.path.join(HERE, "replay_volume"))
     args = ap.parse_args()
+    if args.only:
+        write_trust(args.only.split(","), args.replay_volume)
+        return 0
     for d in (ST_DIR, KEY_DIR):
         os.makedirs(d, exist_ok=True)
         for f in glob.glob(os.path.join(d, "seed_*")) + glob.glob(os.path.join(d, "hostile_*")):
