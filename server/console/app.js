@@ -43,11 +43,12 @@ function svg(tag, attrs, ...kids) {
   return n;
 }
 
-/* "2026-12-03T18:45:32Z" -> "2026-12-03 18:45 UTC"; null -> dash */
-function when(t) {
+/* "2026-12-03T18:45:32Z" -> "2026-12-03 18:45" (SECONDS: 18:45:32), in UTC as
+ * the API gives it (the column titles say so); null -> dash */
+function when(t, seconds) {
   if (!t) return '—';
-  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)/.exec(t);
-  return m ? `${m[1]} ${m[2]} UTC` : t;
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(:\d\d)?/.exec(t);
+  return m ? `${m[1]} ${m[2]}${seconds && m[3] ? m[3] : ''}` : t;
 }
 
 function bytes(n) {
@@ -156,9 +157,10 @@ function confirmDialog(title, text, okLabel) {
   });
 }
 
-function secretDialog(title, text, value) {
+function secretDialog(title, text, label, value) {
   const d = $('secret');
   $('secret-title').textContent = title;
+  $('secret-label').textContent = label;
   $('secret-text').textContent = text;
   $('secret-value').value = value;
   $('secret-copied').textContent = '';
@@ -233,6 +235,8 @@ function renderSignIn(err) {
     }
   });
   $('main').replaceChildren(form);
+  $('main').dataset.view = 'signin';
+  $('main').dataset.path = '';
   if (err) showError(err);
   input.focus();
 }
@@ -247,7 +251,9 @@ function signOut(err) {
 /* ---- views ---- */
 
 function header(title, ...extra) {
-  return el('div', { class: 'viewhead' }, el('h1', { tabindex: '-1' }, title), ...extra);
+  return [el('div', { class: 'viewhead' }, el('h1', { tabindex: '-1' }, title), ...extra),
+    readOnly() ? el('p', { class: 'banner warn', id: 'ro-note' },
+      'This token has the read scope: you can look at everything, and changes are disabled.') : null].filter(Boolean);
 }
 
 async function loadModels() {
@@ -344,7 +350,7 @@ async function viewOverview(main) {
   const deliveries = recent.filter((e) => e.action === 'key.deliver').length;
   const activations = recent.filter((e) => e.action === 'machine.activate').length;
   main.replaceChildren(
-    header('Overview'),
+    ...header('Overview'),
     el('div', { class: 'stats' },
       stat('Models', models.length, `${models.reduce((a, m) => a + (m.tiers || []).length, 0)} tiers`),
       stat('Licenses', licenses.length,
@@ -364,15 +370,15 @@ async function viewModels(main) {
       el('dt', {}, 'Alpha'), el('dd', {}, m.alpha),
       el('dt', {}, 'Units locked'), el('dd', {}, `${m.units_locked} of ${m.units_finite}`),
       el('dt', {}, 'Locked SHA-256'), el('dd', { class: 'mono' }, m.locked_sha256.slice(0, 16) + '…'),
-      el('dt', {}, 'Pushed'), el('dd', {}, when(m.created_at))),
+      el('dt', {}, 'Pushed'), el('dd', {}, `${when(m.created_at)} UTC`)),
     table(`Tiers of ${m.name}`, [
       { title: 'Tier' }, { title: 'Ratio', cls: 'num' }, { title: 'Utility', cls: 'num' }, { title: 'Units', cls: 'num' },
-      { title: 'Key bytes', cls: 'num' }, { title: 'Cut' }],
+      { title: 'Key bytes', cls: 'num' }, { title: 'Cut (UTC)' }],
     (m.tiers || []).map((t) => ({ cells: [t.name, t.ratio, t.utility === null || t.utility === undefined ? '—'
       : `${t.utility}${t.label ? ` (${t.label})` : ''}`, t.units, bytes(t.bytes), when(t.updated_at)],
     dataset: { tier: t.name } })),
     'No tiers yet: corelockerctl tier set MODEL TIER --ratio B [--utility U --label L].')));
-  main.replaceChildren(header('Models and tiers'),
+  main.replaceChildren(...header('Models and tiers'),
     models.length ? el('div', { class: 'stack' }, cards)
       : el('p', { class: 'empty' }, 'No models yet: push a key with corelockerctl model push.'));
 }
@@ -384,7 +390,7 @@ function statusBadge(s) {
 function tierOptions(select, modelId, current) {
   const m = state.models.find((x) => x.id === Number(modelId));
   select.replaceChildren(...((m && m.tiers) || []).map((t) => el('option', { value: t.name, selected: t.name === current },
-    `${t.name} (ratio ${t.ratio}${t.utility !== null && t.utility !== undefined ? `, utility ${t.utility}` : ''})`)));
+    t.utility !== null && t.utility !== undefined ? `${t.name} (utility ${t.utility})` : t.name)));
 }
 
 async function licenseAction(l, verb) {
@@ -441,8 +447,9 @@ function issueForm() {
       el('div', {}, el('label', { for: 'issue-tier' }, 'Tier'), tier),
       el('div', {}, el('label', { for: 'issue-customer' }, 'Customer'), customer),
       el('div', {}, el('label', { for: 'issue-machines' }, 'Machines'), machines),
-      el('div', {}, el('label', { for: 'issue-expires' }, 'Expires (UTC, empty: never)'), expires)),
-    el('div', { class: 'actions' }, el('button', { type: 'submit', id: 'issue-submit', disabled: ro || !state.models.length,
+      el('div', {}, el('label', { for: 'issue-expires' }, 'Expires (UTC)'), expires)),
+    el('div', { class: 'actions' }, el('p', { class: 'hint' }, 'An empty expiry never expires.'),
+      el('button', { type: 'submit', id: 'issue-submit', disabled: ro || !state.models.length,
       title: ro ? 'read-only token' : null }, 'Issue license')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -454,7 +461,8 @@ function issueForm() {
     if (!ok) return;
     customer.value = '';
     await secretDialog(`License ${issued.id} issued`,
-      `The license key for ${issued.customer} is shown only now: copy it and send it to the customer.`, issued.key);
+      `The license key for ${issued.customer} is shown only now: copy it and send it to the customer.`, 'License key',
+      issued.key);
     await route();
   });
   return form;
@@ -500,10 +508,10 @@ async function viewLicenses(main) {
         when(l.expires_at), when(l.created_at), el('div', { class: 'rowactions' }, acts)],
     };
   });
-  main.replaceChildren(header('Licenses'), issueForm(), filterForm(),
-    table('Licenses, newest first', [{ title: 'ID', cls: 'num' }, { title: 'Customer' }, { title: 'Model' }, { title: 'Tier' },
-      { title: 'Status' }, { title: 'Machines' }, { title: 'Expires' }, { title: 'Issued' }, { title: 'Actions' }],
-    rows, 'No license matches.'));
+  main.replaceChildren(...header('Licenses'), issueForm(), filterForm(),
+    table('Licenses, newest first', [{ title: 'ID', cls: 'num' }, { title: 'Customer', cls: 'wrap' }, { title: 'Model' }, { title: 'Tier' },
+      { title: 'Status' }, { title: 'Machines' }, { title: 'Expires (UTC)' }, { title: 'Issued (UTC)' }, { title: 'Actions' }],
+    rows, f.model || f.status || f.customer ? 'No license matches the filter.' : 'No licenses yet.'));
 }
 
 async function viewMachines(main, id) {
@@ -512,21 +520,21 @@ async function viewMachines(main, id) {
   const rows = m.machines.map((x) => ({
     dataset: { machine: x.id },
     cells: [x.id, el('span', { class: 'mono' }, x.fingerprint), x.hostname || '—', when(x.activated_at), when(x.last_seen),
-      actionButton('Free seat', { class: 'danger', 'aria-label': `Free the seat of machine ${x.id}` }, async () => {
+      el('div', { class: 'rowactions' }, actionButton('Free seat', { class: 'danger', 'aria-label': `Free the seat of machine ${x.id}` }, async () => {
         if (!(await confirmDialog('Free this seat?', `Machine ${x.id} (${x.hostname || x.fingerprint}) loses its seat; ` +
           'it can activate again while a seat is free.', 'Free seat'))) return;
         if (await attempt(() => api('DELETE', `/v1/licenses/${id}/machines/${x.id}`))) {
           say(`Seat of machine ${x.id} freed.`);
           await route();
         }
-      })],
+      }))],
   }));
   main.replaceChildren(
-    header(`Machines of license ${l.id}`, el('a', { href: '#/licenses', class: 'back' }, '← All licenses')),
+    ...header(`Machines of license ${l.id}`, el('a', { href: '#/licenses', class: 'back' }, '← All licenses')),
     el('p', { class: 'lead' }, `${l.customer} · ${l.model_name} / ${l.tier} · `, statusBadge(l.status),
       ` · ${l.machines} of ${l.max_machines} seats held`),
-    table(`Machines of license ${l.id}`, [{ title: 'ID', cls: 'num' }, { title: 'Fingerprint' }, { title: 'Host' },
-      { title: 'Activated' }, { title: 'Last seen' }, { title: 'Actions' }], rows, 'No machine holds a seat.'));
+    table(`Machines of license ${l.id}`, [{ title: 'ID', cls: 'num' }, { title: 'Fingerprint', cls: 'wrap' }, { title: 'Host', cls: 'wrap' },
+      { title: 'Activated (UTC)' }, { title: 'Last seen (UTC)' }, { title: 'Actions' }], rows, 'No machine holds a seat.'));
 }
 
 async function viewTokens(main) {
@@ -541,8 +549,9 @@ async function viewTokens(main) {
     el('div', { class: 'grid' },
       el('div', {}, el('label', { for: 'tok-name' }, 'Name'), name),
       el('div', {}, el('label', { for: 'tok-scope' }, 'Scope'), scope),
-      el('div', {}, el('label', { for: 'tok-expires' }, 'Expires (UTC, empty: never)'), expires)),
-    el('div', { class: 'actions' }, el('button', { type: 'submit', id: 'tok-submit', disabled: ro, title: ro ? 'read-only token' : null },
+      el('div', {}, el('label', { for: 'tok-expires' }, 'Expires (UTC)'), expires)),
+    el('div', { class: 'actions' }, el('p', { class: 'hint' }, 'An empty expiry never expires.'),
+      el('button', { type: 'submit', id: 'tok-submit', disabled: ro, title: ro ? 'read-only token' : null },
       'Create token')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -550,7 +559,8 @@ async function viewTokens(main) {
     if (!(await attempt(async () => {
       made = await api('POST', '/v1/tokens', { name: name.value.trim(), scope: scope.value, expires_at: endOfDay(expires.value) });
     }))) return;
-    await secretDialog(`Token ${made.id} created`, `The ${made.scope} token "${made.name}" is shown only now.`, made.token);
+    await secretDialog(`Token ${made.id} created`, `The ${made.scope}-scope token "${made.name}" is shown only now.`,
+      'Admin token', made.token);
     await route();
   });
   const rows = list.map((t) => ({
@@ -558,7 +568,7 @@ async function viewTokens(main) {
     cells: [t.id, t.current ? el('span', {}, t.name, ' ', el('span', { class: 'badge' }, 'this session')) : t.name,
       el('span', { class: `badge sc-${t.scope}` }, t.scope), when(t.created_at),
       t.expired ? el('span', { class: 'badge st-expired' }, `expired ${when(t.expires_at)}`) : when(t.expires_at),
-      actionButton('Delete', { class: 'danger', 'aria-label': `Delete token ${t.id}` }, async () => {
+      el('div', { class: 'rowactions' }, actionButton('Delete', { class: 'danger', 'aria-label': `Delete token ${t.id}` }, async () => {
         if (!(await confirmDialog('Delete this token?', `Token ${t.id} ("${t.name}") is refused from its next request on` +
           (t.current ? ', and this session signs out.' : '.'), 'Delete'))) return;
         if (await attempt(() => api('DELETE', `/v1/tokens/${t.id}`))) {
@@ -566,11 +576,26 @@ async function viewTokens(main) {
           say(`Token ${t.id} deleted.`);
           await route();
         }
-      })],
+      }))],
   }));
-  main.replaceChildren(header('Admin tokens'), form,
-    table('Admin tokens', [{ title: 'ID', cls: 'num' }, { title: 'Name' }, { title: 'Scope' }, { title: 'Created' },
-      { title: 'Expires' }, { title: 'Actions' }], rows, 'No tokens.'));
+  main.replaceChildren(...header('Admin tokens'), form,
+    table('Admin tokens', [{ title: 'ID', cls: 'num' }, { title: 'Name', cls: 'wrap' }, { title: 'Scope' }, { title: 'Created (UTC)' },
+      { title: 'Expires (UTC)' }, { title: 'Actions' }], rows, 'No tokens.'));
+}
+
+/* An entry's detail, short: "k: v" pairs, a before/after pair as the fields
+ * that changed, long values cut (the whole text is the title). */
+function detailText(d) {
+  const short = (v) => {
+    const t = typeof v === 'string' ? v : JSON.stringify(v);
+    return t.length > 24 ? `${t.slice(0, 16)}…` : t;
+  };
+  if (!d || typeof d !== 'object') return '';
+  if (d.before && d.after && typeof d.before === 'object' && typeof d.after === 'object') {
+    return Object.keys(d.after).filter((k) => k !== 'updated_at' && JSON.stringify(d.before[k]) !== JSON.stringify(d.after[k]))
+      .map((k) => `${k}: ${short(d.before[k])} → ${short(d.after[k])}`).join(' · ');
+  }
+  return Object.entries(d).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${short(v)}`).join(' · ');
 }
 
 async function viewAudit(main, params) {
@@ -587,8 +612,8 @@ async function viewAudit(main, params) {
       : el('p', { class: 'banner bad', id: 'chain' }, `Chain broken at entry ${c.bad_seq}: ${c.reason}`);
   const rows = r.entries.slice().reverse().map((e) => ({
     dataset: { seq: e.seq },
-    cells: [e.seq, when(e.ts), e.actor, e.action, e.target,
-      el('code', { class: 'detail' }, Object.keys(e.detail || {}).length ? JSON.stringify(e.detail) : '')],
+    cells: [e.seq, when(e.ts, true), e.actor, e.action, e.target,
+      el('span', { class: 'detail', title: e.detail_text }, detailText(e.detail))],
   }));
   const nav = el('nav', { class: 'pager', 'aria-label': 'Audit pages' },
     el('a', { href: `#/audit?page=${page - 1}`, class: 'button ghost', 'aria-disabled': page <= 1 ? 'true' : null,
@@ -596,9 +621,9 @@ async function viewAudit(main, params) {
     el('span', {}, `Page ${page} of ${pages}`),
     el('a', { href: `#/audit?page=${page + 1}`, class: 'button ghost', 'aria-disabled': page >= pages ? 'true' : null,
       tabindex: page >= pages ? '-1' : null }, 'Older →'));
-  main.replaceChildren(header('Audit log'), chain,
-    table('Audit entries, newest first', [{ title: 'Seq', cls: 'num' }, { title: 'Time' }, { title: 'Actor' },
-      { title: 'Action' }, { title: 'Target' }, { title: 'Detail' }], rows, 'The log is empty.'), nav);
+  main.replaceChildren(...header('Audit log'), chain,
+    table('Audit entries, newest first', [{ title: 'Seq', cls: 'num' }, { title: 'Time (UTC)' }, { title: 'Actor' },
+      { title: 'Action' }, { title: 'Target' }, { title: 'Detail', cls: 'wrap' }], rows, 'The log is empty.'), nav);
 }
 
 /* ---- routing ---- */
@@ -626,7 +651,8 @@ async function route() {
   const my = ++routing;
   $('nav').hidden = false;
   $('who').hidden = false;
-  $('scope').textContent = readOnly() ? `${state.tokenName} · read-only` : `${state.tokenName} · admin`;
+  $('who-name').textContent = state.tokenName;
+  $('scope').textContent = readOnly() ? 'read-only' : 'admin';
   $('scope').className = `badge sc-${state.scope}`;
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.view === name) a.setAttribute('aria-current', 'page');
@@ -638,6 +664,8 @@ async function route() {
     const fresh = el('div', { class: 'view', dataset: { view: name } });
     await fn(fresh, arg !== undefined ? arg : new URLSearchParams(query || ''));
     if (my !== routing) return; /* a newer navigation won */
+    if (main.dataset.view !== name || main.dataset.path !== location.hash) window.scrollTo(0, 0);
+    main.dataset.path = location.hash;
     main.replaceChildren(...fresh.childNodes);
     main.dataset.view = name;
   });

@@ -90,7 +90,8 @@ async function main() {
   check(resp.headers()['content-security-policy'] === CSP, `CSP header: ${resp.headers()['content-security-policy']}`);
   check(resp.headers()['x-content-type-options'] === 'nosniff', 'X-Content-Type-Options');
   await page.locator('#signin').waitFor();
-  ok('GET /console/ answers with the strict CSP and nosniff; the sign-in form shows');
+  check(await page.locator('#nav').isHidden() && await page.locator('#signout').isHidden(), 'navigation shown before sign-in');
+  ok('GET /console/ answers with the strict CSP and nosniff; the sign-in form shows, nothing else');
 
   // ---- a wrong token ----
   await page.fill('#token', 'clt_' + '0'.repeat(64));
@@ -98,7 +99,7 @@ async function main() {
   await page.locator('#error').waitFor();
   const wrong = await errorText();
   check(/UNAUTHORIZED/.test(wrong) && /missing or unknown admin token/.test(wrong), `wrong token error: "${wrong}"`);
-  check(await page.locator('#signin').isVisible(), 'the sign-in form left after a wrong token');
+  check(await page.locator('#signin').isVisible() && await page.locator('#nav').isHidden(), 'the sign-in form left after a wrong token');
   check(await page.evaluate(() => sessionStorage.length + localStorage.length) === 0, 'a wrong token was stored');
   await shot('signin-error');
   ok(`a wrong token shows the server's error: "${wrong.replace(/\s+/g, ' ').trim()}"`);
@@ -115,6 +116,8 @@ async function main() {
   check(statModels === String(models.length), `overview models ${statModels} != ${models.length}`);
   check(await page.locator('svg.chart').count() === 1, 'no chart');
   check((await page.locator('#scope').innerText()).includes('admin'), 'scope badge');
+  check(await page.locator('#ro-note').count() === 0 && !(await page.locator('main').innerText()).includes('null'),
+    'an admin sees the read-only note, or a stray "null"');
   ok(`signed in: the token is in sessionStorage only; overview counts ${statModels} model(s), with a chart`);
 
   // ---- models and tiers, with the utility the owner recorded ----
@@ -279,11 +282,11 @@ async function main() {
   const first = await page.locator('tbody tr').first().getAttribute('data-seq');
   check(Number(first) === audit.entries, `newest entry on page 1 is ${first}, expected ${audit.entries}`);
   check(await page.locator('tbody tr').count() === 50, 'page 1 does not hold 50 entries');
-  await shot('audit');
   await page.click('text=Older →');
   await page.locator('main[data-view="audit"]:not([aria-busy]) .pager:has-text("Page 2")').waitFor();
   const p2 = await page.locator('tbody tr').first().getAttribute('data-seq');
   check(Number(p2) === audit.entries - 50, `page 2 starts at ${p2}`);
+  await shot('audit'); /* page 2: the entries before the bulk tokens */
   const revokeSeen = (await api('GET', `/v1/audit?since=0&limit=10000`)).json.entries.some((e) => e.action === 'license.revoke');
   check(revokeSeen, 'the revoke is not in the audit log');
   ok(`audit log: chain verified over ${audit.entries} entries, newest first, 50 a page, page 2 from seq ${p2}`);
@@ -314,8 +317,8 @@ async function main() {
   await page.keyboard.press('Escape');
   await page.locator('#confirm:not([open])').waitFor({ state: 'attached' });
   check((await api('GET', `/v1/licenses/${other.id}`)).json.status === 'active', 'Escape revoked');
-  // Tab to the Tokens link and follow it with Enter
-  await page.evaluate(() => { document.activeElement.blur(); window.scrollTo(0, 0); });
+  // From the skip link, Tab to the Tokens link and follow it with Enter
+  await page.focus('a.skip');
   for (let i = 0; i < 10; i++) {
     await page.keyboard.press('Tab');
     if (await page.evaluate(() => document.activeElement.textContent.trim() === 'Tokens')) break;
@@ -332,7 +335,7 @@ async function main() {
     await go(hash, view);
     const [sw, cw] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
     check(sw <= cw, `${hash} at 390 px scrolls sideways: ${sw} > ${cw}`);
-    if (view === 'licenses') await shot('licenses-390');
+    if (view === 'licenses') await page.screenshot({ path: join(env.SHOTS, 'licenses-390.png'), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
   ok('390 px wide: no page scrolls sideways');
@@ -354,6 +357,7 @@ async function main() {
   await page.click('#signin-submit');
   await page.locator('main[data-view="overview"]:not([aria-busy])').waitFor();
   check((await page.locator('#scope').innerText()).includes('read-only'), 'no read-only badge');
+  check(await page.locator('#ro-note').isVisible(), 'no read-only note');
   await go('#/licenses', 'licenses');
   await rowOf(id).waitFor();
   const buttons = page.locator('#issue button, .rowactions button');

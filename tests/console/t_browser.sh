@@ -19,17 +19,24 @@ NODE=$(command -v node || true)
 	skip "tests/console/node_modules has no playwright-core (scripts/setup.sh runs npm ci there)"
 
 agent_setup
-mk m 0.05 1
-push m
+mk fashion-cnn 0.05 1
+push fashion-cnn
 export CORELOCKER_TOKEN="$TOKEN"
-"$CTL" tier set m basic --ratio 0.02 --utility 71.5 --label "top-1 accuracy %" > /dev/null || fail "tier basic"
-"$CTL" tier set m full --ratio 0 --utility 91.25 --label "top-1 accuracy %" > /dev/null || fail "tier full"
+"$CTL" tier set fashion-cnn basic --ratio 0.02 --utility 71.5 --label "top-1 accuracy %" > /dev/null || fail "tier basic"
+"$CTL" tier set fashion-cnn full --ratio 0 --utility 91.25 --label "top-1 accuracy %" > /dev/null || fail "tier full"
 api POST /v1/tokens -d '{"name":"support desk","scope":"read"}'
 expect 201 "a read token"
 RO=$(jget '["token"]')
+# two more customers, so that the pages show more than the license under test
+api POST /v1/licenses -d '{"model":"fashion-cnn","tier":"basic","customer":"Globex Corp","max_machines":5,"expires_at":"2031-06-30T23:59:59Z"}'
+expect 201 "license for Globex"
+api POST /v1/licenses -d '{"model":"fashion-cnn","tier":"full","customer":"Initech"}'
+expect 201 "license for Initech"
+api POST "/v1/licenses/$(jget '["id"]')/suspend"
+expect 200 "suspend Initech"
 
 RC=0
-URL=$URL TOKEN=$TOKEN RO_TOKEN=$RO AGENT=$AGENT LOCKED="$T/m.locked.safetensors" WORK=$T CHROMIUM=$CHROMIUM \
+URL=$URL TOKEN=$TOKEN RO_TOKEN=$RO AGENT=$AGENT LOCKED="$T/fashion-cnn.locked.safetensors" WORK=$T CHROMIUM=$CHROMIUM \
 	SHOTS=${CONSOLE_SHOTS:-$T/shots} NODE_PATH="$top_srcdir/tests/console/node_modules" \
 	"$NODE" "$top_srcdir/tests/console/browser.mjs" || RC=$?
 [ "$RC" = 77 ] && exit 77
