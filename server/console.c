@@ -173,9 +173,9 @@ enum MHD_Result h_console_root(struct req *r)
 	return console_send(r, 308, redirect);
 }
 
-enum MHD_Result h_console(struct req *r)
+/* Serve the file called NAME, gzip'd when the client accepts it. */
+static enum MHD_Result serve(struct req *r, const char *name)
 {
-	const char *name = r->route >= 0 && strstr(routes[r->route].pattern, "{}") ? r->seg[0] : "index.html";
 	const char *ae, *inm;
 	struct variant *v;
 	unsigned i;
@@ -193,4 +193,14 @@ enum MHD_Result h_console(struct req *r)
 	if (inm && (strstr(inm, v->etag) || !strcmp(inm, "*")))
 		return console_send(r, 304, v->not_modified);
 	return console_send(r, 200, v->ok);
+}
+
+enum MHD_Result h_console_index(struct req *r)
+{
+	return serve(r, "index.html");
+}
+
+enum MHD_Result h_console_file(struct req *r)
+{
+	return serve(r, r->seg[0]);
 }

@@ -39,7 +39,7 @@ const struct route routes[] = {
 
 	/* the web console: public files; it calls the routes above with a token */
 	{"GET", "/console", 0, h_console_root},
-	{"GET", "/console/", 0, h_console},
-	{"GET", "/console/{}", 0, h_console},
+	{"GET", "/console/", 0, h_console_index},
+	{"GET", "/console/{}", 0, h_console_file},
 };
 const unsigned nroutes = sizeof(routes) / sizeof(routes[0]);
