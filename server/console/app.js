@@ -678,6 +678,11 @@ async function route() {
 }
 
 async function start() {
+  /* the skip link must not become a route */
+  document.querySelector('a.skip').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    $('main').focus();
+  });
   $('error-close').addEventListener('click', clearError);
   $('secret-copy').addEventListener('click', copySecret);
   $('signout').addEventListener('click', () => signOut());

@@ -317,6 +317,11 @@ async function main() {
   await page.keyboard.press('Escape');
   await page.locator('#confirm:not([open])').waitFor({ state: 'attached' });
   check((await api('GET', `/v1/licenses/${other.id}`)).json.status === 'active', 'Escape revoked');
+  // The skip link moves focus to the page's content and stays on the page
+  await page.focus('a.skip');
+  await page.keyboard.press('Enter');
+  check(await page.evaluate(() => document.activeElement.id === 'main' && location.hash === '#/licenses'),
+    'the skip link left the page or did not focus the content');
   // From the skip link, Tab to the Tokens link and follow it with Enter
   await page.focus('a.skip');
   for (let i = 0; i < 10; i++) {
