@@ -66,7 +66,9 @@ call GET /console/index.html
 cmp -s "$T/body" "$SRC/index.html" || fail "/console/index.html"
 for p in /console/nope.js /console/app.js.bak /console/%2e%2e%2fv1%2fpubkey /console/../v1/pubkey /console/.; do
 	call GET "$p" --path-as-is
-	[ "$STATUS" = 404 ] || fail "GET $p: HTTP $STATUS"
+	# 404 here; a strict HTTP layer may refuse an escaped '/' first (400)
+	case "$STATUS" in 404 | 400) ;; *) fail "GET $p: HTTP $STATUS" ;; esac
+	grep -q '"error"' "$T/body" || fail "GET $p served $(head -c 100 "$T/body")"
 done
 call GET /console/app.js/x
 expect_error 404 NOT_FOUND "a path below a file"
