@@ -7,8 +7,8 @@
 extern const struct col ctl_tier_cols[];
 
 static const struct col tier_fields[] = {
-    {"tier", "name", 0},   {"ratio", "ratio", 0},	{"utility", "utility", 0},
-    {"label", "label", 0}, {"units", "units", 0},	{"spans", "entries", 0},
+    {"tier", "name", 0},   {"ratio", "ratio", 0},	 {"utility", "utility", 0},
+    {"label", "label", 0}, {"units", "units", 0},	 {"spans", "entries", 0},
     {"bytes", "bytes", 0}, {"created", "created_at", 0}, {"updated", "updated_at", 0},
     {NULL, NULL, 0},
 };
@@ -63,7 +63,8 @@ static int run_rm(struct remote *rc, char **args, const char **val)
 
 static const struct sub_opt set_opts[] = {
     {"ratio", "B", "the fraction of units that stay extracted, in [0, alpha]; 0 is the full model"},
-    {"utility", "U", "the utility measured at this ratio (e.g. by calibrate), on any scale; shown by the console"},
+    {"utility", "U",
+     "the utility measured at this ratio (e.g. by calibrate), on any scale; shown by the console"},
     {"label", "L", "what U measures, e.g. 'top-1 accuracy %' (needs --utility)"},
     {NULL, NULL, NULL},
 };

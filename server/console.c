@@ -23,21 +23,21 @@
 static const struct {
 	const char *ext, *ctype;
 } ctypes[] = {
-	{".html", "text/html; charset=utf-8"},
-	{".js", "text/javascript; charset=utf-8"},
-	{".css", "text/css; charset=utf-8"},
-	{".svg", "image/svg+xml"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
 };
 
 /* Headers of every console answer. */
 static const char *const common_headers[][2] = {
-	{"Content-Security-Policy", CONSOLE_CSP},
-	{"X-Content-Type-Options", "nosniff"},
-	{"X-Frame-Options", "DENY"},
-	{"Referrer-Policy", "no-referrer"},
-	{"Cross-Origin-Opener-Policy", "same-origin"},
-	{"Cache-Control", "no-cache"},
-	{"Vary", "Accept-Encoding"},
+    {"Content-Security-Policy", CONSOLE_CSP},
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Cross-Origin-Opener-Policy", "same-origin"},
+    {"Cache-Control", "no-cache"},
+    {"Vary", "Accept-Encoding"},
 };
 
 enum { V_RAW, V_GZ, V_COUNT };

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct console_asset {
-	const char *name; /* the file name under /console/ */
+	const char *name;	  /* the file name under /console/ */
 	const unsigned char *raw; /* as it is */
 	size_t raw_len;
 	const unsigned char *gz; /* gzip -9n */
@@ -25,7 +25,8 @@ extern const unsigned console_nassets;
 /* Content-Security-Policy of every console answer: no inline script or
  * style, nothing from another origin, no framing. */
 #define CONSOLE_CSP                                                                                          \
-	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src "        \
+	"'self'; "                                                                                           \
 	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 /* 1 when an Accept-Encoding value accepts gzip (a "gzip" or "*" coding
