@@ -383,7 +383,16 @@ async function main() {
   }, env.RO_TOKEN);
   check(forced[0] === 403 && forced[1] === 'FORBIDDEN', `forced POST with the read token: ${forced}`);
   check((await api('GET', '/v1/licenses')).json.licenses.length === before, 'the forced request issued a license');
-  ok(`read-only token: ${n} change buttons on the licenses page all disabled, forms disabled; a forced POST gets 403 FORBIDDEN`);
+  // a token deleted while in use: the next page asks to sign in again, saying why
+  const roId = (await api('GET', '/v1/tokens')).json.tokens.find((t) => t.name === 'support desk').id;
+  check((await api('DELETE', `/v1/tokens/${roId}`)).status === 204, 'delete the read token');
+  await page.evaluate(() => { location.hash = '#/audit'; });
+  await page.locator('#signin').waitFor();
+  const gone = await errorText();
+  check(/UNAUTHORIZED/.test(gone) && await page.evaluate(() => sessionStorage.length) === 0, `deleted token: "${gone}"`);
+  await page.evaluate(() => { location.hash = '#/overview'; }); /* signed out: still the sign-in form */
+  check(await page.locator('#signin').isVisible() && await page.locator('#nav').isHidden(), 'signed out, yet a page shows');
+  ok(`read-only token: ${n} change buttons on the licenses page all disabled, forms disabled; a forced POST gets 403 FORBIDDEN; once deleted, the token is asked for again with the reason`);
 
   // ---- CSP: enforced (an injected inline script is blocked and reported), no other violation ----
   const reported = page.waitForEvent('console', { predicate: (m) => /Content Security Policy/i.test(m.text()) });
