@@ -295,7 +295,8 @@ async function recentAudit(seconds) {
 }
 
 function chart(entries, now) {
-  const hours = 24, w = 720, h = 180, pad = { l: 34, r: 8, t: 12, b: 26 };
+  /* drawn for the screen it lands on, so that its text stays readable */
+  const hours = 24, w = window.innerWidth < 600 ? 360 : 720, h = 180, pad = { l: 34, r: 8, t: 12, b: 26 };
   const deliv = new Array(hours).fill(0), act = new Array(hours).fill(0);
   for (const e of entries) {
     const i = hours - 1 - Math.floor((now - e.ts_unix) / 3600);
