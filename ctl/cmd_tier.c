@@ -7,23 +7,33 @@
 extern const struct col ctl_tier_cols[];
 
 static const struct col tier_fields[] = {
-    {"tier", "name", 0},	  {"ratio", "ratio", 0}, {"units", "units", 0},
-    {"spans", "entries", 0},	  {"bytes", "bytes", 0}, {"created", "created_at", 0},
-    {"updated", "updated_at", 0}, {NULL, NULL, 0},
+    {"tier", "name", 0},   {"ratio", "ratio", 0},	 {"utility", "utility", 0},
+    {"label", "label", 0}, {"units", "units", 0},	 {"spans", "entries", 0},
+    {"bytes", "bytes", 0}, {"created", "created_at", 0}, {"updated", "updated_at", 0},
+    {NULL, NULL, 0},
 };
 
 static int run_set(struct remote *rc, char **args, const char **val)
 {
-	json_t *body, *j;
-	double ratio;
+	json_t *body, *j, *label = NULL;
+	double ratio, utility = 0;
 	char *path;
 	int r;
 
 	if (!val[0] || ctl_parse_double(val[0], &ratio) < 0)
 		return remote_fail_usage(rc, "tier set needs --ratio B, a number in [0, alpha]");
-	if (!(path = remote_path("/v1/models/%s/tiers/%s", args[0], args[1])) ||
-	    !(body = json_pack("{s:f}", "ratio", ratio))) {
+	if (val[1] && ctl_parse_double(val[1], &utility) < 0)
+		return remote_fail_usage(rc, "--utility needs a number (the utility measured at this ratio)");
+	if (val[2] && !val[1])
+		return remote_fail_usage(rc, "--label names the scale of --utility: give --utility too");
+	if (val[2] && !(label = json_string(val[2])))
+		return remote_fail_usage(rc, "--label must be UTF-8 text");
+	path = remote_path("/v1/models/%s/tiers/%s", args[0], args[1]);
+	body = json_pack("{s:f}", "ratio", ratio);
+	if (!path || !body || (val[1] && json_object_set_new(body, "utility", json_real(utility)) < 0) ||
+	    (label && json_object_set_new(body, "label", label) < 0)) {
 		free(path);
+		json_decref(body);
 		return ctl_fail(CL_ENOMEM);
 	}
 	r = remote_call(rc, "PUT", path, body, &j);
@@ -53,6 +63,9 @@ static int run_rm(struct remote *rc, char **args, const char **val)
 
 static const struct sub_opt set_opts[] = {
     {"ratio", "B", "the fraction of units that stay extracted, in [0, alpha]; 0 is the full model"},
+    {"utility", "U",
+     "the utility measured at this ratio (e.g. by calibrate), on any scale; shown by the console"},
+    {"label", "L", "what U measures, e.g. 'top-1 accuracy %' (needs --utility)"},
     {NULL, NULL, NULL},
 };
 

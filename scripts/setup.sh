@@ -10,7 +10,11 @@ PACKAGES=(
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl openssl
 	libcurl4-openssl-dev git
 	python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
+	chromium
 )
+# The console's browser tests run on node; Debian's nodejs and npm only when
+# no node is installed (an image may bring its own).
+command -v node > /dev/null || PACKAGES+=(nodejs npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -22,6 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "setup: installing ${missing[*]}"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# playwright-core for tests/console (locked in package-lock.json); again only
+# when the lock file changed since the last install.
+if [ ! -f tests/console/node_modules/.package-lock.json ] ||
+	[ tests/console/package-lock.json -nt tests/console/node_modules/.package-lock.json ]; then
+	echo "setup: npm ci in tests/console"
+	npm ci --prefix tests/console --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 [ -x configure ] || ./autogen.sh >/dev/null

@@ -37,10 +37,16 @@ static uint8_t *serialize(const struct tier_cut *c, size_t *len)
 
 enum MHD_Result h_tier_put(struct req *r)
 {
-	static const struct jfield spec[] = {{"ratio", JF_NUMBER, JF_REQUIRED, 0, 0}};
-	struct jval v[1];
+	/* utility/label: what the owner measured at this ratio; a PUT without
+	 * them clears them, as they belonged to the previous cut. */
+	static const struct jfield spec[] = {
+		{"ratio", JF_NUMBER, JF_REQUIRED, 0, 0},
+		{"utility", JF_NUMBER, JF_NULLABLE, 0, 0},
+		{"label", JF_STRING, JF_NULLABLE, 1, 64},
+	};
+	struct jval v[3];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec, 1, v, &res), *detail = NULL, *t;
+	json_t *root = jreq_parse(r, spec, 3, v, &res), *detail = NULL, *t;
 	const char *tier = r->seg[1];
 	sqlite3 *db = store_db();
 	struct tier_cut c = {0};
@@ -54,7 +60,13 @@ enum MHD_Result h_tier_put(struct req *r)
 
 	if (!root)
 		return res;
+	int has_u = v[1].present && !v[1].is_null, has_l = v[2].present && !v[2].is_null;
+	char label[65] = "";
+	if (has_l)
+		snprintf(label, sizeof(label), "%s", v[2].s);
 	json_decref(root);
+	if (has_l && !has_u)
+		return reply_error(r, E_INVALID_FIELD, "'label' names the scale of 'utility': give 'utility' too");
 	if (!name_ok(tier, 64))
 		return reply_error(r, E_BAD_REQUEST, "tier names are 1 to 64 characters of [A-Za-z0-9._+-]");
 	if (!db)
@@ -106,8 +118,9 @@ enum MHD_Result h_tier_put(struct req *r)
 	if (rc != SQLITE_DONE)
 		goto dbfail;
 	st = store_q(db, "INSERT INTO tiers (model_id, name, ratio, slice_id, units, entries, bytes, created_at, "
-			 "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (model_id, name) DO UPDATE "
-			 "SET ratio = ?3, slice_id = ?4, units = ?5, entries = ?6, bytes = ?7, updated_at = ?8");
+			 "updated_at, utility, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) ON CONFLICT (model_id, name) "
+			 "DO UPDATE SET ratio = ?3, slice_id = ?4, units = ?5, entries = ?6, bytes = ?7, updated_at = ?8, "
+			 "utility = ?9, label = ?10");
 	sqlite3_bind_int64(st, 1, id);
 	store_bind_text(st, 2, tier);
 	sqlite3_bind_double(st, 3, v[0].d);
@@ -116,6 +129,11 @@ enum MHD_Result h_tier_put(struct req *r)
 	sqlite3_bind_int64(st, 6, (int64_t)c.n);
 	sqlite3_bind_int64(st, 7, (int64_t)c.bytes);
 	sqlite3_bind_int64(st, 8, now_s());
+	if (has_u)
+		sqlite3_bind_double(st, 9, v[1].d);
+	else
+		sqlite3_bind_null(st, 9); /* a cached statement keeps its last bindings */
+	store_bind_text(st, 10, has_l ? label : NULL);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -128,8 +146,8 @@ enum MHD_Result h_tier_put(struct req *r)
 		if (rc != SQLITE_DONE)
 			goto dbfail;
 	}
-	detail = json_pack("{s:f,s:I,s:I}", "ratio", v[0].d, "units", (json_int_t)c.units, "bytes",
-			   (json_int_t)c.bytes);
+	detail = json_pack("{s:f,s:I,s:I,s:o}", "ratio", v[0].d, "units", (json_int_t)c.units, "bytes",
+			   (json_int_t)c.bytes, "utility", has_u ? json_real(v[1].d) : json_null());
 	snprintf(target, sizeof(target), "model:%lld/tier:%s", (long long)id, tier);
 	if (audit_append(db, r->actor, created ? "tier.create" : "tier.recut", target, detail) < 0 ||
 	    store_commit(db) != SQLITE_OK)

@@ -43,13 +43,19 @@ int64_t model_resolve(sqlite3 *db, const char *ref)
 	return found;
 }
 
+#define TIER_COLS "name, ratio, units, entries, bytes, created_at, updated_at, utility, label"
+
 static json_t *tier_row(sqlite3_stmt *st)
 {
-	return json_pack("{s:s,s:f,s:I,s:I,s:I,s:o,s:o}", "name", store_text(st, 0), "ratio",
+	int has_u = sqlite3_column_type(st, 7) != SQLITE_NULL, has_l = sqlite3_column_type(st, 8) != SQLITE_NULL;
+
+	return json_pack("{s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "name", store_text(st, 0), "ratio",
 			 sqlite3_column_double(st, 1), "units", (json_int_t)sqlite3_column_int64(st, 2), "entries",
 			 (json_int_t)sqlite3_column_int64(st, 3), "bytes", (json_int_t)sqlite3_column_int64(st, 4),
 			 "created_at", json_time(sqlite3_column_int64(st, 5), 1), "updated_at",
-			 json_time(sqlite3_column_int64(st, 6), 1));
+			 json_time(sqlite3_column_int64(st, 6), 1), "utility",
+			 has_u ? json_real(sqlite3_column_double(st, 7)) : json_null(), "label",
+			 has_l ? json_string(store_text(st, 8)) : json_null());
 }
 
 json_t *model_json(sqlite3 *db, int64_t id)
@@ -78,8 +84,7 @@ json_t *model_json(sqlite3 *db, int64_t id)
 	if (!m)
 		return NULL;
 	tiers = json_array();
-	st = store_q(db, "SELECT name, ratio, units, entries, bytes, created_at, updated_at FROM tiers "
-			 "WHERE model_id = ?1 ORDER BY ratio DESC, name");
+	st = store_q(db, "SELECT " TIER_COLS " FROM tiers WHERE model_id = ?1 ORDER BY ratio DESC, name");
 	if (st) {
 		sqlite3_bind_int64(st, 1, id);
 		while (sqlite3_step(st) == SQLITE_ROW)
@@ -92,8 +97,7 @@ json_t *model_json(sqlite3 *db, int64_t id)
 
 json_t *tier_json(sqlite3 *db, int64_t model, const char *name)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT name, ratio, units, entries, bytes, created_at, updated_at FROM tiers "
-				       "WHERE model_id = ?1 AND name = ?2");
+	sqlite3_stmt *st = store_q(db, "SELECT " TIER_COLS " FROM tiers WHERE model_id = ?1 AND name = ?2");
 	json_t *t = NULL;
 
 	if (!st)

@@ -36,5 +36,10 @@ const struct route routes[] = {
 	{"POST", "/v1/activate", R_JSON | R_AGENT, h_activate},
 	{"POST", "/v1/validate", R_JSON | R_AGENT, h_validate},
 	{"POST", "/v1/key", R_JSON | R_AGENT, h_key},
+
+	/* the web console: public files; it calls the routes above with a token */
+	{"GET", "/console", 0, h_console_root},
+	{"GET", "/console/", 0, h_console_index},
+	{"GET", "/console/{}", 0, h_console_file},
 };
 const unsigned nroutes = sizeof(routes) / sizeof(routes[0]);
