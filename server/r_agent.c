@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "jsonx.h"
 #include "audit.h"
 #include "delivery.h"
 #include "auth.h"
@@ -307,7 +308,7 @@ static json_t *volume_header(sqlite3 *db, const struct lic *l, double beta, int 
 	json_object_set_new(h, "locked_sha256", json_string(store_text(st, 5)));
 	if (beta == 0)
 		json_object_set_new(h, "original_sha256", json_string(store_text(st, 6)));
-	shards = json_loads(store_text(st, 7), 0, NULL);
+	shards = cl_json_parse(store_text(st, 7), strlen(store_text(st, 7)), 4, NULL, 0);
 	json_array_foreach(shards, i, s)
 		if (beta != 0)
 			json_object_del(s, "original_sha256");
