@@ -31,12 +31,8 @@ int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, 
 	size_t hlen;
 	int r;
 
-	for (size_t i = 0; i < n; i++) {
-		if (i && (e[i].shard < e[i - 1].shard ||
-			  (e[i].shard == e[i - 1].shard && e[i].off < e[i - 1].off + e[i - 1].len)))
-			return cl_fail(CL_EINVAL, "volume entries are not sorted or overlap (entry %zu)", i);
-		bytes += e[i].len;
-	}
+	if ((r = cl_volume_entries_check(e, n, &bytes)) < 0)
+		return r;
 	if (!(s = calloc(1, sizeof(*s))) || json_object_set_new(header, "entries", json_integer((json_int_t)n)) < 0 ||
 	    json_object_set_new(header, "bytes", json_integer((json_int_t)bytes)) < 0 ||
 	    !(text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER)) || cl_sha_new(&s->sha) < 0) {

@@ -18,6 +18,18 @@ static void signed_digest(const uint8_t *data, size_t len, uint8_t msg[CL_VOLUME
 }
 #define MAX_SHARDS 65535
 
+int cl_volume_entries_check(const struct cl_volume_entry *e, size_t n, uint64_t *bytes)
+{
+	*bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && (e[i].shard < e[i - 1].shard ||
+			  (e[i].shard == e[i - 1].shard && e[i].off < e[i - 1].off + e[i - 1].len)))
+			return cl_fail(CL_EINVAL, "volume entries are not sorted or overlap (entry %zu)", i);
+		*bytes += e[i].len;
+	}
+	return 0;
+}
+
 int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
 		    uint8_t **out, size_t *outlen)
 {
@@ -27,12 +39,8 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, c
 	size_t hlen;
 	int r;
 
-	for (size_t i = 0; i < n; i++) {
-		if (i && (e[i].shard < e[i - 1].shard ||
-			  (e[i].shard == e[i - 1].shard && e[i].off < e[i - 1].off + e[i - 1].len)))
-			return cl_fail(CL_EINVAL, "volume entries are not sorted or overlap (entry %zu)", i);
-		bytes += e[i].len;
-	}
+	if ((r = cl_volume_entries_check(e, n, &bytes)) < 0)
+		return r;
 	if (json_object_set_new(header, "entries", json_integer((json_int_t)n)) < 0 ||
 	    json_object_set_new(header, "bytes", json_integer((json_int_t)bytes)) < 0 ||
 	    !(text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER)))

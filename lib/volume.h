@@ -68,6 +68,9 @@ struct cl_volume {
 	unsigned version; /* 1: signed bytes; 2: signed digest */
 };
 
+/* E sorted by (shard, off) without overlap: 0 and the sum of lengths in *BYTES. */
+int cl_volume_entries_check(const struct cl_volume_entry *e, size_t n, uint64_t *bytes);
+
 /*
  * Build a signed volume.  HEADER (borrowed) gets "entries" and "bytes" set;
  * E must be sorted by (shard, off) without overlap.  *OUT is malloc'd.

@@ -136,6 +136,19 @@ make_model() {
 		--scope layer > /dev/null || fail "lock"
 }
 
+# push_model NAME MODEL: upload $T/NAME.clkey as MODEL version 1; its id in $MID
+push_model() {
+	api POST "/v1/models?name=$2&version=1" --data-binary "@$T/$1.clkey"
+	expect 201 "push $2"
+	MID=$(jget '["id"]')
+}
+
+# cut_tier TIER RATIO: create or re-cut a tier of model $MID
+cut_tier() {
+	api PUT "/v1/models/$MID/tiers/$1" -d "{\"ratio\":$2}"
+	expect 201 "tier $1"
+}
+
 db_count() {
 	"$PY" -c 'import sqlite3,sys
 c=sqlite3.connect(sys.argv[1])

@@ -110,6 +110,8 @@ ALTER TABLE audit DROP COLUMN mac;
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ALTER TABLE tokens DROP COLUMN scope;
 ALTER TABLE tokens DROP COLUMN expires_at;
+ALTER TABLE tiers DROP COLUMN utility;
+ALTER TABLE tiers DROP COLUMN label;
 PRAGMA user_version = 1;
 """)
 PYEOF

@@ -8,11 +8,8 @@
 setup
 RAW="$PY $HERE/rawhttp.py"
 make_model m 0.25
-api POST "/v1/models?name=m&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push"
-MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
-expect 201 "tier"
+push_model m m
+cut_tier basic 0.1
 api POST /v1/licenses -d "{\"model\":$MID,\"tier\":\"basic\",\"customer\":\"a&b\"}"
 expect 201 "issue"
 LID=$(jget '["id"]')

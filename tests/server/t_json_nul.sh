@@ -7,11 +7,8 @@
 
 setup
 make_model m 0.25
-api POST "/v1/models?name=nul&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push"
-MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
-expect 201 "tier"
+push_model m nul
+cut_tier basic 0.1
 before=$(db_count 'SELECT COUNT(*) FROM licenses')
 
 # post_raw NAME: the bytes of $T/NAME as the body of POST /v1/licenses

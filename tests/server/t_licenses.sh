@@ -8,15 +8,10 @@ make_model m 0.25
 call GET /v1/pubkey
 cp "$T/body" "$T/pub.pem"
 
-api POST "/v1/models?name=fashion&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push"
-MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
-expect 201 "tier basic"
-api PUT "/v1/models/$MID/tiers/pro" -d '{"ratio":0.02}'
-expect 201 "tier pro"
-api PUT "/v1/models/$MID/tiers/full" -d '{"ratio":0}'
-expect 201 "tier full"
+push_model m fashion
+cut_tier basic 0.1
+cut_tier pro 0.02
+cut_tier full 0
 
 # ---- issue ----
 api POST /v1/licenses -d "{\"model\":$MID,\"tier\":\"basic\",\"customer\":\"acme\",\"max_machines\":2}"

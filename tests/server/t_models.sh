@@ -24,9 +24,7 @@ expect_error 401 UNAUTHORIZED "overlong token"
 ok "every admin route refuses missing, wrong and malformed tokens"
 
 # ---- upload ----
-api POST "/v1/models?name=fashion&version=1" --data-binary "@$T/m1.clkey"
-expect 201 "push a key"
-MID=$(jget '["id"]')
+push_model m1 fashion
 [ "$(jget '["unit"]')" = element ] && [ "$(jget '["scope"]')" = layer ] && [ "$(jget '["alpha"]')" = 0.25 ] ||
 	fail "model fields: $(cat "$T/body")"
 [ "$(jget '["locked_sha256"]')" = "$(sha256sum < "$T/m1.locked.safetensors" | cut -c1-64)" ] || fail "locked fingerprint"
@@ -101,17 +99,14 @@ expect_error 404 NOT_FOUND "unknown model"
 ok "list, show by id and by name, 404"
 
 # ---- tiers ----
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
-expect 201 "create tier"
+cut_tier basic 0.1
 [ "$(jget '["ratio"]')" = 0.1 ] || fail "tier ratio"
 U1=$(jget '["units"]')
-api PUT "/v1/models/$MID/tiers/full" -d '{"ratio":0}'
-expect 201 "full tier"
+cut_tier full 0
 UF=$(jget '["units"]')
 [ "$UF" -gt "$U1" ] || fail "the full tier restores more units ($UF) than basic ($U1)"
 [ "$UF" = "$(db_count "SELECT units_locked FROM models WHERE id = $MID")" ] || fail "full tier restores every locked unit"
-api PUT "/v1/models/$MID/tiers/top" -d '{"ratio":0.25}'
-expect 201 "tier at alpha"
+cut_tier top 0.25
 [ "$(jget '["units"]')" = 0 ] || fail "tier alpha restores nothing"
 for body in '{"ratio":0.3}' '{"ratio":-0.01}' '{"ratio":"0.1"}' '{"ratio":null}' '{}' '{"ratio":0.1,"x":1}' \
 	'[0.1]' '{"ratio":0.1' '' '{"ratio":1e400}' '{"ratio":0.1,"ratio":0.2}'; do

@@ -22,9 +22,7 @@ start
 "$PY" "$top_srcdir/bench/gen_model.py" "$T/m.safetensors" --size-gib 0.002 > /dev/null 2>&1 || fail "gen_model"
 "$CTL" lock "$T/m.safetensors" -o "$T/m.locked" -k "$T/m.clkey" --ratio 0.25 --unit neuron --scope layer \
 	> /dev/null || fail "lock"
-api POST "/v1/models?name=race&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push the model"
-MID=$(jget '["id"]')
+push_model m race
 for t in full:0 basic:0.2; do
 	api PUT "/v1/models/$MID/tiers/${t%%:*}" -d "{\"ratio\":${t#*:}}"
 	expect 201 "tier $t"

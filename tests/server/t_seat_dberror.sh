@@ -7,11 +7,8 @@
 
 setup
 make_model m 0.25
-api POST "/v1/models?name=seat&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push"
-MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
-expect 201 "tier"
+push_model m seat
+cut_tier basic 0.1
 api POST /v1/licenses -d "{\"model\":$MID,\"tier\":\"basic\",\"customer\":\"c\",\"max_machines\":2}"
 expect 201 "issue"
 KEY=$(jget '["key"]')

@@ -25,8 +25,7 @@ api POST "/v1/models?name=big&version=1" --data-binary "@$T/m.clkey"
 expect 201 "push the model"
 rm -f "$T/m.clkey"
 MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/full" -d '{"ratio":0}'
-expect 201 "tier full"
+cut_tier full 0
 api POST /v1/licenses -d "{\"model\":$MID,\"tier\":\"full\",\"customer\":\"c\"}"
 expect 201 "issue"
 KEY=$(jget '["key"]')

@@ -7,11 +7,8 @@
 
 setup
 make_model m 0.25
-api POST "/v1/models?name=times&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push"
-MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.1}'
-expect 201 "tier"
+push_model m times
+cut_tier basic 0.1
 
 # utc TIME: the expected UTC form, computed by Python's own parser
 utc() {

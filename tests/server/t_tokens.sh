@@ -1,6 +1,6 @@
 #!/bin/bash
 # Admin tokens: the Authorization grammar (exactly "Bearer", one space, a
-# token; a NUL with junk after the token is 401), GET/POST/DELETE
+# token; a NUL with junk after the token is 400 from the HTTP layer), GET/POST/DELETE
 # /v1/tokens, the read scope (GET only, else 403 FORBIDDEN), expiry and
 # deletion refused at the next request, the last admin token kept (409),
 # corelockerd token-create --scope/--expires, and corelockerctl token with
@@ -40,17 +40,20 @@ PYEOF
 # ---- the Authorization grammar ----
 [ "$(raw_auth "Bearer $ADMIN")" = 200 ] || fail "a plain Bearer token"
 [ "$(raw_auth "Bearer $ADMIN" "X-After: 1"$'\r\n')" = 200 ] || fail "a plain Bearer token, not the last header"
-for v in "Bearer $ADMIN@junk" "Bearer $ADMIN@" ; do
-	[ "$(raw_auth "$v" "X-After: 1"$'\r\n')" = 401 ] || fail "'$v' (then another header) accepted"
-done
-[ "$(raw_auth "Bearer $ADMIN@junk")" = 401 ] || fail "'Bearer TOKEN<NUL>junk' as the last header accepted"
+# A NUL in any header value is refused by the HTTP layer (server/strict.c)
+# with 400 before authorization is looked at.
+# A NUL that ends the value (nothing after it on the line) is invisible to
+# that layer; auth.c sees it in the library's buffer and answers 401.
+[ "$(raw_auth "Bearer $ADMIN@junk" "X-After: 1"$'\r\n')" = 400 ] || fail "'Bearer TOKEN<NUL>junk' (then another header) not refused with 400"
+[ "$(raw_auth "Bearer $ADMIN@" "X-After: 1"$'\r\n')" = 401 ] || fail "'Bearer TOKEN<NUL>' (then another header) not refused with 401"
+[ "$(raw_auth "Bearer $ADMIN@junk")" = 400 ] || fail "'Bearer TOKEN<NUL>junk' as the last header not refused with 400"
 [ "$(raw_auth "Bearer $ADMIN" "Authorization: Bearer $ADMIN"$'\r\n')" = 401 ] || fail "two Authorization headers"
 for v in "bearer $ADMIN" "BEARER $ADMIN" "Bearer  $ADMIN" "Bearer	$ADMIN" "Bearer $ADMIN x" "Bearer $ADMIN," \
 	"Bearer" "Bearer " "Basic $ADMIN" "$ADMIN" "Bearer ${ADMIN}é"; do
 	call GET /v1/models -H "Authorization: $v"
 	expect_error 401 UNAUTHORIZED "Authorization: '$v'"
 done
-ok "Authorization: exactly 'Bearer' SP token; NUL+junk, case, extra spaces, tabs, trailing text, two headers: 401"
+ok "Authorization: exactly 'Bearer' SP token (NUL+junk: 400); case, extra spaces, tabs, trailing text, two headers: 401"
 
 # ---- list, create ----
 api GET /v1/tokens

@@ -11,13 +11,9 @@ setup
 make_model m 0.25
 call GET /v1/pubkey
 cp "$T/body" "$T/pub.pem"
-api POST "/v1/models?name=recut&version=1" --data-binary "@$T/m.clkey"
-expect 201 "push"
-MID=$(jget '["id"]')
-api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.2}'
-expect 201 "tier basic"
-api PUT "/v1/models/$MID/tiers/pro" -d '{"ratio":0.02}'
-expect 201 "tier pro"
+push_model m recut
+cut_tier basic 0.2
+cut_tier pro 0.02
 api POST /v1/licenses -d "{\"model\":$MID,\"tier\":\"basic\",\"customer\":\"c\"}"
 expect 201 "issue"
 LID=$(jget '["id"]')
