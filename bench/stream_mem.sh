@@ -53,7 +53,7 @@ in_flight() {
 make_cert
 for size in $SIZES; do
 	rm -rf "$T/var"
-	write_conf "max_deliveries = $READERS"
+	write_conf "max_deliveries = $READERS" "max_connections_per_ip = $((READERS + 8))"
 	sed -i 's/^max_body = .*/max_body = 900M/' "$T/d.conf"
 	init_db
 	start
