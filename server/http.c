@@ -103,15 +103,6 @@ enum MHD_Result reply_signed_json(struct req *r, unsigned status, json_t *body)
 	return add_signature(r, status, "application/json", (uint8_t *)text, strlen(text));
 }
 
-enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len)
-{
-	struct MHD_Response *resp = from_buffer(buf, len);
-
-	if (!resp)
-		return MHD_NO;
-	return queue(r, status, resp, ctype);
-}
-
 #define STREAM_BLOCK (32u << 10) /* bytes asked of a streamed reply at a time */
 
 enum MHD_Result reply_stream(struct req *r, unsigned status, const char *ctype, uint64_t size,

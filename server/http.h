@@ -70,13 +70,10 @@ enum MHD_Result reply_json(struct req *r, unsigned status, json_t *body);
 enum MHD_Result reply_signed_json(struct req *r, unsigned status, json_t *body);
 enum MHD_Result reply_error(struct req *r, enum api_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Bytes as they are (BUF is freed).  Key volumes carry their own signature,
- * over the nonce and everything else, so no header signature is added:
- * signing 1 MiB twice was half the cost of a delivery. */
-enum MHD_Result reply_bytes(struct req *r, unsigned status, const char *ctype, uint8_t *buf, size_t len);
 /*
  * Stream SIZE bytes that READ produces in order as the client takes them;
- * DONE(CLS) runs exactly once, when the reply is over (sent or not).
+ * DONE(CLS) runs exactly once, when the reply is over (sent or not).  Key
+ * volumes carry their own signature, so no header signature is added.
  */
 enum MHD_Result reply_stream(struct req *r, unsigned status, const char *ctype, uint64_t size,
 			     MHD_ContentReaderCallback read, void *cls, MHD_ContentReaderFreeCallback done);

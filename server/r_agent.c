@@ -263,7 +263,7 @@ enum MHD_Result h_validate(struct req *r)
 	}
 	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
 		goto out;
-	time_fmt(now_s(), ts);
+	cl_time_fmt(now_s(), ts);
 	body = json_pack("{s:b,s:s,s:s,s:s}", "valid", e == E_VALID, "code", api_errors[e].code, "nonce", v[2].s, "ts", ts);
 	if (body && e != E_NOT_FOUND) {
 		json_object_set_new(body, "license", json_integer((json_int_t)l.id));
@@ -295,7 +295,7 @@ static json_t *volume_header(sqlite3 *db, const struct lic *l, double beta, int 
 	sqlite3_bind_int64(st, 1, l->model);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto out;
-	time_fmt(now_s(), ts);
+	cl_time_fmt(now_s(), ts);
 	h = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:f,s:s,s:f}", "format", "clvol", "model", (json_int_t)l->model,
 		      "model_name", store_text(st, 0), "model_version", store_text(st, 1), "unit", store_text(st, 2),
 		      "scope", store_text(st, 3), "alpha", sqlite3_column_double(st, 4), "tier", l->tier, "beta", beta);

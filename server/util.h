@@ -9,11 +9,7 @@
 #include "timefmt.h"
 
 int64_t now_s(void);
-/* Times are lib/timefmt.h's; time_fmt is the routes' short name for cl_time_fmt. */
-static inline void time_fmt(int64_t t, char out[32])
-{
-	cl_time_fmt(t, out);
-}
+/* Times are lib/timefmt.h's cl_time_parse and cl_time_fmt. */
 /* A time as a JSON string, or null when HAS is 0. */
 json_t *json_time(int64_t t, int has);
 
