@@ -39,11 +39,7 @@ mk() {
 }
 
 # push NAME: store $T/NAME.clkey as model NAME version 1; MID is its id.
-push() {
-	api POST "/v1/models?name=$1&version=1" --data-binary "@$T/$1.clkey"
-	expect 201 "push $1"
-	MID=$(jget '["id"]')
-}
+push() { push_model "$1" "$1"; }
 # tier MODEL NAME RATIO
 tier() {
 	api PUT "/v1/models/$1/tiers/$2" -d "{\"ratio\":$3}"
