@@ -8,7 +8,7 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libjansson-dev libssl-dev
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl openssl
-	libcurl4-openssl-dev git
+	libcurl4-openssl-dev git sqlite3
 	python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
 	chromium
 )
