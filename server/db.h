@@ -78,6 +78,13 @@ struct db_driver {
 
 extern const struct db_driver db_sqlite, db_pg;
 
+/*
+ * Set by a driver (to 1) whenever it answers DB_UNAVAILABLE on this thread;
+ * the HTTP layer clears it before each request and, when it is set, turns
+ * an internal error into 503 UNAVAILABLE with Retry-After.
+ */
+extern _Thread_local int db_lost;
+
 /* Every backend's connection and statement start with these. */
 struct db {
 	const struct db_driver *drv;
