@@ -17,8 +17,9 @@ struct migration {
 	unsigned version;
 	const char *name, *sql;
 };
-extern const struct migration store_migrations[];
-extern const unsigned store_nmigrations;
+/* schema/NNN_*.sql (SQLite) and schema/pg/NNN_*.sql, embedded at build time. */
+extern const struct migration store_migrations[], store_migrations_pg[];
+extern const unsigned store_nmigrations, store_nmigrations_pg;
 
 /* Open PATH (CREATE: make it if missing, else it must exist) and migrate it. */
 int store_open(const char *path, int create, sqlite3 **out);
