@@ -1,6 +1,6 @@
 /*
  * test_db_pg.c - the PostgreSQL driver (server/db_pg.c) through the db.h
- * API, against a real private cluster that tests/pg/t_db_pg.sh starts:
+ * API, against a real private cluster that tests/unit/t_db_pg.sh starts:
  * migrations (once, also when four processes open a new database at once;
  * a newer schema refused), ?N rewriting, every type's round trip, boolean
  * columns, changes, constraints, transactions and their time, the write
@@ -403,7 +403,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (!(dsn = getenv("CL_PG_DSN"))) {
-		printf("CL_PG_DSN is not set: run through tests/pg/t_db_pg.sh\n");
+		printf("CL_PG_DSN is not set: run through tests/unit/t_db_pg.sh\n");
 		return 2;
 	}
 	if (db_pg.open(dsn, 0, &db) < 0) {
