@@ -59,6 +59,7 @@ PGD=$(mktemp -d /tmp/clpg.XXXXXX)
 trap 'pg_cluster_stop "$PGD"; rm -rf "$PGD"; cleanup' EXIT
 pg_cluster_start "$PGD" || fail "cannot start PostgreSQL"
 PSQL=$(pg_cluster_bindir)/psql
+[ -x "$PSQL" ] || PSQL=$(command -v psql) || fail "no psql"
 pg() { "$PSQL" "$CL_PG_DSN" -v ON_ERROR_STOP=1 -qAtc "$1"; }
 pg "CREATE DATABASE target" || fail "createdb"
 DSN="${CL_PG_DSN/dbname=postgres/dbname=target}"
