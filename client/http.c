@@ -520,8 +520,10 @@ static int run(struct clh *h, const char *method, const char *path, const char *
 		if (x->sink_err || (r != CLH_EUNREACHABLE && r != CLH_ETLS && r != CLH_EPROTO))
 			goto fail;
 		if (x->sent && !idem) {
-			r = cl_fail(r, "%s %s: %s; it may or may not have been applied, so it is not repeated: check "
-				       "before trying again", method, path, cl_errmsg());
+			r = cl_fail(r,
+				    "%s %s%s: the connection failed after the request was sent (%s); it may or may not "
+				    "have been applied, so it was not repeated: check before trying again",
+				    method, h->url[i], path, h->why);
 			goto fail;
 		}
 		if (!last) {
