@@ -21,7 +21,8 @@ enum { K_CONFIG, K_SERVER, K_TOKEN, K_TOKEN_FILE, K_CACERT };
 static const struct clc_key keys[] = {
     [K_CONFIG] = {"config", "CORELOCKER_CONFIG", "FILE", CLC_FLAG | CLC_ENV,
 		  "read settings from FILE ([ctl] section)"},
-    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL", CLC_ALL, "the daemon, https://HOST:PORT"},
+    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL[,URL]", CLC_ALL,
+		  "the daemon, https://HOST:PORT; a list of nodes to fail over"},
     [K_TOKEN] = {"token", "CORELOCKER_TOKEN", "T", CLC_ALL,
 		 "admin token (corelockerd init prints the first); as a flag, ps shows it"},
     [K_TOKEN_FILE] = {"token-file", "CORELOCKER_TOKEN_FILE", "FILE", CLC_ALL,

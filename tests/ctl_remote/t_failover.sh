@@ -74,6 +74,12 @@ grep -q "HTTP 503 UNAVAILABLE" "$T/i4.err" || fail "503 issue: $(cat "$T/i4.err"
 [ "$(licenses)" = "$n1" ] || fail "an issue that may have reached a server was repeated: $(licenses) licenses, expected $n1"
 ok "after the request was sent: list moves on, issue is not repeated (exit 6 'may or may not', or the 503)"
 
+# An upload moves on too when the first address takes nothing.
+c push "$CLOSE,$URL" model push "$T/m.clkey" --name pushed --version 1
+expect_rc 0 push "model push with a closed handshake first"
+grep -q "^name  *pushed" "$T/push.out" && [ "$(switches push)" = 1 ] || fail "model push: $(cat "$T/push.out" "$T/push.err")"
+ok "model push (a streamed upload) moves on when the first address takes nothing"
+
 # ---- the list in the config file, and a bad one ----
 printf '[ctl]\nserver = %s,%s\n' "$DEAD" "$URL" > "$T/ctl.conf"
 RC=0
