@@ -316,8 +316,9 @@ static int map_curl(struct clh *h, CURLcode rc, const char *url, int sent)
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 		if (sent)
-			return cl_fail(CLH_EUNREACHABLE, "the connection to %s failed after the request was sent: %s",
-				       url, why);
+			return cl_fail(CLH_EUNREACHABLE,
+				       "the connection to %s failed after the request was sent: %s", url,
+				       why);
 		return cl_fail(CLH_EUNREACHABLE, "cannot reach %s: %s", url, why);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
@@ -502,12 +503,13 @@ static int run(struct clh *h, const char *method, const char *path, const char *
 			return 0;
 		}
 		if (r == 0) { /* a 502/503/504 to a call that may be repeated */
-			long wait = x->r->retry_after < CLH_RETRY_AFTER_CAP ? x->r->retry_after : CLH_RETRY_AFTER_CAP;
-			snprintf(what, sizeof(what), "answered HTTP %ld%s%s", x->r->status, x->r->code[0] ? " " : "",
-				 x->r->code);
+			long wait =
+			    x->r->retry_after < CLH_RETRY_AFTER_CAP ? x->r->retry_after : CLH_RETRY_AFTER_CAP;
+			snprintf(what, sizeof(what), "answered HTTP %ld%s%s", x->r->status,
+				 x->r->code[0] ? " " : "", x->r->code);
 			if (wait > 0)
-				snprintf(what + strlen(what), sizeof(what) - strlen(what), " (retry after %ld s)",
-					 x->r->retry_after);
+				snprintf(what + strlen(what), sizeof(what) - strlen(what),
+					 " (retry after %ld s)", x->r->retry_after);
 			say_switch(h, i, (i + 1) % h->n, what);
 			clh_resp_free(&gateway);
 			gateway = *x->r;
@@ -521,7 +523,8 @@ static int run(struct clh *h, const char *method, const char *path, const char *
 			goto fail;
 		if (x->sent && !idem) {
 			r = cl_fail(r,
-				    "%s %s%s: the connection failed after the request was sent (%s); it may or may not "
+				    "%s %s%s: the connection failed after the request was sent (%s); it may "
+				    "or may not "
 				    "have been applied, so it was not repeated: check before trying again",
 				    method, h->url[i], path, h->why);
 			goto fail;

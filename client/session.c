@@ -90,7 +90,9 @@ static int transport(int r)
 
 int ag_connect(struct agent *a)
 {
-	struct clh_opts o = {.url = a->server, .cacert = a->cacert, .who = "corelocker-agent"};
+	/* --quiet: a failover that ended well is not worth a line either. */
+	struct clh_opts o = {
+	    .url = a->server, .cacert = a->cacert, .who = a->quiet ? NULL : "corelocker-agent"};
 	struct clh_resp r;
 	const char *pin = clc_get(&a->conf, "server_key");
 	char hex[2 * CL_PUB_LEN + 1];

@@ -35,7 +35,10 @@ flaky close close
 run_agent v1 validate --license "$KEY" --fingerprint fp-1 --server "$FURL,$URL"
 expect_rc 0 v1 "validate through a server that closes the connection"
 [ "$(cat "$T/v1.out")" = VALID ] && [ "$(switches v1)" = 1 ] || fail "close,live validate: $(cat "$T/v1.out" "$T/v1.err")"
-ok "dead port or closed connection first: unlock and validate go to the next address, one switch line"
+run_agent q validate --license "$KEY" --fingerprint fp-1 --server "$DEAD,$URL" -q
+expect_rc 0 q "validate -q through a dead first address"
+[ ! -s "$T/q.err" ] || fail "--quiet printed on success: $(cat "$T/q.err")"
+ok "dead port or closed connection first: unlock and validate go to the next address, one switch line (none with -q)"
 
 # ---- the key call: 503 and a volume broken off mid-way ----
 flaky k503 503 /v1/key
