@@ -44,13 +44,16 @@ issue_via i1 "$DEAD,$URL"
 expect_rc 0 i1 "issue with a dead port first"
 issue_via i2 "$CLOSE,$URL"
 expect_rc 0 i2 "issue with a closed handshake first"
-[ "$(licenses)" = $((n0 + 2)) ] || fail "two issues through a dead first address: $(licenses) licenses, expected $((n0 + 2))"
+issue_via i0 "$URL,$DEAD"
+expect_rc 0 i0 "issue with the live address first"
+[ ! -s "$T/i0.err" ] || fail "live,dead issue: $(cat "$T/i0.err")"
+[ "$(licenses)" = $((n0 + 3)) ] || fail "three issues: $(licenses) licenses, expected $((n0 + 3))"
 grep -q "^corelockerctl: server $DEAD unreachable (.*); trying $URL\$" "$T/i1.err" || fail "switch line: $(cat "$T/i1.err")"
 [ "$(switches i2)" = 1 ] || fail "close,live: $(cat "$T/i2.err")"
 for s in "$DEAD,$URL" "$CLOSE,$URL" "$URL,$DEAD"; do
 	c l "$s" license list
 	expect_rc 0 l "license list through $s"
-	[ "$(grep -c '^[0-9]' "$T/l.out")" = $((n0 + 2)) ] || fail "license list through $s: $(cat "$T/l.out")"
+	[ "$(grep -c '^[0-9]' "$T/l.out")" = $((n0 + 3)) ] || fail "license list through $s: $(cat "$T/l.out")"
 done
 [ "$(switches l)" = 0 ] || fail "live,dead: a switch with the first address up: $(cat "$T/l.err")"
 ok "a dead port or a dropped handshake first: license issue (once each) and list go to the next address"
