@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "error.h"
 #include "model.h"
+#include "outfile.h"
 
 const struct ax_row ax_table[] = {
     {AX_OK, "ok", "success (validate: the license is VALID)"},
@@ -39,6 +41,8 @@ const struct ax_row ax_table[] = {
     {AX_VOLUME, "bad-volume", "the key volume is malformed, or the result fails its SHA-256 check"},
     {AX_NOT_ACTIVATED, "not-activated", "this machine holds no seat of the license (validate)"},
     {AX_REFUSED, "refused", "the server refused for another reason (rate limit, server error, tier change)"},
+    {AX_LEASE, "lease-expired",
+     "the machine's lease lapsed (LEASE_EXPIRED), or run could renew it before it lapsed"},
 };
 const unsigned ax_count = sizeof(ax_table) / sizeof(ax_table[0]);
 
@@ -57,7 +61,7 @@ int ax_exit(int code)
 {
 	if (code >= 0)
 		return AX_OK;
-	if (code <= AXF(0) && code >= AXF(AX_REFUSED))
+	if (code <= AXF(0) && code >= AXF(AX_LAST))
 		return -code - 100;
 	switch (code) {
 	case CL_ENOSPACE: return AX_DISK;
@@ -95,6 +99,9 @@ struct agent_cmd {
 static int cmd_unlock(struct agent *a, int argc, char **argv);
 static int cmd_validate(struct agent *a, int argc, char **argv);
 static int cmd_recover(struct agent *a, int argc, char **argv);
+static int cmd_heartbeat(struct agent *a, int argc, char **argv);
+static int cmd_run(struct agent *a, int argc, char **argv);
+static int cmd_checkout(struct agent *a, int argc, char **argv);
 
 static const struct agent_cmd commands[] = {
     {"unlock", "LOCKED -o OUT [--in-place] [--mode MODE] [--volume-file FILE [--nonce N] [--max-age AGE]] [SETTINGS]",
@@ -102,6 +109,14 @@ static const struct agent_cmd commands[] = {
      cmd_unlock},
     {"validate", "[SETTINGS]", "ask the server whether the license is valid for this machine; print the code",
      cmd_validate},
+    {"heartbeat", "[--every SECONDS] [SETTINGS]",
+     "renew this machine's lease once (or every SECONDS until it is not VALID); print the code", cmd_heartbeat},
+    {"run", "LOCKED [--grace SECONDS] [--every SECONDS] [SETTINGS] -- CMD [ARG...]",
+     "unlock LOCKED into sealed memory only and run CMD on it ($CORELOCKER_MODEL, {model}) while the "
+     "license stays valid",
+     cmd_run},
+    {"checkout", "--ttl SECONDS -o VOLUME [SETTINGS]",
+     "check out a signed key volume for offline use (unlock --volume-file) for up to SECONDS", cmd_checkout},
     {"recover", "FILE", "roll back an interrupted --in-place patch of FILE (unlock does this by itself)",
      cmd_recover},
 };
@@ -117,6 +132,9 @@ enum {
 	O_TOFU,
 	O_MODE,
 	O_MAX_AGE,
+	O_EVERY,
+	O_GRACE,
+	O_TTL,
 	O_KEYS = 512,
 };
 
@@ -128,6 +146,9 @@ static const struct option cmd_opts[] = {
     {"insecure-trust-on-first-use", no_argument, NULL, O_TOFU},
     {"mode", required_argument, NULL, O_MODE},
     {"max-age", required_argument, NULL, O_MAX_AGE},
+    {"every", required_argument, NULL, O_EVERY},
+    {"grace", required_argument, NULL, O_GRACE},
+    {"ttl", required_argument, NULL, O_TTL},
     {"quiet", no_argument, NULL, O_QUIET},
     {"help", no_argument, NULL, O_HELP},
 };
@@ -152,6 +173,11 @@ static void usage(FILE *f, struct agent *a)
 		"  --mode MODE                octal mode of the unlocked files (default 0600; a new\n"
 		"                             directory gets x where r is set: 0700); --in-place keeps\n"
 		"                             the stricter of the file's mode and MODE\n"
+		"  --every SECONDS            heartbeat: renew every SECONDS; run: check the license every\n"
+		"                             SECONDS (default: a third of the lease, or 60 without one)\n"
+		"  --grace SECONDS            run: SIGKILL CMD this long after SIGTERM (default 10)\n"
+		"  --ttl SECONDS              checkout: how long the offline volume should last (the\n"
+		"                             license's max_checkout caps it)\n"
 		"  --insecure-trust-on-first-use  without --server-key, trust the key GET /v1/pubkey gives\n"
 		"  -q, --quiet                print nothing on success\n"
 		"\nexit status:\n");
@@ -203,7 +229,7 @@ static int machine_fingerprint(struct agent *a)
 
 struct parsed {
 	char *output; /* in argv: trailing slashes are cut in place */
-	const char *volume_file, *nonce, *mode, *max_age;
+	const char *volume_file, *nonce, *mode, *max_age, *every, *grace, *ttl;
 	int in_place;
 	int nargs;
 	char **args;
@@ -228,6 +254,9 @@ static int parse(struct agent *a, int argc, char **argv, struct parsed *p)
 		case O_NONCE: p->nonce = optarg; break;
 		case O_MODE: p->mode = optarg; break;
 		case O_MAX_AGE: p->max_age = optarg; break;
+		case O_EVERY: p->every = optarg; break;
+		case O_GRACE: p->grace = optarg; break;
+		case O_TTL: p->ttl = optarg; break;
 		case O_TOFU: a->tofu = 1; break;
 		case O_QUIET: a->quiet = 1; break;
 		case O_HELP: usage(stdout, a); return 1;
@@ -352,6 +381,134 @@ static int cmd_validate(struct agent *a, int argc, char **argv)
 	return r == AX_OK ? 0 : ax_fail(r, "the license is not valid for this machine: %s", code);
 }
 
+/* A whole number of seconds from MIN to MAX. */
+static int parse_seconds(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max)
+		return ax_fail(AX_USAGE, "%s '%.20s' is not a number of seconds from %lld to %lld", opt, s,
+			       (long long)min, (long long)max);
+	*out = v;
+	return 0;
+}
+
+/* The settings every call to the server needs, then the connection. */
+static int online(struct agent *a)
+{
+	int r;
+
+	if (!a->server)
+		return ax_fail(AX_USAGE, "no server: give --server URL (or CORELOCKER_SERVER)");
+	if (!a->license)
+		return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
+	if ((r = machine_fingerprint(a)) < 0)
+		return r;
+	return ag_connect(a);
+}
+
+/* Only the options a command knows: the others would be silently ignored. */
+static int only(const struct parsed *p, const char *cmd, int every, int grace, int ttl, int out)
+{
+	if (p->in_place || p->volume_file || p->nonce || p->mode || p->max_age || (p->every && !every) ||
+	    (p->grace && !grace) || (p->ttl && !ttl) || (p->output && !out))
+		return ax_fail(AX_USAGE, "%s does not take that option (corelocker-agent --help)", cmd);
+	return 0;
+}
+
+static int cmd_heartbeat(struct agent *a, int argc, char **argv)
+{
+	struct parsed p;
+	int64_t every = 0;
+	int r = parse(a, argc, argv, &p);
+
+	if (r)
+		return r;
+	if (p.nargs)
+		return ax_fail(AX_USAGE, "heartbeat takes no arguments");
+	if ((r = only(&p, "heartbeat", 1, 0, 0, 0)) < 0 ||
+	    (p.every && (r = parse_seconds("--every", p.every, 1, 86400, &every)) < 0) || (r = online(a)) < 0)
+		return r;
+	return ag_heartbeat(a, every);
+}
+
+static int cmd_run(struct agent *a, int argc, char **argv)
+{
+	struct parsed p;
+	struct run_args ra = {.grace = 10};
+	int dd = 1, r;
+
+	/* Everything after "--" is CMD's, never the agent's options. */
+	while (dd < argc && strcmp(argv[dd], "--"))
+		dd++;
+	if (dd >= argc || dd + 1 >= argc)
+		return ax_fail(AX_USAGE, "run needs a command after --: run LOCKED [OPTIONS] -- CMD [ARG...]");
+	argv[dd] = NULL;
+	if ((r = parse(a, dd, argv, &p)))
+		return r;
+	if (p.nargs != 1)
+		return ax_fail(AX_USAGE, "run needs exactly one LOCKED model before --");
+	ra.locked = p.args[0];
+	ra.cmd = argv + dd + 1;
+	if ((r = only(&p, "run", 1, 1, 0, 0)) < 0 ||
+	    (p.every && (r = parse_seconds("--every", p.every, 1, 86400, &ra.every)) < 0) ||
+	    (p.grace && (r = parse_seconds("--grace", p.grace, 0, 3600, &ra.grace)) < 0))
+		return r;
+	if (access(ra.locked, R_OK) < 0)
+		return ax_fail(AX_USAGE, "%s: %s", ra.locked, strerror(errno));
+	if ((r = online(a)) < 0 || (r = ag_run(a, &ra)) < 0)
+		return r;
+	return 0;
+}
+
+static int cmd_checkout(struct agent *a, int argc, char **argv)
+{
+	struct parsed p;
+	struct ag_vol vol = {.fd = -1};
+	struct cl_out *o = NULL;
+	int64_t ttl;
+	uint64_t bytes;
+	char nonce[33];
+	int fd, r = parse(a, argc, argv, &p);
+
+	if (r)
+		return r;
+	if (p.nargs)
+		return ax_fail(AX_USAGE, "checkout takes no arguments");
+	if ((r = only(&p, "checkout", 0, 0, 1, 1)) < 0)
+		return r;
+	if (!p.ttl || !p.output)
+		return ax_fail(AX_USAGE, "checkout needs --ttl SECONDS and -o VOLUME");
+	if ((r = parse_seconds("--ttl", p.ttl, 1, 31536000, &ttl)) < 0 || (r = online(a)) < 0 ||
+	    (r = ag_activate(a)) < 0)
+		return r;
+	/* Verified in memory first: a refused or forged volume never reaches VOLUME. */
+	if ((fd = memfd_create("corelocker-checkout", MFD_CLOEXEC)) < 0)
+		return cl_fail_errno("memfd_create");
+	if ((r = ag_checkout(a, ttl, fd, 1ull << 40, nonce, &bytes)) < 0) {
+		close(fd);
+		return r;
+	}
+	if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0 ||
+	    (r = cl_out_open(p.output, 0600, &o)) < 0)
+		goto out;
+	if ((r = cl_out_write(o, vol.data, (size_t)vol.size)) < 0) {
+		cl_out_abort(o);
+		goto out;
+	}
+	if ((r = cl_out_commit(o)) < 0) /* frees O either way */
+		goto out;
+	if (!a->quiet)
+		printf("checked out %s: %s %s tier %s, for offline use until %s\n", p.output, vol.v->model_name,
+		       vol.v->model_version, vol.v->tier, vol.v->expires_at ? vol.v->expires_at : "(no expiry)");
+out:
+	ag_vol_close(&vol);
+	return r;
+}
+
 static int cmd_recover(struct agent *a, int argc, char **argv)
 {
 	struct parsed p;
@@ -401,6 +558,8 @@ int main(int argc, char **argv)
 		status = usage_error(&a, "unknown command '%s'", argv[1]);
 	else if (r > 0) /* --help */
 		status = 0;
+	else if (r == 0 && a.exit_status) /* run: CMD's status */
+		status = a.exit_status;
 	else if (r < 0) {
 		status = ax_exit(r);
 		fprintf(stderr, "corelocker-agent: %s\n", *cl_errmsg() ? cl_errmsg() : cl_strerror(r));

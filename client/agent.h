@@ -37,6 +37,7 @@ enum ax {
 	AX_VOLUME = 13,
 	AX_NOT_ACTIVATED = 14,
 	AX_REFUSED = 15,
+	AX_LEASE = 16,
 };
 
 struct ax_row {
@@ -48,6 +49,7 @@ extern const struct ax_row ax_table[];
 extern const unsigned ax_count;
 
 #define AXF(x) (-(100 + (x)))
+#define AX_LAST AX_LEASE
 int ax_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ax_exit(int code);
 
@@ -58,6 +60,7 @@ struct agent {
 	uint8_t pub[CL_PUB_LEN];
 	int have_pub, tofu, quiet;
 	struct clh *h;
+	int exit_status; /* run: CMD's status, or the license's that stopped it */
 };
 
 /* ---- session.c: talking to corelockerd ---- */
@@ -69,6 +72,21 @@ int ag_activate(struct agent *a);
  * and the tier's ratio BETA (NAN when the answer does not carry it) out.
  */
 int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta);
+/* A signed answer of validate or heartbeat, its nonce checked. */
+struct ag_answer {
+	char code[32], tier[65];
+	int64_t model;
+	double beta;	       /* NAN when absent */
+	int64_t lease_expires; /* seconds since the epoch; -1: the license has no lease */
+	int64_t ts;	       /* the server's time of the answer; -1 if absent */
+};
+/* POST /v1/validate (HEARTBEAT 0) or /v1/heartbeat (1: renews the lease). */
+int ag_check(struct agent *a, int heartbeat, struct ag_answer *out);
+/*
+ * POST /v1/checkout for TTL seconds into FD (a fresh nonce in NONCE): an
+ * offline volume, exactly like /v1/key's.
+ */
+int ag_checkout(struct agent *a, int64_t ttl, int fd, uint64_t max, char nonce[33], uint64_t *bytes);
 /* AX_* status for a validation code (AX_OK for VALID). */
 int ag_code_status(const char *code);
 /*
@@ -167,5 +185,36 @@ struct unlock_args {
 	int64_t max_age; /* --volume-file: seconds; 0 = no limit */
 };
 int ag_unlock(struct agent *a, const struct unlock_args *u);
+
+/*
+ * ag_unlock_memory: the same fetch and checks as unlock, but every unlocked
+ * byte goes to memfds (MFD_CLOEXEC | MFD_ALLOW_SEALING, not sealed yet), and
+ * the key volume too: nothing touches a named file.
+ */
+struct ag_memmodel {
+	int *fds; /* one per shard, in the model's shard order */
+	char **names; /* the shards' names (the index's spelling) */
+	uint32_t n;
+	int sharded;
+	char *index_name; /* sharded: the index's file name */
+	json_t *index;	  /* sharded: the locked model's index JSON */
+	char tier[65], model_name[65];
+	double beta;
+	char code[32]; /* the validation that preceded the fetch */
+	int64_t lease_expires, ts;
+};
+int ag_unlock_memory(struct agent *a, const char *locked, struct ag_memmodel *out);
+void ag_memmodel_free(struct ag_memmodel *mm);
+
+/* ---- run.c: corelocker-agent run ---- */
+struct run_args {
+	const char *locked;
+	char **cmd;	/* NULL-terminated */
+	int64_t every;	/* seconds between checks; 0: lease / 3, or 60 without a lease */
+	int64_t grace;	/* seconds between SIGTERM and SIGKILL */
+};
+int ag_run(struct agent *a, const struct run_args *r);
+/* Heartbeat once, or every EVERY seconds until the answer is not VALID. */
+int ag_heartbeat(struct agent *a, int64_t every);
 
 #endif

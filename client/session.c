@@ -26,6 +26,7 @@ static const struct {
     {"EXPIRED", AX_EXPIRED},
     {"NOT_ACTIVATED", AX_NOT_ACTIVATED},
     {"TOO_MANY_MACHINES", AX_MACHINES},
+    {"LEASE_EXPIRED", AX_LEASE},
 };
 
 int ag_code_status(const char *code)
@@ -47,6 +48,8 @@ static const char *code_text(const char *code)
 	    {"EXPIRED", "the license has expired"},
 	    {"NOT_ACTIVATED", "this machine is not activated for the license"},
 	    {"TOO_MANY_MACHINES", "the license has no free seat for this machine (too many machines)"},
+	    {"LEASE_EXPIRED", "this machine's lease lapsed; a heartbeat renews it"},
+	    {"CHECKOUT_DISABLED", "the license allows no offline checkout (max_checkout is 0)"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (!strcmp(code, t[i].code))
@@ -144,7 +147,7 @@ int ag_connect(struct agent *a)
 	return 0;
 }
 
-static char *license_body(struct agent *a, const char *nonce, const double *from_beta)
+static char *license_body(struct agent *a, const char *nonce, const double *from_beta, int64_t ttl)
 {
 	char host[256] = "";
 	json_t *j = json_pack("{s:s,s:s}", "license_key", a->license, "fingerprint", a->fingerprint);
@@ -156,6 +159,8 @@ static char *license_body(struct agent *a, const char *nonce, const double *from
 		json_object_set_new(j, "nonce", json_string(nonce));
 	if (from_beta) /* the ratio the file holds: a tier re-cut since then cannot mislead the server */
 		json_object_set_new(j, "from_beta", json_real(*from_beta));
+	if (ttl > 0) /* a checkout's length */
+		json_object_set_new(j, "ttl", json_integer(ttl));
 	if (!nonce && gethostname(host, sizeof(host) - 1) == 0 && host[0])
 		json_object_set_new(j, "hostname", json_string(host));
 	s = json_dumps(j, JSON_COMPACT);
@@ -174,7 +179,7 @@ static void free_body(char *s)
 int ag_activate(struct agent *a)
 {
 	struct clh_resp r;
-	char *body = license_body(a, NULL, NULL);
+	char *body = license_body(a, NULL, NULL, 0);
 	int rc;
 
 	if (!body)
@@ -203,8 +208,20 @@ static int check_signed(struct agent *a, const struct clh_resp *r, const char *w
 	return 0;
 }
 
-int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta)
+/* An RFC 3339 time field: seconds since the epoch, -1 when null or absent, -2 when malformed. */
+static int64_t time_field(json_t *j, const char *name)
 {
+	json_t *f = json_object_get(j, name);
+
+	if (!f || json_is_null(f))
+		return -1;
+	return json_is_string(f) && cl_time_parse(json_string_value(f)) >= 0 ? cl_time_parse(json_string_value(f))
+									     : -2;
+}
+
+int ag_check(struct agent *a, int heartbeat, struct ag_answer *out)
+{
+	const char *what = heartbeat ? "heartbeat" : "validation";
 	struct clh_resp r;
 	char nonce[33], *body;
 	json_t *j = NULL;
@@ -212,35 +229,76 @@ int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, d
 
 	if ((rc = ag_nonce(nonce)) < 0)
 		return rc;
-	if (!(body = license_body(a, nonce, NULL)))
+	if (!(body = license_body(a, nonce, NULL, 0)))
 		return cl_fail(CL_ENOMEM, "out of memory");
-	rc = clh_call(a->h, "POST", "/v1/validate", body, 1 << 20, CLH_IDEMPOTENT, &r);
+	/* A heartbeat repeated on another node renews the same lease again: harmless. */
+	rc = clh_call(a->h, "POST", heartbeat ? "/v1/heartbeat" : "/v1/validate", body, 1 << 20, CLH_IDEMPOTENT,
+		      &r);
 	free_body(body);
 	if (rc < 0)
 		return transport(rc);
 	if (r.status != 200) {
-		rc = refused("validation", &r);
+		rc = refused(what, &r);
 		goto out;
 	}
-	if ((rc = check_signed(a, &r, "validation")) < 0)
+	if ((rc = check_signed(a, &r, what)) < 0)
 		goto out;
 	j = cl_json_parse(r.body, r.len, 4, NULL, 0);
 	if (!json_is_string(json_object_get(j, "code")) || !json_is_string(json_object_get(j, "nonce"))) {
-		rc = ax_fail(AX_REFUSED, "validation: the answer is not a validation result");
+		rc = ax_fail(AX_REFUSED, "%s: the answer is not a validation result", what);
 		goto out;
 	}
 	if (strcmp(json_string_value(json_object_get(j, "nonce")), nonce)) {
-		rc = ax_fail(AX_SIGNATURE, "validation: the answer is a replay (its nonce is not ours)");
+		rc = ax_fail(AX_SIGNATURE, "%s: the answer is a replay (its nonce is not ours)", what);
 		goto out;
 	}
-	snprintf(code, 32, "%s", json_string_value(json_object_get(j, "code")));
-	snprintf(tier, 65, "%s",
+	snprintf(out->code, sizeof(out->code), "%s", json_string_value(json_object_get(j, "code")));
+	snprintf(out->tier, sizeof(out->tier), "%s",
 		 json_is_string(json_object_get(j, "tier")) ? json_string_value(json_object_get(j, "tier"))
 							    : "");
-	*model = json_integer_value(json_object_get(j, "model"));
-	*beta = json_is_number(json_object_get(j, "beta")) ? json_number_value(json_object_get(j, "beta")) : NAN;
+	out->model = json_integer_value(json_object_get(j, "model"));
+	out->beta = json_is_number(json_object_get(j, "beta")) ? json_number_value(json_object_get(j, "beta")) : NAN;
+	out->ts = time_field(j, "ts");
+	out->lease_expires = time_field(j, "lease_expires");
+	if (out->lease_expires < -1 || out->ts < -1)
+		rc = ax_fail(AX_REFUSED, "%s: the answer's lease_expires or ts is not an RFC 3339 time", what);
 out:
 	json_decref(j);
+	clh_resp_free(&r);
+	return rc;
+}
+
+int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta)
+{
+	struct ag_answer an;
+	int rc = ag_check(a, 0, &an);
+
+	if (rc < 0)
+		return rc;
+	memcpy(code, an.code, sizeof(an.code));
+	memcpy(tier, an.tier, sizeof(an.tier));
+	*model = an.model;
+	*beta = an.beta;
+	return 0;
+}
+
+int ag_checkout(struct agent *a, int64_t ttl, int fd, uint64_t max, char nonce[33], uint64_t *bytes)
+{
+	struct clh_resp r;
+	char *body;
+	int rc;
+
+	if ((rc = ag_nonce(nonce)) < 0)
+		return rc;
+	if (!(body = license_body(a, nonce, NULL, ttl)))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	/* Repeating a checkout for the same fingerprint only moves its end: idempotent. */
+	rc = clh_call_to_fd(a->h, "POST", "/v1/checkout", body, fd, max, CLH_IDEMPOTENT, &r);
+	free_body(body);
+	if (rc < 0)
+		return rc == CLH_ETOOBIG ? ax_fail(AX_VOLUME, "%s", cl_errmsg()) : transport(rc);
+	*bytes = r.received;
+	rc = r.status == 200 ? 0 : refused("checkout", &r);
 	clh_resp_free(&r);
 	return rc;
 }
@@ -255,7 +313,7 @@ int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max,
 	*from_refused = 0;
 	if ((rc = ag_nonce(nonce)) < 0)
 		return rc;
-	if (!(body = license_body(a, nonce, from_beta)))
+	if (!(body = license_body(a, nonce, from_beta, 0)))
 		return cl_fail(CL_ENOMEM, "out of memory");
 	rc = clh_call_to_fd(a->h, "POST", "/v1/key", body, fd, max, CLH_IDEMPOTENT, &r);
 	free_body(body);

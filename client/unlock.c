@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,13 +215,15 @@ static char *join(const char *dir, const char *name)
 
 /*
  * Copy model M to OUT with the volume's spans: OUT is a file, or for a
- * sharded model a directory that receives the index and every shard.  M is
+ * sharded model a directory that receives the index and every shard; or,
+ * with MEMFDS (OUT NULL), one memfd per shard handed over in MEMFDS (the
+ * caller writes any index).  M is
  * verified against the fingerprint EXPECT (unless NULL) while it is read,
  * the full tier's result against the original; RESULT gets the new
  * fingerprint.  Nothing is renamed into place unless every check passed.
  */
 static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, const struct cl_volume *v,
-		      const uint8_t *expect, uint8_t result[CL_SHA256_LEN])
+		      const uint8_t *expect, uint8_t result[CL_SHA256_LEN], int *memfds)
 {
 	uint32_t n = m->nshards;
 	struct cl_out **o = calloc(n, sizeof(*o)), *index = NULL;
@@ -234,7 +237,7 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 		r = cl_fail(CL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (m->sharded) {
+	if (m->sharded && !memfds) {
 		const char *slash = strrchr(m->path, '/');
 		if ((r = cl_mkdir_mode(out, cl_dir_mode(mode))) < 0)
 			goto out;
@@ -253,12 +256,13 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 		w.pause = ag_pause_after();
 		const struct cl_map *map = &m->shards[i].map;
 		free(path);
-		path = m->sharded ? join(out, m->shards[i].name) : strdup(out);
+		path = memfds ? strdup(m->shards[i].name) : m->sharded ? join(out, m->shards[i].name) : strdup(out);
 		if (!path) {
 			r = cl_fail(CL_ENOMEM, "out of memory");
 			break;
 		}
-		if ((r = cl_out_open(path, mode | CL_OUT_NOHASH, &o[i])) < 0)
+		if ((r = memfds ? cl_out_open_memfd(path, mode | CL_OUT_NOHASH, &o[i])
+				: cl_out_open(path, mode | CL_OUT_NOHASH, &o[i])) < 0)
 			break;
 		cl_map_sequential(map);
 		/*
@@ -296,7 +300,20 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 	if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])ad, result)) < 0)
 		goto out;
 	if (v->beta == 0 && memcmp(result, v->original, CL_SHA256_LEN)) { /* the index, for a sharded model */
-		r = not_original(out);
+		r = not_original(out ? out : m->path);
+		goto out;
+	}
+	if (memfds) { /* verified: hand them over (memory: nothing to fsync) */
+		for (uint32_t i = 0; i < n; i++)
+			memfds[i] = -1;
+		for (uint32_t i = 0; i < n && r >= 0; i++) {
+			r = memfds[i] = cl_out_release(o[i]);
+			o[i] = NULL;
+		}
+		for (uint32_t i = 0; r < 0 && i < n; i++)
+			if (memfds[i] >= 0)
+				close(memfds[i]), memfds[i] = -1;
+		r = r < 0 ? r : 0;
 		goto out;
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++)
@@ -547,7 +564,7 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	if (u->in_place) {
 		r = patch_in_place(m, v, expect, &ns, u->mode);
 	} else {
-		if ((r = patch_copy(m, target, u->mode, v, expect, ns.sha)) == 0)
+		if ((r = patch_copy(m, target, u->mode, v, expect, ns.sha, NULL)) == 0)
 			r = ag_state_save(target, &ns);
 	}
 	if (r < 0)
@@ -566,5 +583,106 @@ out:
 	cl_model_free(m);
 	ag_vol_close(&vol);
 	free(tmodel);
+	return r;
+}
+
+void ag_memmodel_free(struct ag_memmodel *mm)
+{
+	for (uint32_t i = 0; i < mm->n; i++) {
+		if (mm->fds && mm->fds[i] >= 0)
+			close(mm->fds[i]);
+		if (mm->names)
+			free(mm->names[i]);
+	}
+	free(mm->fds);
+	free(mm->names);
+	free(mm->index_name);
+	json_decref(mm->index);
+	memset(mm, 0, sizeof(*mm));
+}
+
+int ag_unlock_memory(struct agent *a, const char *locked, struct ag_memmodel *mm)
+{
+	struct ag_vol vol = {.fd = -1};
+	struct ag_answer an;
+	struct cl_model *m = NULL;
+	const struct cl_volume *v;
+	uint8_t sha[CL_SHA256_LEN];
+	char nonce[33];
+	uint64_t transferred = 0;
+	double from_beta;
+	int r, fd, refused;
+
+	memset(mm, 0, sizeof(*mm));
+	/* The locked model first: a wrong path fails before the server counts a delivery. */
+	if ((r = model_open(locked, &m)) < 0)
+		goto out;
+	if ((r = ag_activate(a)) < 0 || (r = ag_check(a, 0, &an)) < 0)
+		goto out;
+	if (ag_code_status(an.code) != AX_OK) {
+		r = ax_fail(ag_code_status(an.code), "the license is not valid: %s", an.code);
+		goto out;
+	}
+	/* The volume holds original bytes too: it stays in memory like the model. */
+	if ((fd = memfd_create("corelocker-volume", MFD_CLOEXEC)) < 0) {
+		r = cl_fail_errno("key volume: memfd_create");
+		goto out;
+	}
+	if ((r = ag_fetch_key(a, NULL, fd, 20 * m->bytes + (64u << 20), nonce, &transferred, &refused)) < 0) {
+		close(fd);
+		goto out;
+	}
+	if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0 ||
+	    (r = check_asked(&vol, an.tier, an.beta)) < 0)
+		goto out;
+	v = vol.v;
+	if (vol_upgrade(v, &from_beta)) {
+		r = ax_fail(AX_VOLUME, "bad key volume: the server sent an upgrade from ratio %g, not the whole tier",
+			    from_beta);
+		goto out;
+	}
+	if ((r = check_shape(m, v)) < 0)
+		goto out;
+	mm->n = m->nshards;
+	if (!(mm->fds = calloc(mm->n, sizeof(*mm->fds))) || !(mm->names = calloc(mm->n, sizeof(*mm->names)))) {
+		mm->n = 0;
+		r = cl_fail(CL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < mm->n; i++)
+		mm->fds[i] = -1;
+	if ((r = patch_copy(m, NULL, AG_MODE_DEFAULT, v, v->locked, sha, mm->fds)) < 0)
+		goto out;
+	for (uint32_t i = 0; i < mm->n; i++)
+		if (!(mm->names[i] = strdup(m->shards[i].name))) {
+			r = cl_fail(CL_ENOMEM, "out of memory");
+			goto out;
+		}
+	mm->sharded = m->sharded;
+	if (m->sharded) {
+		const char *slash = strrchr(m->path, '/');
+		mm->index = json_deep_copy(m->index_json);
+		if (!(mm->index_name = strdup(slash ? slash + 1 : m->path)) || !mm->index) {
+			r = cl_fail(CL_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	snprintf(mm->tier, sizeof(mm->tier), "%s", v->tier);
+	snprintf(mm->model_name, sizeof(mm->model_name), "%s %s", v->model_name, v->model_version);
+	snprintf(mm->code, sizeof(mm->code), "%s", an.code);
+	mm->beta = v->beta;
+	mm->lease_expires = an.lease_expires;
+	mm->ts = an.ts;
+	if (!a->quiet)
+		fprintf(stderr,
+			"corelocker-agent: unlocked %s into memory: %s tier %s (beta %g); %zu spans, %llu bytes "
+			"restored, %llu bytes transferred\n",
+			locked, mm->model_name, v->tier, v->beta, v->n, (unsigned long long)v->bytes,
+			(unsigned long long)transferred);
+out:
+	if (r < 0)
+		ag_memmodel_free(mm);
+	cl_model_free(m);
+	ag_vol_close(&vol);
 	return r;
 }

@@ -79,6 +79,32 @@ fail:
 	return r;
 }
 
+int cl_out_open_memfd(const char *name, unsigned mode, struct cl_out **out)
+{
+	struct cl_out *o = calloc(1, sizeof(*o));
+	int r;
+
+	if (!o)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	o->fd = -1;
+	if (!(o->path = strdup(name)) || !(o->buf = malloc(BUF_SIZE))) {
+		r = cl_fail(CL_ENOMEM, "out of memory");
+		goto fail;
+	}
+	o->unnamed = 1; /* nothing to unlink: it vanishes with its last descriptor */
+	if ((o->fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0) {
+		r = cl_fail_errno("%s: memfd_create", name);
+		goto fail;
+	}
+	if (!(mode & CL_OUT_NOHASH) && (r = cl_sha_new(&o->sha)) < 0)
+		goto fail;
+	*out = o;
+	return 0;
+fail:
+	cl_out_abort(o);
+	return r;
+}
+
 static int write_all(struct cl_out *o, const uint8_t *p, size_t n)
 {
 	while (n) {
@@ -276,6 +302,17 @@ int cl_out_commit(struct cl_out *o)
 fail:
 	cl_out_abort(o);
 	return r;
+}
+
+int cl_out_release(struct cl_out *o)
+{
+	int r = flush(o), fd = o->fd;
+
+	o->fd = -1;
+	cl_out_abort(o);
+	if (r < 0)
+		close(fd);
+	return r < 0 ? r : fd;
 }
 
 void cl_out_abort(struct cl_out *o)

@@ -19,6 +19,13 @@ struct cl_out;
 /* MODE is the file mode; CL_OUT_NOHASH in it skips hashing (the caller hashes). */
 #define CL_OUT_NOHASH 0x10000u
 int cl_out_open(const char *path, unsigned mode, struct cl_out **out);
+/*
+ * An output that never gets a name: a memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING)
+ * called NAME (for /proc and messages).  cl_out_release() hands it over.
+ */
+int cl_out_open_memfd(const char *name, unsigned mode, struct cl_out **out);
+/* Flush, free O and return its descriptor (the caller owns it), or <0. */
+int cl_out_release(struct cl_out *o);
 int cl_out_write(struct cl_out *o, const void *p, size_t n);
 /* Append LEN bytes of FD from OFF (mapped at SRC) with an in-kernel copy. */
 int cl_out_copy(struct cl_out *o, const uint8_t *src, int fd, uint64_t off, uint64_t len);
