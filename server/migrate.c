@@ -32,7 +32,7 @@ static const struct table tables[] = {
 	{"models",
 	 "id, name, version, unit, scope, alpha, locked_sha256, original_sha256, key_sha256, key_bytes, "
 	 "units_finite, units_locked, shards, created_at",
-	 "itttdtttiiiiti", "id", "id"},
+	 "ittttdtttiiiti", "id", "id"},
 	{"model_keys", "model_id, sealed", "ib", "model_id", NULL},
 	{"slices", "id, model_id, sealed", "tib", "id", NULL},
 	{"tiers", "model_id, name, ratio, slice_id, units, entries, bytes, created_at, updated_at, utility, label",
