@@ -23,6 +23,7 @@
 #include "store.h"
 
 #define MAX_PARAMS 16
+#define CACHE_SIZE 96 /* statements per connection, as db_sqlite.c */
 
 /* Type OIDs (pg_type.h is a server header). */
 enum { BYTEAOID = 17, INT8OID = 20, INT4OID = 23, TEXTOID = 25, FLOAT8OID = 701 };
@@ -406,6 +407,7 @@ static void clear_result(struct pgq *q)
 	q->ran = 0;
 	q->row = -1;
 	q->nrows = 0;
+	q->changes = 0;
 	q->failed = DB_OK;
 }
 
@@ -431,8 +433,14 @@ static struct dbq *pg_q(struct db *db, const char *sql)
 			clear_bindings(d->qs[i]);
 			return &d->qs[i]->base;
 		}
+	/* The daemon has a fixed set of statements: more means SQL built per
+	 * call, which a cache keyed by address must not grow on. */
+	if (d->nq == CACHE_SIZE) {
+		log_bug("database: statement cache full");
+		return NULL;
+	}
 	if (d->nq == d->capq) {
-		size_t cap = d->capq ? d->capq * 2 : 64;
+		size_t cap = d->capq ? d->capq * 2 : 32;
 		struct pgq **qs = realloc(d->qs, cap * sizeof(*qs));
 		if (!qs)
 			return NULL;

@@ -397,6 +397,28 @@ static void test_recovery(struct db *db)
 	CHECK(scalar(db, "SELECT count(*) FROM t WHERE s = 'orphan'") == 0, "nothing of it ran; connection back");
 }
 
+/* SQL built per call must not grow the cache without bound. */
+static void test_cache_bound(void)
+{
+	struct db *c = NULL;
+	char *texts[120];
+	int cached = 0;
+
+	if (db_pg.open(dsn, 0, &c) < 0) {
+		CHECK(0, "open for the cache test");
+		return;
+	}
+	for (int i = 0; i < 120; i++) {
+		texts[i] = strdup("SELECT 1");
+		if (texts[i] && db_q(c, texts[i]))
+			cached++;
+	}
+	CHECK(cached > 16 && cached < 120, "the statement cache is bounded (%d of 120 distinct texts)", cached);
+	db_pg.close(c);
+	for (int i = 0; i < 120; i++)
+		free(texts[i]);
+}
+
 static void test_bad_login(void)
 {
 	char bad[600];
@@ -434,6 +456,7 @@ int main(void)
 	}
 	test_slice_read(db);
 	test_recovery(db);
+	test_cache_bound();
 	test_bad_login();
 	db_pg.close(db);
 	printf("%d passed, %d failed\n", passed, failed);
