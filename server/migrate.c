@@ -55,6 +55,14 @@ static int make_sql(void)
 		size_t n = strlen(tb->types);
 		char params[16 * 5] = "";
 
+		size_t cols = 1;
+
+		for (const char *c = tb->cols; *c; c++)
+			cols += *c == ',';
+		if (cols != n) { /* a table above out of step with itself */
+			log_bug("migrate: %s: %zu columns but %zu types", tb->name, cols, n);
+			return -1;
+		}
 		for (size_t i = 0; i < n; i++)
 			snprintf(params + strlen(params), sizeof(params) - strlen(params), "%s?%zu", i ? ", " : "",
 				 i + 1);
