@@ -654,9 +654,10 @@ static int64_t pg_changes(struct dbq *q)
 /*
  * BEGIN, then the write turn (the transaction-scoped advisory lock that
  * every writer of every node takes first), then the transaction's time: one
- * round trip (PQexec answers with the last statement's result).  Every write appends to the one audit chain, so writers are
- * serialised at its head anyway; taking the turn first also makes every
- * read of the transaction see each write committed before it.
+ * round trip (PQexec answers with the last statement's result).  Every
+ * write appends to the one audit chain, so writers are serialised at its
+ * head anyway; taking the turn first also makes every read of the
+ * transaction see each write committed before it.
  */
 static enum db_rc pg_begin(struct db *db)
 {
