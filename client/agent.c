@@ -435,6 +435,24 @@ static int cmd_heartbeat(struct agent *a, int argc, char **argv)
 	return ag_heartbeat(a, every);
 }
 
+/* CMD as execvp() will find it: checked before anything is fetched. */
+static int executable(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0;
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)(n ? n : 1), n ? p : ".", cmd);
+		if (access(buf, X_OK) == 0)
+			return 1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
 static int cmd_run(struct agent *a, int argc, char **argv)
 {
 	struct parsed p;
@@ -459,6 +477,9 @@ static int cmd_run(struct agent *a, int argc, char **argv)
 		return r;
 	if (access(ra.locked, R_OK) < 0)
 		return ax_fail(AX_USAGE, "%s: %s", ra.locked, strerror(errno));
+	if (!executable(ra.cmd[0]))
+		return ax_fail(AX_USAGE, "cannot start %s: no such executable%s", ra.cmd[0],
+			       strchr(ra.cmd[0], '/') ? "" : " in PATH");
 	if ((r = online(a)) < 0 || (r = ag_run(a, &ra)) < 0)
 		return r;
 	return 0;

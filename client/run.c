@@ -234,7 +234,7 @@ static void fmt_time(int64_t t, char out[32])
 /* What run knows of the license while CMD runs; STATUS set (and REASON) when CMD must stop. */
 struct watch {
 	const struct run_args *ra;
-	const struct ag_memmodel *mm;
+	char tier[65]; /* the tier CMD's model was unlocked to */
 	int64_t deadline; /* the lease lapses then (monotonic); -1: no lease */
 	int64_t interval;
 	char reason[600];
@@ -270,10 +270,10 @@ static void check(struct agent *a, struct watch *w)
 		w->status = ag_code_status(an.code);
 		return;
 	}
-	if (strcmp(an.tier, w->mm->tier)) {
+	if (strcmp(an.tier, w->tier)) {
 		snprintf(w->reason, sizeof(w->reason),
 			 "the license's tier is now '%s'; the running model was unlocked to tier '%s'", an.tier,
-			 w->mm->tier);
+			 w->tier);
 		w->status = AX_REFUSED;
 		return;
 	}
@@ -298,6 +298,7 @@ int ag_run(struct agent *a, const struct run_args *ra)
 	if (r < 0)
 		goto out;
 	model_fd = mm.sharded ? index_fd : mm.fds[0];
+	memcpy(w.tier, mm.tier, sizeof(w.tier));
 	first.lease_expires = mm.lease_expires;
 	first.ts = mm.ts;
 	renewed(&w, &first);
