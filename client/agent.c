@@ -42,7 +42,7 @@ const struct ax_row ax_table[] = {
     {AX_NOT_ACTIVATED, "not-activated", "this machine holds no seat of the license (validate)"},
     {AX_REFUSED, "refused", "the server refused for another reason (rate limit, server error, tier change)"},
     {AX_LEASE, "lease-expired",
-     "the machine's lease lapsed (LEASE_EXPIRED), or run could renew it before it lapsed"},
+     "the machine's lease lapsed (LEASE_EXPIRED), or run could not renew it before it lapsed"},
 };
 const unsigned ax_count = sizeof(ax_table) / sizeof(ax_table[0]);
 
