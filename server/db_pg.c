@@ -567,7 +567,9 @@ static enum db_rc pg_step(struct dbq *dq)
 /* Keeps the bindings, as SQLite's reset does: the statement can run again. */
 static void pg_reset(struct dbq *q)
 {
+	int64_t changes = PGQ(q)->changes; /* db.h: the last run's, after a reset too (as SQLite) */
 	clear_result(PGQ(q));
+	PGQ(q)->changes = changes;
 }
 
 /* The current row's column I, or NULL when there is none or it is NULL. */
