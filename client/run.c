@@ -66,7 +66,8 @@ static int index_memfd(const struct ag_memmodel *mm, int *out)
 		while (i < mm->n && strcmp(json_string_value(val), mm->names[i]))
 			i++;
 		if (i == mm->n)
-			return ax_fail(AX_BASE, "wrong base model: the index maps %s to an unknown shard", tensor);
+			return ax_fail(AX_BASE, "wrong base model: the index maps %s to an unknown shard",
+				       tensor);
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", mm->fds[i]);
 		json_object_set_new(wm, tensor, json_string(path));
 	}
@@ -215,8 +216,8 @@ static void stop(pid_t pid, const sigset_t *set, int64_t grace, int *st)
 	kill(pid, SIGTERM);
 	if (wait_child(pid, set, now_mono() + grace, st, &timed_out))
 		return;
-	fprintf(stderr, "corelocker-agent: CMD (pid %d) did not end within %lld s of SIGTERM: SIGKILL\n", (int)pid,
-		(long long)grace);
+	fprintf(stderr, "corelocker-agent: CMD (pid %d) did not end within %lld s of SIGTERM: SIGKILL\n",
+		(int)pid, (long long)grace);
 	kill(pid, SIGKILL);
 	while (waitpid(pid, st, 0) < 0 && errno == EINTR)
 		;
@@ -234,7 +235,7 @@ static void fmt_time(int64_t t, char out[32])
 /* What run knows of the license while CMD runs; STATUS set (and REASON) when CMD must stop. */
 struct watch {
 	const struct run_args *ra;
-	char tier[65]; /* the tier CMD's model was unlocked to */
+	char tier[65];	  /* the tier CMD's model was unlocked to */
 	int64_t deadline; /* the lease lapses then (monotonic); -1: no lease */
 	int64_t interval;
 	char reason[600];
@@ -258,7 +259,8 @@ static void check(struct agent *a, struct watch *w)
 		/* Not an answer about the license: keep going while the lease holds. */
 		if (w->deadline >= 0 && now_mono() >= w->deadline) {
 			snprintf(w->reason, sizeof(w->reason),
-				 "the lease lapsed: no heartbeat got through in time (last: %s)", cl_errmsg());
+				 "the lease lapsed: no heartbeat got through in time (last: %s)",
+				 cl_errmsg());
 			w->status = AX_LEASE;
 		} else {
 			fprintf(stderr, "corelocker-agent: %s; trying again\n", cl_errmsg());
@@ -272,8 +274,8 @@ static void check(struct agent *a, struct watch *w)
 	}
 	if (strcmp(an.tier, w->tier)) {
 		snprintf(w->reason, sizeof(w->reason),
-			 "the license's tier is now '%s'; the running model was unlocked to tier '%s'", an.tier,
-			 w->tier);
+			 "the license's tier is now '%s'; the running model was unlocked to tier '%s'",
+			 an.tier, w->tier);
 		w->status = AX_REFUSED;
 		return;
 	}
@@ -340,7 +342,8 @@ int ag_run(struct agent *a, const struct run_args *ra)
 		}
 		check(a, &w);
 		if (w.status) {
-			fprintf(stderr, "corelocker-agent: stopping %s (pid %d): %s\n", ra->cmd[0], (int)pid, w.reason);
+			fprintf(stderr, "corelocker-agent: stopping %s (pid %d): %s\n", ra->cmd[0], (int)pid,
+				w.reason);
 			stop(pid, &set, ra->grace, &st);
 			a->exit_status = w.status;
 			break;
