@@ -21,7 +21,8 @@ struct cl_out;
 int cl_out_open(const char *path, unsigned mode, struct cl_out **out);
 /*
  * An output that never gets a name: a memfd (MFD_CLOEXEC | MFD_ALLOW_SEALING)
- * called NAME (for /proc and messages).  cl_out_release() hands it over.
+ * called NAME (for /proc and messages); of MODE only CL_OUT_NOHASH counts.
+ * cl_out_release() hands it over.
  */
 int cl_out_open_memfd(const char *name, unsigned mode, struct cl_out **out);
 /* Flush, free O and return its descriptor (the caller owns it), or <0. */
