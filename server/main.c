@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -54,6 +55,9 @@ static void usage(FILE *f)
 		   "       corelockerd audit-verify -c CONF   verify the audit log's keyed hash chain\n"
 		   "       corelockerd token-create -c CONF [--scope admin|read] [--expires TIME] NAME\n"
 		   "                                          add an admin token (printed once)\n"
+		   "       corelockerd migrate -c CONF --from sqlite:PATH\n"
+		   "                                          copy a single-node database into the configured\n"
+		   "                                          PostgreSQL one, verified\n"
 		   "default CONF: %s\n",
 		   DEFAULT_CONF);
 }
@@ -115,15 +119,62 @@ out:
 	return r;
 }
 
+/* A password in the DSN would show wherever the configuration does. */
+static int dsn_has_password(const char *dsn)
+{
+	const char *at = strchr(dsn, '@'), *scheme = strstr(dsn, "://");
+
+	if (strcasestr(dsn, "password"))
+		return 1;
+	/* postgresql://user:secret@host/db */
+	return scheme && at && memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) != NULL;
+}
+
+/* Where the configured database is, for messages: a path or the DSN. */
+static const char *db_where(const struct config *c)
+{
+	return c->backend == BACKEND_POSTGRESQL ? c->dsn : c->database;
+}
+
 static int load_config(const char *path)
 {
+	const struct config *c;
 	char why[600];
 
 	if (config_load(path, &srv.cfg, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		return -1;
 	}
-	return 0;
+	c = srv.cfg;
+	if (c->backend == BACKEND_POSTGRESQL) {
+		if (!*c->dsn) {
+			log_err("%s: [storage] backend = postgresql needs a dsn", path);
+			return -1;
+		}
+		if (dsn_has_password(c->dsn)) {
+			log_err("%s: [storage] dsn holds a password; put it in a passfile ([storage] passfile) "
+				"or PGPASSWORD instead",
+				path);
+			return -1;
+		}
+		if (*c->passfile && setenv("PGPASSFILE", c->passfile, 1) < 0)
+			return -1;
+	}
+	return store_init(config_backends[c->backend], db_where(c));
+}
+
+/* Entries in the audit log: 0 on a database nobody initialized, -1 on error. */
+static int64_t audit_entries(struct db *db)
+{
+	static const char sql[] = "SELECT count(*) FROM audit";
+	struct dbq *q = db_q(db, sql);
+	int64_t n = -1;
+
+	if (q && db_step(q) == DB_ROW)
+		n = db_int(q, 0);
+	if (q)
+		db_reset(q);
+	return n;
 }
 
 /* ---- init ---- */
@@ -152,41 +203,49 @@ static int cmd_init(const char *conf)
 {
 	const struct config *c;
 	char token[TOKEN_LEN + 1];
-	sqlite3 *db = NULL;
+	struct db *db = NULL;
 	struct stat st;
 	int r = 1;
 
 	if (load_config(conf) < 0)
 		return 1;
 	c = srv.cfg;
-	if (stat(c->database, &st) == 0 || stat(c->signing_key, &st) == 0 || stat(c->master_key, &st) == 0) {
-		log_err("already initialized: %s, %s or %s exists; refusing to overwrite", c->database, c->signing_key,
+	if ((c->backend == BACKEND_SQLITE && stat(c->database, &st) == 0) || stat(c->signing_key, &st) == 0 ||
+	    stat(c->master_key, &st) == 0) {
+		log_err("already initialized: %s, %s or %s exists; refusing to overwrite", db_where(c), c->signing_key,
 			c->master_key);
 		return 1;
 	}
 	umask(077);
+	if (store_open(1, &db) < 0)
+		goto fail_db;
+	if (audit_entries(db) != 0) {
+		log_err("already initialized: the database %s holds an audit log; refusing to overwrite", db_where(c));
+		store_close(db);
+		return 1;
+	}
 	if (cl_signkey_generate(c->signing_key) < 0) {
 		log_err("%s", cl_errmsg());
-		return 1;
+		goto fail_db;
 	}
 	if (write_master(c->master_key) < 0 || server_load_master(c->master_key) < 0)
 		goto fail;
-	if (store_open(c->database, 1, &db) < 0)
-		goto fail;
-	if (store_begin(db) != SQLITE_OK || auth_token_create(db, "admin", SCOPE_ADMIN, -1, token, NULL) < 0 ||
-	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != SQLITE_OK)
+	if (store_begin(db) != DB_OK || auth_token_create(db, "admin", SCOPE_ADMIN, -1, token, NULL) < 0 ||
+	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != DB_OK)
 		goto fail;
 	store_close(db);
 	printf("created %s\ncreated %s (Ed25519 signing key)\ncreated %s (master key)\n"
 	       "the first admin token follows; it is shown only once:\n%s\n",
-	       c->database, c->signing_key, c->master_key, token);
+	       db_where(c), c->signing_key, c->master_key, token);
 	OPENSSL_cleanse(token, sizeof(token));
 	return 0;
 fail:
-	store_close(db);
-	unlink(c->database);
 	unlink(c->signing_key);
 	unlink(c->master_key);
+fail_db:
+	store_close(db);
+	if (c->backend == BACKEND_SQLITE)
+		unlink(c->database);
 	return r;
 }
 
@@ -225,7 +284,10 @@ static int cmd_check(const char *conf)
 	bad |= check_file("[server] tls_key", c->tls_key, 1);
 	bad |= check_file("[keys] signing_key", c->signing_key, 1);
 	bad |= check_file("[keys] master_key", c->master_key, 1);
-	bad |= check_file("[storage] database", c->database, 0);
+	if (c->backend == BACKEND_SQLITE)
+		bad |= check_file("[storage] database", c->database, 0);
+	if (*c->passfile)
+		bad |= check_file("[storage] passfile", c->passfile, 1);
 	if (*c->user && !getpwnam(c->user)) {
 		log_err("[server] user %s: no such user", c->user);
 		bad = -1;
@@ -245,16 +307,16 @@ static int cmd_check(const char *conf)
 static int cmd_audit_verify(const char *conf)
 {
 	struct audit_status st;
-	sqlite3 *db;
+	struct db *db;
 	int r;
 
 	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
-	    store_open(srv.cfg->database, 0, &db) < 0)
+	    store_open(0, &db) < 0)
 		return 1;
 	r = audit_verify(db, &st);
 	store_close(db);
 	if (r < 0) {
-		log_err("%s: cannot read the audit log", srv.cfg->database);
+		log_err("%s: cannot read the audit log", db_where(srv.cfg));
 		return 1;
 	}
 	if (r > 0) {
@@ -270,7 +332,7 @@ static int cmd_token_create(const char *conf, const char *name, const char *scop
 	char token[TOKEN_LEN + 1];
 	int scope = auth_scope(scope_s ? scope_s : "admin");
 	int64_t exp = exp_s ? cl_time_parse(exp_s) : -1;
-	sqlite3 *db;
+	struct db *db;
 	int r = 1;
 
 	if (!name || !*name || strlen(name) > TOKEN_NAME_MAX || !text_ok(name)) {
@@ -283,10 +345,10 @@ static int cmd_token_create(const char *conf, const char *name, const char *scop
 		return 2;
 	}
 	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
-	    store_open(srv.cfg->database, 0, &db) < 0)
+	    store_open(0, &db) < 0)
 		return 1;
-	if (store_begin(db) == SQLITE_OK && auth_token_create(db, name, scope, exp, token, NULL) == 0 &&
-	    audit_append(db, "cli", "token.create", name, NULL) == 0 && store_commit(db) == SQLITE_OK) {
+	if (store_begin(db) == DB_OK && auth_token_create(db, name, scope, exp, token, NULL) == 0 &&
+	    audit_append(db, "cli", "token.create", name, NULL) == 0 && store_commit(db) == DB_OK) {
 		printf("%s\n", token);
 		r = 0;
 	}
@@ -389,7 +451,7 @@ static int cmd_serve(const char *conf)
 	char *cert = NULL, *key = NULL, where[96], *dcopy = NULL;
 	size_t keylen = 0;
 	sigset_t set;
-	sqlite3 *db = NULL;
+	struct db *db = NULL;
 	int fd = -1, sig, r = 1;
 
 	if (load_config(conf) < 0)
@@ -419,15 +481,14 @@ static int cmd_serve(const char *conf)
 		goto out;
 	sweep_spool(srv.spool);
 	/* Open (and migrate) once here, so that a bad database fails the start. */
-	if (store_open(c->database, 0, &db) < 0)
+	if (store_open(0, &db) < 0)
 		goto out;
 	if (audit_key_chain(db) < 0) {
-		log_err("%s: cannot key the audit chain", c->database);
+		log_err("%s: cannot key the audit chain", db_where(c));
 		store_close(db);
 		goto out;
 	}
 	store_close(db);
-	store_init(c->database);
 	/* Block the stop signals in every thread; the main thread waits for them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -468,14 +529,58 @@ out:
 	return r;
 }
 
+static int cmd_migrate(const char *conf, const char *from)
+{
+	if (!from) {
+		log_err("migrate needs --from sqlite:PATH");
+		return 2;
+	}
+	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0)
+		return 1;
+	return migrate_from(from);
+}
+
+/* What the command line said. */
+struct args {
+	const char *conf, *arg, *scope, *expires, *from;
+};
+
+static int run_serve(const struct args *a) { return cmd_serve(a->conf); }
+static int run_init(const struct args *a) { return cmd_init(a->conf); }
+static int run_check(const struct args *a) { return cmd_check(a->conf); }
+static int run_audit_verify(const struct args *a) { return cmd_audit_verify(a->conf); }
+static int run_token_create(const struct args *a) { return cmd_token_create(a->conf, a->arg, a->scope, a->expires); }
+static int run_migrate(const struct args *a) { return cmd_migrate(a->conf, a->from); }
+static int run_dump_config(const struct args *a)
+{
+	(void)a;
+	config_dump(stdout);
+	return 0;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(const struct args *a);
+} commands[] = {
+	{"serve", run_serve},
+	{"init", run_init},
+	{"check-config", run_check},
+	{"dump-config", run_dump_config},
+	{"audit-verify", run_audit_verify},
+	{"token-create", run_token_create},
+	{"migrate", run_migrate},
+};
+
 int main(int argc, char **argv)
 {
-	const char *conf = DEFAULT_CONF, *cmd = "serve", *arg = NULL, *scope = NULL, *expires = NULL;
+	struct args a = {.conf = DEFAULT_CONF};
+	const char *cmd = "serve";
+	const struct command *c = NULL;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
 		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
-			conf = argv[++i];
+			a.conf = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -483,38 +588,31 @@ int main(int argc, char **argv)
 			printf("corelockerd %s\n", PACKAGE_VERSION);
 			return 0;
 		} else if (!strcmp(argv[i], "--scope") && i + 1 < argc) {
-			scope = argv[++i];
+			a.scope = argv[++i];
 		} else if (!strcmp(argv[i], "--expires") && i + 1 < argc) {
-			expires = argv[++i];
+			a.expires = argv[++i];
+		} else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
+			a.from = argv[++i];
 		} else if (!strcmp(argv[i], "--debug")) {
 			log_threshold = LOG_DEBUG;
 		} else if (argv[i][0] != '-' && !strcmp(cmd, "serve") && i == 1) {
 			cmd = argv[i];
-		} else if (argv[i][0] != '-' && !arg) {
-			arg = argv[i];
+		} else if (argv[i][0] != '-' && !a.arg) {
+			a.arg = argv[i];
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!strcmp(cmd, "serve"))
-		r = cmd_serve(conf);
-	else if (!strcmp(cmd, "init"))
-		r = cmd_init(conf);
-	else if (!strcmp(cmd, "check-config"))
-		r = cmd_check(conf);
-	else if (!strcmp(cmd, "dump-config")) {
-		config_dump(stdout);
-		r = 0;
-	} else if (!strcmp(cmd, "audit-verify"))
-		r = cmd_audit_verify(conf);
-	else if (!strcmp(cmd, "token-create"))
-		r = cmd_token_create(conf, arg, scope, expires);
-	else {
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, cmd))
+			c = &commands[i];
+	if (!c) {
 		fprintf(stderr, "corelockerd: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
 	}
+	r = c->run(&a);
 	cl_signkey_free(srv.sk);
 	free(srv.pub_pem);
 	free(srv.spool);
