@@ -94,7 +94,8 @@ post() {
 		--data-binary "$2" "$1"
 }
 BODY="{\"license_key\":\"$KEY\",\"fingerprint\":\"$FP\",\"nonce\":\"$NONCE\"}"
-[ "$(post "${NURL[1]}/v1/activate" "$BODY" "$T/act.json")" = 200 ] || die "activate: $(cat "$T/act.json")"
+[ "$(post "${NURL[1]}/v1/activate" "{\"license_key\":\"$KEY\",\"fingerprint\":\"$FP\"}" "$T/act.json")" = 200 ] ||
+	die "activate: $(cat "$T/act.json")"
 declare -A ROUTE=([validate]=/v1/validate [key-10k]=/v1/key)
 for p in $payloads; do
 	[ -n "${ROUTE[$p]:-}" ] || die "-l: unknown payload $p (validate, key-10k)"

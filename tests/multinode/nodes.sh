@@ -68,7 +68,7 @@ mn_start() {
 	NPID[$i]=$!
 	for _ in $(seq 1 1200); do
 		local p
-		p=$(tail -n +"$from" "$log" | grep -o 'listening on https://127.0.0.1:[0-9]*' | tail -n 1 | sed 's/.*://')
+		p=$(tail -n +"$from" "$log" | grep -o 'listening on https://127.0.0.1:[0-9]*' | tail -n 1 | sed 's/.*://') || true
 		if [ -n "$p" ]; then
 			NPORT[$i]=$p
 			NURL[$i]=https://127.0.0.1:$p
