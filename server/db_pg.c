@@ -23,6 +23,7 @@
 #include "store.h"
 
 #define MAX_PARAMS 16
+#define CACHE_SIZE 96 /* statements per connection, as db_sqlite.c */
 
 /* Type OIDs (pg_type.h is a server header). */
 enum { BYTEAOID = 17, INT8OID = 20, INT4OID = 23, TEXTOID = 25, FLOAT8OID = 701 };
@@ -43,9 +44,9 @@ struct pg {
 	char where[192]; /* host:port/dbname, for the logs: never the conninfo */
 	struct pgq **qs;
 	size_t nq, capq;
-	int in_tx;     /* between begin and commit or rollback */
-	int tx_lost;   /* the connection broke inside that transaction */
-	int down;      /* the last reconnect failed (logged once) */
+	int in_tx;   /* between begin and commit or rollback */
+	int tx_lost; /* the connection broke inside that transaction */
+	int down;    /* the last reconnect failed (logged once) */
 	int64_t tx_now;
 	time_t no_reset_until;
 	char err[512];
@@ -54,20 +55,23 @@ struct pg {
 struct pgq {
 	struct dbq base;
 	const char *key; /* the caller's SQL text: the cache key */
-	char *sql;       /* rewritten to $N */
+	char *sql;	 /* rewritten to $N */
 	int nparams;
 	Oid types[MAX_PARAMS];
 	const char *vals[MAX_PARAMS];
 	int lens[MAX_PARAMS], fmts[MAX_PARAMS];
 	char *buf[MAX_PARAMS];
 	size_t cap[MAX_PARAMS];
-	int bad;         /* a bind failed: the next step fails */
+	int bad; /* a bind failed: the next step fails */
 	PGresult *res;
 	int ran, row, nrows;
 	enum db_rc failed; /* the run's error, answered again until reset */
 	int64_t changes;
-	unsigned char *blob;
-	size_t blobcap;
+	/* col_blob's decoded columns of the current row (PQunescapeBytea),
+	 * each valid until the row changes, as db.h promises */
+	unsigned char **blobs;
+	size_t *bloblens;
+	int nblobs;
 };
 
 #define PG(db) ((struct pg *)(db))
@@ -135,7 +139,7 @@ static void notice(void *arg, const char *msg)
 /* Per-session settings; again after every reconnect. */
 static int session_setup(struct pg *d)
 {
-	PGresult *res = PQexec(d->conn, "SET TIME ZONE 'UTC'; SET bytea_output = 'hex'");
+	PGresult *res = PQexec(d->conn, "SET TIME ZONE 'UTC'");
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
@@ -235,8 +239,8 @@ static int migrate(struct pg *d)
 	version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (version > (long)last->version) {
-		log_err("database %s: schema version %ld is newer than this corelockerd (%u)", d->where, version,
-			last->version);
+		log_err("database %s: schema version %ld is newer than this corelockerd (%u)", d->where,
+			version, last->version);
 		goto out;
 	}
 	for (unsigned i = 0; i < store_nmigrations_pg; i++) {
@@ -251,8 +255,8 @@ static int migrate(struct pg *d)
 			goto out;
 		if (run(d, m->sql, m->name) != DB_OK)
 			goto undo;
-		res = PQexecParams(d->conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2, NULL,
-				   vals, NULL, NULL, 0);
+		res = PQexecParams(d->conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2,
+				   NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fail(d, res, m->name);
 			PQclear(res);
@@ -274,6 +278,14 @@ out:
 	return ret;
 }
 
+static void free_blobs(struct pgq *q)
+{
+	for (int i = 0; i < q->nblobs; i++) {
+		PQfreemem(q->blobs[i]);
+		q->blobs[i] = NULL;
+	}
+}
+
 static void pgq_free(struct pgq *q)
 {
 	if (!q)
@@ -281,7 +293,9 @@ static void pgq_free(struct pgq *q)
 	PQclear(q->res);
 	for (int i = 0; i < MAX_PARAMS; i++)
 		free(q->buf[i]);
-	free(q->blob);
+	free_blobs(q);
+	free(q->blobs);
+	free(q->bloblens);
 	free(q->sql);
 	free(q);
 }
@@ -303,7 +317,8 @@ static int pg_open(const char *where, int create, struct db **out)
 {
 	/* Later keywords win, and the expanded conninfo comes last: these are
 	 * defaults that the DSN may override. */
-	static const char *const kw[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
+	static const char *const kw[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
+					 NULL};
 	const char *vals[] = {"5", "corelockerd", "UTF8", where, NULL};
 	struct pg *d;
 
@@ -321,8 +336,8 @@ static int pg_open(const char *where, int create, struct db **out)
 		 PQport(d->conn) ? PQport(d->conn) : "?", PQdb(d->conn) ? PQdb(d->conn) : "?");
 	if (PQstatus(d->conn) != CONNECTION_OK) {
 		set_err(d, PQerrorMessage(d->conn));
-		log_err("database %s (user %s): cannot connect: %s", d->where, PQuser(d->conn) ? PQuser(d->conn) : "?",
-			d->err);
+		log_err("database %s (user %s): cannot connect: %s", d->where,
+			PQuser(d->conn) ? PQuser(d->conn) : "?", d->err);
 		pg_close(&d->base);
 		return -1;
 	}
@@ -387,11 +402,13 @@ static char *rewrite(const char *sql, int *nparams)
 
 static void clear_result(struct pgq *q)
 {
+	free_blobs(q);
 	PQclear(q->res);
 	q->res = NULL;
 	q->ran = 0;
 	q->row = -1;
 	q->nrows = 0;
+	q->changes = 0;
 	q->failed = DB_OK;
 }
 
@@ -417,8 +434,14 @@ static struct dbq *pg_q(struct db *db, const char *sql)
 			clear_bindings(d->qs[i]);
 			return &d->qs[i]->base;
 		}
+	/* The daemon has a fixed set of statements: more means SQL built per
+	 * call, which a cache keyed by address must not grow on. */
+	if (d->nq == CACHE_SIZE) {
+		log_bug("database: statement cache full");
+		return NULL;
+	}
 	if (d->nq == d->capq) {
-		size_t cap = d->capq ? d->capq * 2 : 64;
+		size_t cap = d->capq ? d->capq * 2 : 32;
 		struct pgq **qs = realloc(d->qs, cap * sizeof(*qs));
 		if (!qs)
 			return NULL;
@@ -514,6 +537,7 @@ static enum db_rc pg_step(struct dbq *dq)
 	if (q->ran) {
 		if (q->failed != DB_OK)
 			return q->failed;
+		free_blobs(q);
 		return ++q->row < q->nrows ? DB_ROW : DB_DONE;
 	}
 	q->ran = 1;
@@ -583,51 +607,35 @@ static const char *pg_col_text(struct dbq *q, int i)
 	return v ? v : "";
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* bytea's text form is "\x" and hex (bytea_output = 'hex', set per session);
- * decoded into a buffer of the statement. */
+/* bytea's text form (hex, or the old escape form where a server's
+ * bytea_output says so), decoded once per row and column. */
 static const void *pg_col_blob(struct dbq *dq, int i, size_t *n)
 {
 	struct pgq *q = PGQ(dq);
 	const char *v = cell(q, i);
-	size_t len, out;
 
 	*n = 0;
 	if (!v)
 		return NULL;
-	len = strlen(v);
-	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2) {
-		log_bug("database: column %d is not bytea in hex form", i);
+	if (i >= q->nblobs) {
+		int nf = PQnfields(q->res);
+		unsigned char **b = realloc(q->blobs, (size_t)nf * sizeof(*b));
+		size_t *l = b ? realloc(q->bloblens, (size_t)nf * sizeof(*l)) : NULL;
+		if (b)
+			q->blobs = b;
+		if (!l)
+			return NULL;
+		q->bloblens = l;
+		for (int k = q->nblobs; k < nf; k++)
+			q->blobs[k] = NULL;
+		q->nblobs = nf;
+	}
+	if (!q->blobs[i] && !(q->blobs[i] = PQunescapeBytea((const unsigned char *)v, &q->bloblens[i]))) {
+		log_bug("database: column %d: cannot decode bytea", i);
 		return NULL;
 	}
-	out = (len - 2) / 2;
-	if (q->blobcap < out + 1) {
-		unsigned char *b = realloc(q->blob, out + 1);
-		if (!b)
-			return NULL;
-		q->blob = b;
-		q->blobcap = out + 1;
-	}
-	for (size_t k = 0; k < out; k++) {
-		int hi = hexval((unsigned char)v[2 + 2 * k]), lo = hexval((unsigned char)v[3 + 2 * k]);
-		if (hi < 0 || lo < 0) {
-			log_bug("database: column %d: bad hex in bytea", i);
-			return NULL;
-		}
-		q->blob[k] = (unsigned char)(hi << 4 | lo);
-	}
-	*n = out;
-	return q->blob;
+	*n = q->bloblens[i];
+	return q->blobs[i];
 }
 
 static int pg_col_null(struct dbq *dq, int i)
@@ -647,9 +655,10 @@ static int64_t pg_changes(struct dbq *q)
 /*
  * BEGIN, then the write turn (the transaction-scoped advisory lock that
  * every writer of every node takes first), then the transaction's time: one
- * round trip.  Every write appends to the one audit chain, so writers are
- * serialised at its head anyway; taking the turn first also makes every
- * read of the transaction see each write committed before it.
+ * round trip (PQexec answers with the last statement's result).  Every
+ * write appends to the one audit chain, so writers are serialised at its
+ * head anyway; taking the turn first also makes every read of the
+ * transaction see each write committed before it.
  */
 static enum db_rc pg_begin(struct db *db)
 {
@@ -663,8 +672,10 @@ static enum db_rc pg_begin(struct db *db)
 	}
 	if ((rc = ensure(d)) != DB_OK)
 		return rc;
-	res = PQexec(d->conn,
-		     "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_WRITE "), floor(extract(epoch FROM now()))");
+	/* The clock is read after the lock: now() would be the time of BEGIN,
+	 * before the wait, and the audit's times would then go backwards. */
+	res = PQexec(d->conn, "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_WRITE "); "
+			      "SELECT 0, floor(extract(epoch FROM clock_timestamp()))");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		rc = fail(d, res, "begin");
 		PQclear(res);
@@ -767,8 +778,8 @@ static int pg_slice_read(struct db *db, const char *id, int64_t off, void *buf, 
 		return -1;
 	snprintf(from, sizeof(from), "%" PRId64, off + 1);
 	snprintf(count, sizeof(count), "%zu", n);
-	res = PQexecParams(d->conn, "SELECT substring(sealed FROM $2 FOR $3) FROM slices WHERE id = $1", 3, types,
-			   vals, NULL, fmts, 1);
+	res = PQexecParams(d->conn, "SELECT substring(sealed FROM $2 FOR $3) FROM slices WHERE id = $1", 3,
+			   types, vals, NULL, fmts, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail(d, res, "slice read");
 	else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && (size_t)PQgetlength(res, 0, 0) == n) {
@@ -793,29 +804,29 @@ static const char *pg_errmsg(struct db *db)
 }
 
 const struct db_driver db_pg = {
-	.name = "postgresql",
-	.open = pg_open,
-	.close = pg_close,
-	.q = pg_q,
-	.bind_int = pg_bind_int,
-	.bind_double = pg_bind_double,
-	.bind_text = pg_bind_text,
-	.bind_blob = pg_bind_blob,
-	.bind_null = pg_bind_null,
-	.step = pg_step,
-	.reset = pg_reset,
-	.col_int = pg_col_int,
-	.col_double = pg_col_double,
-	.col_text = pg_col_text,
-	.col_blob = pg_col_blob,
-	.col_null = pg_col_null,
-	.changes = pg_changes,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.reset_all = pg_reset_all,
-	.now = pg_now,
-	.slice_read = pg_slice_read,
-	.exec = pg_exec,
-	.errmsg = pg_errmsg,
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .q = pg_q,
+    .bind_int = pg_bind_int,
+    .bind_double = pg_bind_double,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .reset = pg_reset,
+    .col_int = pg_col_int,
+    .col_double = pg_col_double,
+    .col_text = pg_col_text,
+    .col_blob = pg_col_blob,
+    .col_null = pg_col_null,
+    .changes = pg_changes,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .reset_all = pg_reset_all,
+    .now = pg_now,
+    .slice_read = pg_slice_read,
+    .exec = pg_exec,
+    .errmsg = pg_errmsg,
 };

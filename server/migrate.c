@@ -32,15 +32,17 @@ static const struct table tables[] = {
 	{"models",
 	 "id, name, version, unit, scope, alpha, locked_sha256, original_sha256, key_sha256, key_bytes, "
 	 "units_finite, units_locked, shards, created_at",
-	 "itttdtttiiiiti", "id", "id"},
+	 "ittttdtttiiiti", "id", "id"},
 	{"model_keys", "model_id, sealed", "ib", "model_id", NULL},
 	{"slices", "id, model_id, sealed", "tib", "id", NULL},
 	{"tiers", "model_id, name, ratio, slice_id, units, entries, bytes, created_at, updated_at, utility, label",
 	 "itdtiiiiidt", "model_id, name", NULL},
 	{"licenses",
-	 "id, key_hash, model_id, tier, customer, status, expires_at, max_machines, created_at, updated_at",
-	 "ibitttiiii", "id", "id"},
-	{"machines", "id, license_id, fingerprint, hostname, activated_at, last_seen", "iittii", "id", "id"},
+	 "id, key_hash, model_id, tier, customer, status, expires_at, max_machines, created_at, updated_at, "
+	 "lease_seconds, floating, max_checkout",
+	 "ibitttiiiiiii", "id", "id"},
+	{"machines", "id, license_id, fingerprint, hostname, activated_at, last_seen, lease_expires, checkout_until",
+	 "iittiiii", "id", "id"},
 	{"audit", "seq, ts, actor, action, target, detail, prev_hash, hash, mac", "iittttttt", "seq", NULL},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
@@ -55,6 +57,14 @@ static int make_sql(void)
 		size_t n = strlen(tb->types);
 		char params[16 * 5] = "";
 
+		size_t cols = 1;
+
+		for (const char *c = tb->cols; *c; c++)
+			cols += *c == ',';
+		if (cols != n) { /* a table above out of step with itself */
+			log_bug("migrate: %s: %zu columns but %zu types", tb->name, cols, n);
+			return -1;
+		}
 		for (size_t i = 0; i < n; i++)
 			snprintf(params + strlen(params), sizeof(params) - strlen(params), "%s?%zu", i ? ", " : "",
 				 i + 1);
@@ -68,14 +78,7 @@ static int make_sql(void)
 
 static int64_t count_rows(struct db *db, size_t t)
 {
-	struct dbq *q = db_q(db, sql_count[t]);
-	int64_t n = -1;
-
-	if (q && db_step(q) == DB_ROW)
-		n = db_int(q, 0);
-	if (q)
-		db_reset(q);
-	return n;
+	return db_scalar(db_q(db, sql_count[t]));
 }
 
 /* Bind column I of the source row to parameter I+1 of the insert, by type. */
