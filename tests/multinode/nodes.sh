@@ -22,7 +22,7 @@
 . "$top_srcdir/tests/pg/cluster.sh"
 
 declare -a NPID NPORT NURL
-HPID= HURL= TOKEN=
+HPID='' HURL='' TOKEN=''
 
 mn_pg_start() {
 	pg_cluster_start "$T/pg" > "$T/pg.start.log" 2>&1 || return 1
