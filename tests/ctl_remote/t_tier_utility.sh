@@ -10,12 +10,6 @@ agent_setup
 mk m 0.05 1
 push m
 export CORELOCKER_TOKEN="$TOKEN"
-c() {
-	local tag=$1
-	shift
-	RC=0
-	"$CTL" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
-}
 
 # ---- set with corelockerctl ----
 U=$("$PY" -c 'print(71.25 + 0.5)')
@@ -72,6 +66,11 @@ c = sqlite3.connect(sys.argv[1])
 c.executescript("""
 ALTER TABLE tiers DROP COLUMN utility;
 ALTER TABLE tiers DROP COLUMN label;
+ALTER TABLE licenses DROP COLUMN lease_seconds;
+ALTER TABLE licenses DROP COLUMN floating;
+ALTER TABLE licenses DROP COLUMN max_checkout;
+ALTER TABLE machines DROP COLUMN lease_expires;
+ALTER TABLE machines DROP COLUMN checkout_until;
 PRAGMA user_version = 3;
 """)
 PYEOF

@@ -112,6 +112,11 @@ ALTER TABLE tokens DROP COLUMN scope;
 ALTER TABLE tokens DROP COLUMN expires_at;
 ALTER TABLE tiers DROP COLUMN utility;
 ALTER TABLE tiers DROP COLUMN label;
+ALTER TABLE licenses DROP COLUMN lease_seconds;
+ALTER TABLE licenses DROP COLUMN floating;
+ALTER TABLE licenses DROP COLUMN max_checkout;
+ALTER TABLE machines DROP COLUMN lease_expires;
+ALTER TABLE machines DROP COLUMN checkout_until;
 PRAGMA user_version = 1;
 """)
 PYEOF
