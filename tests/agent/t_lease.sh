@@ -110,6 +110,18 @@ run_agent n2 checkout --ttl 0 -o "$T/n.clvol" --license "$KEY" --fingerprint fp-
 refused 2 n2 "--ttl 0"
 ok "checkout: CHECKOUT_DISABLED (exit 15) and --ttl 0 (exit 2) are refused with one line and no file"
 
+# ---- heartbeat refusals: one line each, its own status ----
+openssl genpkey -algorithm ed25519 -out "$T/other.key" 2>/dev/null && openssl pkey -in "$T/other.key" -pubout -out "$T/other.pem" ||
+	fail "openssl genpkey"
+run_agent h1 heartbeat --license "$KEY" --fingerprint fp-N --server-key "$T/other.pem"
+refused 5 h1 "a heartbeat answer signed by another key"
+run_agent h2 heartbeat --license clk_0000000000000000000000000000000000000000 --fingerprint fp-N
+refused 10 h2 "a heartbeat for an unknown license"
+grep -qx "NOT_FOUND lease_expires=none" "$T/h2.out" || fail "unknown license: $(cat "$T/h2.out")"
+run_agent h3 heartbeat --license "$KEY" --fingerprint fp-N --every 0
+refused 2 h3 "--every 0"
+ok "heartbeat: a foreign signature (5), an unknown license (10), --every 0 (2): one line each"
+
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" || fail "audit-verify: $(cat "$T/av")"
 grep -q "^audit chain ok" "$T/av" || fail "audit-verify: $(cat "$T/av")"
 ok "the audit chain verifies after the moves, lapses and checkouts"
