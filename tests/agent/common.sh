@@ -12,7 +12,7 @@ write_conf() {
 	mkdir -p "$T/var"
 	{
 		printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\nthreads = 4\n'
-		printf '[storage]\ndatabase = var/corelockerd.db\n'
+		storage_conf
 		printf '[keys]\nsigning_key = var/signing.key\nmaster_key = var/master.key\n'
 		printf '[limits]\nmax_body = 256M\nrate = 0\nactivate_rate = 0\nlicense_rate = 0\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
