@@ -1,82 +1,90 @@
-# cluster.sh - a private PostgreSQL cluster for one test, sourced by shell tests.
+# cluster.sh - a private PostgreSQL cluster for tests, sourced by shell tests.
 #
-#   pg_cluster_start DIR   initdb into DIR/data (unless a cluster is already
-#                          there) and start it on the Unix socket DIR/sock only
-#                          (no TCP); exports CL_PG_DSN, CL_PG_SOCK, CL_PG_BIN.
-#   pg_cluster_stop DIR    stop it (fast shutdown); DIR itself is kept.
+#   pg_cluster_check        0 when initdb/pg_ctl are there; else prints why
+#                           and returns 1 (callers: pg_cluster_check || exit 77)
+#   pg_cluster_start DIR    initdb into DIR/data on first use (trust, superuser
+#                           postgres), then start it with its Unix socket in
+#                           DIR/sock and no TCP listener; waits until it
+#                           accepts connections.  Exports
+#                           CL_PG_DSN="host=DIR/sock user=postgres dbname=postgres"
+#                           and CL_PG_SOCK=DIR/sock.  Starting a stopped
+#                           cluster again keeps its data.
+#   pg_cluster_stop DIR     fast shutdown; no-op when it is not running.
+#                           The caller removes DIR.
 #
-# Both return non-zero with one line on stderr when PostgreSQL is missing or
-# will not start; a caller turns that into a SKIP (exit 77) with the reason.
-# initdb refuses root: as root the cluster runs as CL_PG_USER (default
-# corelocker-test, created by scripts/setup.sh), which then owns DIR.
+# PostgreSQL refuses to run as root: as root the cluster runs as
+# $PG_CLUSTER_USER (default nobody), DIR is chowned to it, and DIR's
+# ancestors get o+x (search, not listing) so that it can reach DIR.
+# Keep DIR short: a socket path has at most 107 bytes.
 
-# The newest server binaries (Debian keeps them off PATH).
-pg_bindir() {
-	local d
-	if [ -n "${CL_PG_BIN:-}" ]; then
-		echo "$CL_PG_BIN"
+PG_CLUSTER_USER=${PG_CLUSTER_USER:-nobody}
+
+# The server binaries: on PATH, else Debian's versioned folder (newest).
+pg_cluster_bindir() {
+	if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
+		dirname "$(command -v pg_ctl)"
 		return 0
 	fi
 	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-	[ -n "$d" ] || d=$(pg_config --bindir 2>/dev/null) || true
-	[ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] || {
-		echo "PostgreSQL server binaries not found (no initdb; scripts/setup.sh installs postgresql)" >&2
-		return 1
-	}
+	[ -n "$d" ] && [ -x "$d/pg_ctl" ] && [ -x "$d/initdb" ] || return 1
 	echo "$d"
 }
 
-# pg_as CMD...: run CMD as the cluster's owner (ourselves unless root).
-pg_as() {
+pg_cluster_check() {
+	if ! pg_cluster_bindir >/dev/null; then
+		echo "SKIP: PostgreSQL server binaries (initdb, pg_ctl) not found" >&2
+		return 1
+	fi
+	if [ "$(id -u)" = 0 ] && ! id -u "$PG_CLUSTER_USER" >/dev/null 2>&1; then
+		echo "SKIP: running as root and user $PG_CLUSTER_USER does not exist" >&2
+		return 1
+	fi
+	if [ "$(id -u)" = 0 ] && ! command -v runuser >/dev/null 2>&1; then
+		echo "SKIP: running as root and runuser is missing" >&2
+		return 1
+	fi
+	return 0
+}
+
+# _pg_as CMD...: run CMD as the cluster's user, from DIR (its cwd must be
+# readable by that user).
+_pg_as() {
 	if [ "$(id -u)" = 0 ]; then
-		(cd / && runuser -u "${CL_PG_USER:-corelocker-test}" -- "$@")
+		(cd "$_pg_dir" && runuser -u "$PG_CLUSTER_USER" -- "$@")
 	else
-		"$@"
+		(cd "$_pg_dir" && "$@")
 	fi
 }
 
-# pg_owner_ok: as root, the cluster user exists.
-pg_owner_ok() {
-	[ "$(id -u)" != 0 ] && return 0
-	getent passwd "${CL_PG_USER:-corelocker-test}" > /dev/null && return 0
-	echo "initdb refuses root and user ${CL_PG_USER:-corelocker-test} does not exist (scripts/setup.sh creates it)" >&2
-	return 1
-}
-
-# pg_cluster_init DATADIR: initdb only (superuser postgres, trust on the socket).
-pg_cluster_init() {
-	local bin data=$1
-	bin=$(pg_bindir) && pg_owner_ok || return 1
-	mkdir -p "$data" && chmod 700 "$data" || return 1
-	[ "$(id -u)" != 0 ] || chown "${CL_PG_USER:-corelocker-test}:" "$data" || return 1
-	pg_as "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync \
-		> "$data.initdb.log" 2>&1 || {
-		echo "initdb failed: $(tail -n 3 "$data.initdb.log" | tr '\n' ' ')" >&2
-		return 1
-	}
-}
-
 pg_cluster_start() {
-	local bin dir=$1
-	bin=$(pg_bindir) && pg_owner_ok || return 1
-	mkdir -p "$dir/sock" || return 1
-	[ "$(id -u)" != 0 ] || chown "${CL_PG_USER:-corelocker-test}:" "$dir" "$dir/sock" || return 1
-	[ -f "$dir/data/PG_VERSION" ] || pg_cluster_init "$dir/data" || return 1
-	# A test cluster: small, socket only, no fsync (no test crashes the OS).
-	pg_as "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 120 start \
-		-o "-k $dir/sock -c listen_addresses= -c fsync=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=60" \
-		> "$dir/pg_ctl.log" 2>&1 || {
-		echo "PostgreSQL did not start: $(tail -n 3 "$dir/postgres.log" 2>/dev/null | tr '\n' ' ')" >&2
-		return 1
-	}
-	export CL_PG_BIN=$bin CL_PG_SOCK=$dir/sock
-	export CL_PG_DSN="host=$dir/sock user=postgres dbname=postgres"
+	_pg_dir=$(mkdir -p "$1" && cd "$1" && pwd) || return 1
+	_pg_bin=$(pg_cluster_bindir) || { echo "pg_cluster_start: no initdb/pg_ctl" >&2; return 1; }
+	mkdir -p "$_pg_dir/sock"
+	if [ "$(id -u)" = 0 ]; then
+		chown -R "$PG_CLUSTER_USER" "$_pg_dir"
+		p=$(dirname "$_pg_dir")
+		while [ "$p" != / ]; do
+			runuser -u "$PG_CLUSTER_USER" -- test -x "$p" || chmod o+x "$p"
+			p=$(dirname "$p")
+		done
+	fi
+	if [ ! -f "$_pg_dir/data/PG_VERSION" ]; then
+		_pg_as "$_pg_bin/initdb" -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
+			-D "$_pg_dir/data" > "$_pg_dir/initdb.log" 2>&1 ||
+			{ echo "pg_cluster_start: initdb failed:" >&2; tail -n 20 "$_pg_dir/initdb.log" >&2; return 1; }
+	fi
+	# -w waits for "ready to accept connections"; -t bounds that wait.
+	_pg_as "$_pg_bin/pg_ctl" start -w -t 120 -D "$_pg_dir/data" -l "$_pg_dir/server.log" \
+		-o "-k $_pg_dir/sock -c listen_addresses='' -c fsync=off" > /dev/null 2>&1 ||
+		{ echo "pg_cluster_start: pg_ctl start failed:" >&2; tail -n 20 "$_pg_dir/server.log" >&2; return 1; }
+	CL_PG_SOCK="$_pg_dir/sock"
+	CL_PG_DSN="host=$CL_PG_SOCK user=postgres dbname=postgres"
+	export CL_PG_SOCK CL_PG_DSN
 }
 
 pg_cluster_stop() {
-	local bin dir=$1
-	[ -f "$dir/data/postmaster.pid" ] || return 0
-	bin=$(pg_bindir) || return 1
-	pg_as "$bin/pg_ctl" -D "$dir/data" -w -t 120 -m fast stop > /dev/null 2>&1 ||
-		pg_as "$bin/pg_ctl" -D "$dir/data" -m immediate stop > /dev/null 2>&1
+	_pg_dir=$(cd "$1" 2>/dev/null && pwd) || return 0
+	[ -f "$_pg_dir/data/postmaster.pid" ] || return 0
+	_pg_bin=$(pg_cluster_bindir) || return 1
+	_pg_as "$_pg_bin/pg_ctl" stop -w -t 120 -m fast -D "$_pg_dir/data" > /dev/null 2>&1
 }

@@ -17,33 +17,38 @@ rel=${rel#"$top_srcdir"/}
 script=$top_srcdir/${rel%.pg}.sh
 [ -f "$script" ] || { echo "run-one.sh: no test $script for $stub" >&2; exit 99; }
 
+# As root the clusters run as corelocker-test (scripts/setup.sh makes it),
+# else as cluster.sh's default.
+if [ -z "${PG_CLUSTER_USER:-}" ] && id -u corelocker-test > /dev/null 2>&1; then
+	export PG_CLUSTER_USER=corelocker-test
+fi
 . "$top_srcdir/tests/pg/cluster.sh"
 
 skip() {
 	echo "SKIP: PostgreSQL pass of ${rel%.pg}.sh: $*"
 	exit 77
 }
+reason=$(pg_cluster_check 2>&1) || skip "${reason#SKIP: }"
+CL_PG_BIN=$(pg_cluster_bindir) && export CL_PG_BIN
 
 # The template cluster, made once under a lock (parallel tests wait for it).
 tpl=$top_builddir/tests/pg/template
 make_template() {
-	local bin w
-	bin=$(pg_bindir) || return 1
 	# A template of another PostgreSQL version is made again.
-	[ -f "$tpl/PG_VERSION" ] && [ "$(cat "$tpl.bin" 2>/dev/null)" = "$bin" ] && return 0
+	[ -f "$tpl/PG_VERSION" ] && [ "$(cat "$tpl.bin" 2> /dev/null)" = "$CL_PG_BIN" ] && return 0
+	local w rc=0
 	w=$(mktemp -d "${TMPDIR:-/tmp}/corelocker-pginit.XXXXXX") || return 1
-	[ "$(id -u)" != 0 ] || chown "${CL_PG_USER:-corelocker-test}:" "$w"
-	# initdb in a temporary folder: the cluster user may not reach the build tree.
-	if pg_cluster_init "$w/data"; then
-		rm -rf "$tpl" "$tpl.new" && cp -a "$w/data" "$tpl.new" && mv "$tpl.new" "$tpl" &&
-			echo "$bin" > "$tpl.bin"
-	fi
-	local rc=$?
+	# initdb (and one start, which proves the cluster runs) in a temporary
+	# folder, then a copy of the stopped cluster: no build tree is chowned.
+	{ pg_cluster_start "$w" && pg_cluster_stop "$w"; } || rc=1
+	[ "$rc" != 0 ] || { rm -rf "$tpl" "$tpl.new" && cp -a "$w/data" "$tpl.new" && mv "$tpl.new" "$tpl" &&
+		echo "$CL_PG_BIN" > "$tpl.bin"; } || rc=1
+	pg_cluster_stop "$w" > /dev/null 2>&1
 	rm -rf "$w"
 	return $rc
 }
 mkdir -p "$top_builddir/tests/pg"
-reason=$( (flock 9 && make_template) 9> "$tpl.lock" 2>&1) || skip "${reason:-initdb failed}"
+reason=$( (flock 9 && make_template) 9> "$tpl.lock" 2>&1) || skip "no template cluster: ${reason:-initdb failed}"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/corelocker-pg.XXXXXX") || skip "mktemp failed"
 cleanup() {
@@ -52,15 +57,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
-[ "$(id -u)" != 0 ] || chown "${CL_PG_USER:-corelocker-test}:" "$W"
 cp -a "$tpl" "$W/data" || skip "cannot copy the template cluster"
-pg_cluster_start "$W" 2> "$W/start.err" || skip "$(cat "$W/start.err")"
+pg_cluster_start "$W" > "$W/start.err" 2>&1 || skip "$(tr '\n' ' ' < "$W/start.err")"
 
 export CL_BACKEND=postgresql
 rc=0
 "$script" || rc=$?
 if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
 	echo "--- PostgreSQL log (tail) ---"
-	tail -n 20 "$W/postgres.log" 2> /dev/null
+	tail -n 20 "$W/server.log" 2> /dev/null
 fi
 exit "$rc"
