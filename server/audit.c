@@ -68,27 +68,27 @@ out:
 }
 
 /* The last entry: 1 (seq, hash, keyed set), 0 when the log is empty, -1. */
-static int last_entry(sqlite3 *db, int64_t *seq, char hash[CL_SHA256_HEX], int *keyed)
+static int last_entry(struct db *db, int64_t *seq, char hash[CL_SHA256_HEX], int *keyed)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT seq, hash, mac IS NOT NULL FROM audit ORDER BY seq DESC LIMIT 1");
+	struct dbq *st = db_q(db, "SELECT seq, hash, mac IS NOT NULL FROM audit ORDER BY seq DESC LIMIT 1");
 	int rc;
 
 	if (!st)
 		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*seq = sqlite3_column_int64(st, 0);
-		snprintf(hash, CL_SHA256_HEX, "%s", store_text(st, 1));
-		*keyed = sqlite3_column_int(st, 2);
+	if ((rc = db_step(st)) == DB_ROW) {
+		*seq = db_int(st, 0);
+		snprintf(hash, CL_SHA256_HEX, "%s", db_text(st, 1));
+		*keyed = db_int(st, 2);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	db_reset(st);
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
-int audit_append(sqlite3 *db, const char *actor, const char *action, const char *target, json_t *detail)
+int audit_append(struct db *db, const char *actor, const char *action, const char *target, json_t *detail)
 {
 	char prev[CL_SHA256_HEX], hash[CL_SHA256_HEX], mac[CL_SHA256_HEX], *text;
-	struct entry e = {1, now_s(), actor, action, target, NULL};
-	sqlite3_stmt *st;
+	struct entry e = {1, db_now(db), actor, action, target, NULL};
+	struct dbq *st;
 	int rc, keyed;
 
 	text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
@@ -104,23 +104,23 @@ int audit_append(sqlite3 *db, const char *actor, const char *action, const char 
 		log_err("audit: cannot compute the entry's digests%s", have_key ? "" : " (no audit key)");
 		goto fail;
 	}
-	st = store_q(db, "INSERT INTO audit (seq, ts, actor, action, target, detail, prev_hash, hash, mac) "
+	st = db_q(db, "INSERT INTO audit (seq, ts, actor, action, target, detail, prev_hash, hash, mac) "
 			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	if (!st)
 		goto fail;
-	sqlite3_bind_int64(st, 1, e.seq);
-	sqlite3_bind_int64(st, 2, e.ts);
-	store_bind_text(st, 3, actor);
-	store_bind_text(st, 4, action);
-	store_bind_text(st, 5, target);
-	store_bind_text(st, 6, text);
-	store_bind_text(st, 7, prev);
-	store_bind_text(st, 8, hash);
-	store_bind_text(st, 9, mac);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		log_err("audit: cannot append: %s", sqlite3_errmsg(db));
+	db_bind_int(st, 1, e.seq);
+	db_bind_int(st, 2, e.ts);
+	db_bind_text(st, 3, actor);
+	db_bind_text(st, 4, action);
+	db_bind_text(st, 5, target);
+	db_bind_text(st, 6, text);
+	db_bind_text(st, 7, prev);
+	db_bind_text(st, 8, hash);
+	db_bind_text(st, 9, mac);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_DONE) {
+		log_err("audit: cannot append: %s", db_errmsg(db));
 		goto fail;
 	}
 	free(text);
@@ -130,10 +130,10 @@ fail:
 	return -1;
 }
 
-int audit_key_chain(sqlite3 *db)
+int audit_key_chain(struct db *db)
 {
 	char hash[CL_SHA256_HEX];
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int64_t seq = 0;
 	int keyed = 0, rc, any;
 	json_t *detail;
@@ -141,20 +141,20 @@ int audit_key_chain(sqlite3 *db)
 	if ((rc = last_entry(db, &seq, hash, &keyed)) <= 0 || keyed)
 		return rc < 0 ? -1 : 0;
 	/* a keyed entry followed by unkeyed ones is a broken chain, not an old one */
-	if (!(st = store_q(db, "SELECT 1 FROM audit WHERE mac IS NOT NULL LIMIT 1")))
+	if (!(st = db_q(db, "SELECT 1 FROM audit WHERE mac IS NOT NULL LIMIT 1")))
 		return -1;
-	any = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	any = db_step(st) == DB_ROW;
+	db_reset(st);
 	if (any) {
 		log_err("audit: entry %lld has no mac after keyed entries; run corelockerd audit-verify", (long long)seq);
 		return 0;
 	}
-	if (store_begin(db) != SQLITE_OK)
+	if (store_begin(db) != DB_OK)
 		return -1;
 	detail = json_pack("{s:I,s:i}", "unkeyed_entries", (json_int_t)seq, "chain_version", 2);
 	rc = audit_append(db, "server", "audit.keyed", "audit", detail);
 	json_decref(detail);
-	if (rc < 0 || store_commit(db) != SQLITE_OK) {
+	if (rc < 0 || store_commit(db) != DB_OK) {
 		store_rollback(db);
 		return -1;
 	}
@@ -163,34 +163,33 @@ int audit_key_chain(sqlite3 *db)
 	return 0;
 }
 
-int audit_verify(sqlite3 *db, struct audit_status *s)
+int audit_verify(struct db *db, struct audit_status *s)
 {
 	char prev[CL_SHA256_HEX], hash[CL_SHA256_HEX], mac[CL_SHA256_HEX];
 	int64_t first_keyed = 0;
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int rc, r = 0;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(prev, sizeof(prev), "%s", zero_hash);
-	if (sqlite3_prepare_v2(db,
-			       "SELECT seq, ts, actor, action, target, detail, prev_hash, hash, mac FROM audit ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (!(st = db_q(db, "SELECT seq, ts, actor, action, target, detail, prev_hash, hash, mac FROM audit "
+			    "ORDER BY seq")))
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct entry e = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), store_text(st, 2),
-				  store_text(st, 3),           store_text(st, 4),           store_text(st, 5)};
-		const char *row_mac = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL : store_text(st, 8);
+	while ((rc = db_step(st)) == DB_ROW) {
+		struct entry e = {db_int(st, 0), db_int(st, 1), db_text(st, 2),
+				  db_text(st, 3),           db_text(st, 4),           db_text(st, 5)};
+		const char *row_mac = db_is_null(st, 8) ? NULL : db_text(st, 8);
 
 		r = 1;
 		s->bad = e.seq;
 		if (e.seq != s->entries + 1)
 			snprintf(s->why, sizeof(s->why), "sequence number out of order (expected %lld)",
 				 (long long)s->entries + 1);
-		else if (strcmp(store_text(st, 6), prev) != 0)
+		else if (strcmp(db_text(st, 6), prev) != 0)
 			snprintf(s->why, sizeof(s->why), "prev_hash is not the hash of entry %lld", (long long)e.seq - 1);
 		else if (entry_digests(prev, &e, hash, mac) < 0)
 			snprintf(s->why, sizeof(s->why), "cannot compute the digests (no audit key?)");
-		else if (strcmp(hash, store_text(st, 7)) != 0)
+		else if (strcmp(hash, db_text(st, 7)) != 0)
 			snprintf(s->why, sizeof(s->why), "hash does not match the entry's content");
 		else if (!row_mac && first_keyed)
 			snprintf(s->why, sizeof(s->why), "no mac, although the chain is keyed since entry %lld",
@@ -211,7 +210,7 @@ int audit_verify(sqlite3 *db, struct audit_status *s)
 	}
 	if (r == 0) {
 		s->bad = 0;
-		if (rc != SQLITE_DONE)
+		if (rc != DB_DONE)
 			r = -1;
 		else if (s->entries && !first_keyed) {
 			/* a chain with every mac stripped must not pass as an old one */
@@ -220,6 +219,6 @@ int audit_verify(sqlite3 *db, struct audit_status *s)
 			snprintf(s->why, sizeof(s->why), "no entry is keyed: the daemon keys the chain at its start");
 		}
 	}
-	sqlite3_finalize(st);
+	db_reset(st);
 	return r;
 }

@@ -17,20 +17,21 @@
 #define SRV_AUDIT_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "db.h"
 
 /* Derive the audit key from the master key (before any append or verify). */
 int audit_key_init(const uint8_t master[32]);
 void audit_key_wipe(void);
 
 /* DETAIL is borrowed (may be NULL). */
-int audit_append(sqlite3 *db, const char *actor, const char *action, const char *target, json_t *detail);
+int audit_append(struct db *db, const char *actor, const char *action, const char *target, json_t *detail);
 
 /* Append the "audit.keyed" transition entry when the chain holds entries
  * and none is keyed yet (a database written before schema 003); 0 or -1. */
-int audit_key_chain(sqlite3 *db);
+int audit_key_chain(struct db *db);
 
 struct audit_status {
 	int64_t entries; /* entries verified */
@@ -41,6 +42,6 @@ struct audit_status {
 
 /* Walk the chain: 0 when it verifies, 1 when entry st->bad breaks it, -1 on a
  * database error. */
-int audit_verify(sqlite3 *db, struct audit_status *st);
+int audit_verify(struct db *db, struct audit_status *st);
 
 #endif

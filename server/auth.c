@@ -36,35 +36,36 @@ int auth_scope(const char *name)
 	return -1;
 }
 
-int auth_token_create(sqlite3 *db, const char *name, int scope, int64_t expires_at, char *out, int64_t *id)
+int auth_token_create(struct db *db, const char *name, int scope, int64_t expires_at, char *out, int64_t *id)
 {
 	uint8_t h[32];
-	sqlite3_stmt *st;
+	struct dbq *st;
+	int64_t new_id = 0;
 	int rc;
 
 	if (scope < 0 || scope >= SCOPE_COUNT || random_secret("clt_", 32, out) < 0 || auth_hash("token", out, h) < 0)
 		return -1;
-	st = store_q(db, "INSERT INTO tokens (name, hash, created_at, scope, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+	st = db_q(db, "INSERT INTO tokens (name, hash, created_at, scope, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+		      "RETURNING id");
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, 2, h, sizeof(h), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, now_s());
-	sqlite3_bind_text(st, 4, token_scopes[scope], -1, SQLITE_STATIC);
+	db_bind_text(st, 1, name);
+	db_bind_blob(st, 2, h, sizeof(h));
+	db_bind_int(st, 3, db_now(db));
+	db_bind_text(st, 4, token_scopes[scope]);
 	if (expires_at >= 0)
-		sqlite3_bind_int64(st, 5, expires_at);
+		db_bind_int(st, 5, expires_at);
 	else
-		sqlite3_bind_null(st, 5);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+		db_bind_null(st, 5);
+	rc = db_insert(st, &new_id);
 	OPENSSL_cleanse(h, sizeof(h));
-	if (rc != SQLITE_DONE) {
-		log_err("database: cannot store the token: %s", sqlite3_errmsg(db));
+	if (rc != DB_DONE) {
+		log_err("database: cannot store the token: %s", db_errmsg(db));
 		OPENSSL_cleanse(out, TOKEN_LEN + 1);
 		return -1;
 	}
 	if (id)
-		*id = sqlite3_last_insert_rowid(db);
+		*id = new_id;
 	return 0;
 }
 
@@ -139,31 +140,31 @@ static int authorization(struct MHD_Connection *conn, const char **v, size_t *n)
 	return 0;
 }
 
-int auth_admin(struct req *r, sqlite3 *db)
+int auth_admin(struct req *r, struct db *db)
 {
 	const char *h = NULL;
 	size_t hlen = 0;
 	uint8_t hash[32];
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int found = AUTH_DENIED;
 
 	if (authorization(r->conn, &h, &hlen) < 0 || !auth_bearer_ok(h, hlen))
 		return AUTH_DENIED;
 	if (auth_hash("token", h + 7, hash) < 0 ||
-	    !(st = store_q(db, "SELECT id, name, scope FROM tokens WHERE hash = ?1 "
+	    !(st = db_q(db, "SELECT id, name, scope FROM tokens WHERE hash = ?1 "
 			       "AND (expires_at IS NULL OR expires_at > ?2)")))
 		return AUTH_DENIED;
-	sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now_s());
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		r->token_id = sqlite3_column_int64(st, 0);
-		snprintf(r->actor, sizeof(r->actor), "token:%lld:%.40s", (long long)r->token_id, store_text(st, 1));
+	db_bind_blob(st, 1, hash, sizeof(hash));
+	db_bind_int(st, 2, db_now(db));
+	if (db_step(st) == DB_ROW) {
+		r->token_id = db_int(st, 0);
+		snprintf(r->actor, sizeof(r->actor), "token:%lld:%.40s", (long long)r->token_id, db_text(st, 1));
 		/* a read token may only GET */
-		found = auth_scope(store_text(st, 2)) == SCOPE_ADMIN || !strcmp(routes[r->route].method, "GET")
+		found = auth_scope(db_text(st, 2)) == SCOPE_ADMIN || !strcmp(routes[r->route].method, "GET")
 				? 0
 				: AUTH_READ_ONLY;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return found;
 }

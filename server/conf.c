@@ -24,6 +24,7 @@ struct cfg_key {
 };
 
 static const char *const levels[] = {"error", "warning", "info", "debug", NULL};
+const char *const config_backends[] = {"sqlite", "postgresql", NULL};
 
 #define S(f) offsetof(struct config, f)
 #define K 1024ll
@@ -44,8 +45,18 @@ static const struct cfg_key table[] = {
 	{"server", "user", CFG_STR, 0, 64, "", NULL, S(user),
 	 "When started as root: switch to this user after reading the keys and binding the port.\n"
 	 "Empty: keep the current user."},
+	{"storage", "backend", CFG_ENUM, 0, 0, "sqlite", config_backends, S(backend),
+	 "sqlite (one node, the embedded default) or postgresql (any number of nodes\n"
+	 "sharing one database behind a TCP load balancer; see docs/deploy.md)."},
 	{"storage", "database", CFG_PATH, 1, 4096, "/var/lib/corelocker/corelockerd.db", NULL, S(database),
-	 "SQLite database (WAL mode), created by 'corelockerd init'."},
+	 "backend = sqlite: the database file (WAL mode), created by 'corelockerd init'."},
+	{"storage", "dsn", CFG_STR, 0, 4096, "", NULL, S(dsn),
+	 "backend = postgresql: the libpq connection string, e.g.\n"
+	 "'host=db1 dbname=corelocker user=corelockerd sslmode=verify-full'.  Never a\n"
+	 "password: it would show wherever the configuration does (use passfile)."},
+	{"storage", "passfile", CFG_PATH, 0, 4096, "", NULL, S(passfile),
+	 "backend = postgresql: a libpq password file (mode 0600), or empty for\n"
+	 "~/.pgpass and the PG* environment variables."},
 	{"storage", "spool", CFG_PATH, 0, 4096, "", NULL, S(spool),
 	 "Folder for uploads in progress (unnamed O_TMPFILE files; where the file system\n"
 	 "lacks them, .upload-* files unlinked at once and swept at start); empty: the\n"

@@ -19,7 +19,8 @@ struct config {
 	int64_t port, threads, max_connections, timeout;
 	char *tls_cert, *tls_key, *user;
 	/* [storage] */
-	char *database, *spool;
+	int64_t backend; /* index in config_backends */
+	char *database, *dsn, *passfile, *spool;
 	/* [keys] */
 	char *signing_key, *master_key;
 	/* [limits] */
@@ -32,6 +33,10 @@ struct config {
 	int64_t level;
 	char *path; /* the file it was read from */
 };
+
+/* [storage] backend values, in the order of enum config backend. */
+extern const char *const config_backends[];
+enum { BACKEND_SQLITE, BACKEND_POSTGRESQL };
 
 /* Load PATH; on failure *why holds "file:line: reason". */
 int config_load(const char *path, struct config **out, char *why, size_t whylen);

@@ -110,6 +110,21 @@ static inline int db_is_null(struct dbq *q, int i) { return q->db->drv->col_null
 /* Rows changed by the statement's last run. */
 static inline int64_t db_changes(struct dbq *q) { return q->db->drv->changes(q); }
 static inline const char *db_errmsg(struct db *db) { return db->drv->errmsg(db); }
-static inline int64_t db_now(struct db *db) { return db->drv->now(db); }
+/* Database time in Unix seconds; 0 without a connection (the caller then fails anyway). */
+static inline int64_t db_now(struct db *db) { return db ? db->drv->now(db) : 0; }
+/* Run an INSERT ... RETURNING id: DB_DONE with *ID set, or the error; resets Q. */
+static inline enum db_rc db_insert(struct dbq *q, int64_t *id)
+{
+	enum db_rc rc = db_step(q);
+
+	if (rc == DB_ROW)
+		*id = db_int(q, 0);
+	db_reset(q);
+	return rc == DB_ROW ? DB_DONE : rc == DB_DONE ? DB_ERR : rc;
+}
+static inline int db_slice_read(struct db *db, const char *id, int64_t off, void *buf, size_t n)
+{
+	return db->drv->slice_read(db, id, off, buf, n);
+}
 
 #endif

@@ -151,6 +151,12 @@ enum MHD_Result reply_error(struct req *r, enum api_err e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* The database went away during this request: whatever failed, it is
+	 * worth a retry, not a 500 or a 401 over a token that could not be read. */
+	if (db_lost && e != E_UNAVAILABLE) {
+		snprintf(msg, sizeof(msg), "the database is unreachable; retry");
+		e = E_UNAVAILABLE;
+	}
 	if (api_errors[e].status >= 500)
 		log_warn("%s %s: %s", api_errors[e].code, r->route >= 0 ? routes[r->route].pattern : "-", msg);
 	if (e == E_UNAVAILABLE)
@@ -297,9 +303,10 @@ static enum MHD_Result begin(struct req *r, const char *url, const char *method,
 	char allow[128], path[2048];
 	const char *cl, *why;
 	double wait;
-	sqlite3 *db;
+	struct db *db;
 
 	r->early = 1;
+	db_lost = 0;
 	if ((why = strict_target(r->target, url, version)) || (why = strict_headers(r->conn, version)) ||
 	    (why = strict_query(r->conn)))
 		return refuse_head(r, method, why);
@@ -438,8 +445,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	r->early = 1; /* the handler runs once */
 	guard_busy(r->guard);
+	db_lost = 0;
 	res = routes[r->route].fn(r);
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	if (db)
 		store_rollback(db); /* a handler never leaves a transaction open */
 	return res;

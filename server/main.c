@@ -115,15 +115,62 @@ out:
 	return r;
 }
 
+/* A password in the DSN would show wherever the configuration does. */
+static int dsn_has_password(const char *dsn)
+{
+	const char *at = strchr(dsn, '@'), *scheme = strstr(dsn, "://");
+
+	if (strcasestr(dsn, "password"))
+		return 1;
+	/* postgresql://user:secret@host/db */
+	return scheme && at && memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) != NULL;
+}
+
+/* Where the configured database is, for messages: a path or the DSN. */
+static const char *db_where(const struct config *c)
+{
+	return c->backend == BACKEND_POSTGRESQL ? c->dsn : c->database;
+}
+
 static int load_config(const char *path)
 {
+	const struct config *c;
 	char why[600];
 
 	if (config_load(path, &srv.cfg, why, sizeof(why)) < 0) {
 		log_err("%s", why);
 		return -1;
 	}
-	return 0;
+	c = srv.cfg;
+	if (c->backend == BACKEND_POSTGRESQL) {
+		if (!*c->dsn) {
+			log_err("%s: [storage] backend = postgresql needs a dsn", path);
+			return -1;
+		}
+		if (dsn_has_password(c->dsn)) {
+			log_err("%s: [storage] dsn holds a password; put it in a passfile ([storage] passfile) "
+				"or PGPASSWORD instead",
+				path);
+			return -1;
+		}
+		if (*c->passfile && setenv("PGPASSFILE", c->passfile, 1) < 0)
+			return -1;
+	}
+	return store_init(config_backends[c->backend], db_where(c));
+}
+
+/* Entries in the audit log: 0 on a database nobody initialized, -1 on error. */
+static int64_t audit_entries(struct db *db)
+{
+	static const char sql[] = "SELECT count(*) FROM audit";
+	struct dbq *q = db_q(db, sql);
+	int64_t n = -1;
+
+	if (q && db_step(q) == DB_ROW)
+		n = db_int(q, 0);
+	if (q)
+		db_reset(q);
+	return n;
 }
 
 /* ---- init ---- */
@@ -152,41 +199,49 @@ static int cmd_init(const char *conf)
 {
 	const struct config *c;
 	char token[TOKEN_LEN + 1];
-	sqlite3 *db = NULL;
+	struct db *db = NULL;
 	struct stat st;
 	int r = 1;
 
 	if (load_config(conf) < 0)
 		return 1;
 	c = srv.cfg;
-	if (stat(c->database, &st) == 0 || stat(c->signing_key, &st) == 0 || stat(c->master_key, &st) == 0) {
-		log_err("already initialized: %s, %s or %s exists; refusing to overwrite", c->database, c->signing_key,
+	if ((c->backend == BACKEND_SQLITE && stat(c->database, &st) == 0) || stat(c->signing_key, &st) == 0 ||
+	    stat(c->master_key, &st) == 0) {
+		log_err("already initialized: %s, %s or %s exists; refusing to overwrite", db_where(c), c->signing_key,
 			c->master_key);
 		return 1;
 	}
 	umask(077);
+	if (store_open(1, &db) < 0)
+		goto fail_db;
+	if (audit_entries(db) != 0) {
+		log_err("already initialized: the database %s holds an audit log; refusing to overwrite", db_where(c));
+		store_close(db);
+		return 1;
+	}
 	if (cl_signkey_generate(c->signing_key) < 0) {
 		log_err("%s", cl_errmsg());
-		return 1;
+		goto fail_db;
 	}
 	if (write_master(c->master_key) < 0 || server_load_master(c->master_key) < 0)
 		goto fail;
-	if (store_open(c->database, 1, &db) < 0)
-		goto fail;
-	if (store_begin(db) != SQLITE_OK || auth_token_create(db, "admin", SCOPE_ADMIN, -1, token, NULL) < 0 ||
-	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != SQLITE_OK)
+	if (store_begin(db) != DB_OK || auth_token_create(db, "admin", SCOPE_ADMIN, -1, token, NULL) < 0 ||
+	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != DB_OK)
 		goto fail;
 	store_close(db);
 	printf("created %s\ncreated %s (Ed25519 signing key)\ncreated %s (master key)\n"
 	       "the first admin token follows; it is shown only once:\n%s\n",
-	       c->database, c->signing_key, c->master_key, token);
+	       db_where(c), c->signing_key, c->master_key, token);
 	OPENSSL_cleanse(token, sizeof(token));
 	return 0;
 fail:
-	store_close(db);
-	unlink(c->database);
 	unlink(c->signing_key);
 	unlink(c->master_key);
+fail_db:
+	store_close(db);
+	if (c->backend == BACKEND_SQLITE)
+		unlink(c->database);
 	return r;
 }
 
@@ -225,7 +280,10 @@ static int cmd_check(const char *conf)
 	bad |= check_file("[server] tls_key", c->tls_key, 1);
 	bad |= check_file("[keys] signing_key", c->signing_key, 1);
 	bad |= check_file("[keys] master_key", c->master_key, 1);
-	bad |= check_file("[storage] database", c->database, 0);
+	if (c->backend == BACKEND_SQLITE)
+		bad |= check_file("[storage] database", c->database, 0);
+	if (*c->passfile)
+		bad |= check_file("[storage] passfile", c->passfile, 1);
 	if (*c->user && !getpwnam(c->user)) {
 		log_err("[server] user %s: no such user", c->user);
 		bad = -1;
@@ -245,16 +303,16 @@ static int cmd_check(const char *conf)
 static int cmd_audit_verify(const char *conf)
 {
 	struct audit_status st;
-	sqlite3 *db;
+	struct db *db;
 	int r;
 
 	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
-	    store_open(srv.cfg->database, 0, &db) < 0)
+	    store_open(0, &db) < 0)
 		return 1;
 	r = audit_verify(db, &st);
 	store_close(db);
 	if (r < 0) {
-		log_err("%s: cannot read the audit log", srv.cfg->database);
+		log_err("%s: cannot read the audit log", db_where(srv.cfg));
 		return 1;
 	}
 	if (r > 0) {
@@ -270,7 +328,7 @@ static int cmd_token_create(const char *conf, const char *name, const char *scop
 	char token[TOKEN_LEN + 1];
 	int scope = auth_scope(scope_s ? scope_s : "admin");
 	int64_t exp = exp_s ? cl_time_parse(exp_s) : -1;
-	sqlite3 *db;
+	struct db *db;
 	int r = 1;
 
 	if (!name || !*name || strlen(name) > TOKEN_NAME_MAX || !text_ok(name)) {
@@ -283,10 +341,10 @@ static int cmd_token_create(const char *conf, const char *name, const char *scop
 		return 2;
 	}
 	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0 ||
-	    store_open(srv.cfg->database, 0, &db) < 0)
+	    store_open(0, &db) < 0)
 		return 1;
-	if (store_begin(db) == SQLITE_OK && auth_token_create(db, name, scope, exp, token, NULL) == 0 &&
-	    audit_append(db, "cli", "token.create", name, NULL) == 0 && store_commit(db) == SQLITE_OK) {
+	if (store_begin(db) == DB_OK && auth_token_create(db, name, scope, exp, token, NULL) == 0 &&
+	    audit_append(db, "cli", "token.create", name, NULL) == 0 && store_commit(db) == DB_OK) {
 		printf("%s\n", token);
 		r = 0;
 	}
@@ -389,7 +447,7 @@ static int cmd_serve(const char *conf)
 	char *cert = NULL, *key = NULL, where[96], *dcopy = NULL;
 	size_t keylen = 0;
 	sigset_t set;
-	sqlite3 *db = NULL;
+	struct db *db = NULL;
 	int fd = -1, sig, r = 1;
 
 	if (load_config(conf) < 0)
@@ -419,15 +477,14 @@ static int cmd_serve(const char *conf)
 		goto out;
 	sweep_spool(srv.spool);
 	/* Open (and migrate) once here, so that a bad database fails the start. */
-	if (store_open(c->database, 0, &db) < 0)
+	if (store_open(0, &db) < 0)
 		goto out;
 	if (audit_key_chain(db) < 0) {
-		log_err("%s: cannot key the audit chain", c->database);
+		log_err("%s: cannot key the audit chain", db_where(c));
 		store_close(db);
 		goto out;
 	}
 	store_close(db);
-	store_init(c->database);
 	/* Block the stop signals in every thread; the main thread waits for them. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -21,6 +21,7 @@
 
 struct lic {
 	int64_t id, model, expires_at, max_machines, machine;
+	int64_t now; /* the database's time when the license was read */
 	int has_exp;
 	char tier[65], status[16];
 	char rate_key[33]; /* hash prefix: the per-license rate-limit key */
@@ -45,32 +46,33 @@ static const struct jfield spec_key[] = {
 };
 
 /* Find the license of KEY: 0, -1 when unknown, -2 on a database error. */
-static int lic_find(sqlite3 *db, const char *key, struct lic *l)
+static int lic_find(struct db *db, const char *key, struct lic *l)
 {
 	uint8_t h[32];
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int rc;
 
 	memset(l, 0, sizeof(*l));
 	if (auth_hash("license", key, h) < 0)
 		return -2;
+	l->now = db_now(db);
 	cl_hex(h, 16, l->rate_key);
-	if (!(st = store_q(db, "SELECT id, model_id, tier, status, expires_at, max_machines FROM licenses "
+	if (!(st = db_q(db, "SELECT id, model_id, tier, status, expires_at, max_machines FROM licenses "
 			       "WHERE key_hash = ?1")))
 		return -2;
-	sqlite3_bind_blob(st, 1, h, sizeof(h), SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		l->id = sqlite3_column_int64(st, 0);
-		l->model = sqlite3_column_int64(st, 1);
-		snprintf(l->tier, sizeof(l->tier), "%s", store_text(st, 2));
-		snprintf(l->status, sizeof(l->status), "%s", store_text(st, 3));
-		l->has_exp = sqlite3_column_type(st, 4) != SQLITE_NULL;
-		l->expires_at = sqlite3_column_int64(st, 4);
-		l->max_machines = sqlite3_column_int64(st, 5);
+	db_bind_blob(st, 1, h, sizeof(h));
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		l->id = db_int(st, 0);
+		l->model = db_int(st, 1);
+		snprintf(l->tier, sizeof(l->tier), "%s", db_text(st, 2));
+		snprintf(l->status, sizeof(l->status), "%s", db_text(st, 3));
+		l->has_exp = !db_is_null(st, 4);
+		l->expires_at = db_int(st, 4);
+		l->max_machines = db_int(st, 5);
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -1 : -2;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? -1 : -2;
 }
 
 /* The fixed check order after NOT_FOUND: REVOKED, SUSPENDED, EXPIRED. */
@@ -80,7 +82,7 @@ static enum api_err lic_status(const struct lic *l)
 		return E_REVOKED;
 	if (!strcmp(l->status, "suspended"))
 		return E_SUSPENDED;
-	if (l->has_exp && l->expires_at <= now_s())
+	if (l->has_exp && l->expires_at <= l->now)
 		return E_EXPIRED;
 	return E_VALID;
 }
@@ -89,29 +91,29 @@ static enum api_err lic_status(const struct lic *l)
  * Then the seat: NOT_ACTIVATED without one; TOO_MANY_MACHINES for a seat
  * beyond max_machines (the newest seats lose when max_machines shrinks).
  */
-static enum api_err lic_seat(sqlite3 *db, struct lic *l, const char *fp)
+static enum api_err lic_seat(struct db *db, struct lic *l, const char *fp)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
+	struct dbq *st = db_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
 				       "AND o.id <= m.id) FROM machines m WHERE m.license_id = ?1 AND m.fingerprint = ?2");
 	enum api_err e = E_UNAVAILABLE; /* a database error is never "no seat" */
 	int rc;
 
 	if (!st)
 		return E_UNAVAILABLE;
-	sqlite3_bind_int64(st, 1, l->id);
-	store_bind_text(st, 2, fp);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		l->machine = sqlite3_column_int64(st, 0);
-		e = sqlite3_column_int64(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : E_VALID;
-	} else if (rc == SQLITE_DONE) {
+	db_bind_int(st, 1, l->id);
+	db_bind_text(st, 2, fp);
+	if ((rc = db_step(st)) == DB_ROW) {
+		l->machine = db_int(st, 0);
+		e = db_int(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : E_VALID;
+	} else if (rc == DB_DONE) {
 		e = E_NOT_ACTIVATED;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return e;
 }
 
 /* Look up and check a license for an agent call: E_VALID, a code, or E_UNAVAILABLE. */
-static enum api_err lic_check(sqlite3 *db, const char *key, const char *fp, struct lic *l, int seat)
+static enum api_err lic_check(struct db *db, const char *key, const char *fp, struct lic *l, int seat)
 {
 	int rc = lic_find(db, key, l);
 	enum api_err e;
@@ -152,17 +154,17 @@ enum MHD_Result h_activate(struct req *r)
 	struct jval v[3];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec_activate, 3, v, &res), *detail;
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	struct lic l;
 	enum api_err e;
-	sqlite3_stmt *st;
-	int64_t seats = 0, now = now_s();
+	struct dbq *st;
+	int64_t seats = 0;
 	char target[64];
 	int fresh = 0, rc;
 
 	if (!root)
 		return res;
-	if (!db || store_begin(db) != SQLITE_OK) {
+	if (!db || store_begin(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "database busy");
 		goto out;
 	}
@@ -175,13 +177,13 @@ enum MHD_Result h_activate(struct req *r)
 		goto out;
 	}
 	if (e == E_NOT_ACTIVATED) {
-		st = store_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
-		sqlite3_bind_int64(st, 1, l.id);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			seats = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW) {
+		st = db_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
+		db_bind_int(st, 1, l.id);
+		rc = db_step(st);
+		if (rc == DB_ROW)
+			seats = db_int(st, 0);
+		db_reset(st);
+		if (rc != DB_ROW) {
 			res = reply_error(r, E_UNAVAILABLE, "database error while seating the machine; retry");
 			goto out;
 		}
@@ -190,20 +192,18 @@ enum MHD_Result h_activate(struct req *r)
 					  (long long)l.max_machines, (long long)l.id);
 			goto out;
 		}
-		st = store_q(db, "INSERT INTO machines (license_id, fingerprint, hostname, activated_at, last_seen) "
-				 "VALUES (?1, ?2, ?3, ?4, ?4)");
-		sqlite3_bind_int64(st, 1, l.id);
-		store_bind_text(st, 2, v[1].s);
-		store_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
-		sqlite3_bind_int64(st, 4, now);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		l.machine = sqlite3_last_insert_rowid(db);
+		st = db_q(db, "INSERT INTO machines (license_id, fingerprint, hostname, activated_at, last_seen) "
+				 "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id");
+		db_bind_int(st, 1, l.id);
+		db_bind_text(st, 2, v[1].s);
+		db_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
+		db_bind_int(st, 4, l.now);
+		rc = db_insert(st, &l.machine);
 		snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
 		detail = json_pack("{s:s}", "fingerprint", v[1].s);
 		if (detail && v[2].s && !v[2].is_null)
 			json_object_set_new(detail, "hostname", json_string(v[2].s));
-		rc = rc == SQLITE_DONE ? audit_append(db, "agent", "machine.activate", target, detail) : -1;
+		rc = rc == DB_DONE ? audit_append(db, "agent", "machine.activate", target, detail) : -1;
 		json_decref(detail);
 		if (rc < 0) {
 			res = reply_error(r, E_UNAVAILABLE, "cannot seat the machine; retry");
@@ -214,14 +214,14 @@ enum MHD_Result h_activate(struct req *r)
 		res = reply_error(r, e, "%s", api_errors[e].meaning);
 		goto out;
 	} else {
-		st = store_q(db, "UPDATE machines SET last_seen = ?2, hostname = COALESCE(?3, hostname) WHERE id = ?1");
-		sqlite3_bind_int64(st, 1, l.machine);
-		sqlite3_bind_int64(st, 2, now);
-		store_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
-		sqlite3_step(st);
-		sqlite3_reset(st);
+		st = db_q(db, "UPDATE machines SET last_seen = ?2, hostname = COALESCE(?3, hostname) WHERE id = ?1");
+		db_bind_int(st, 1, l.machine);
+		db_bind_int(st, 2, l.now);
+		db_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
+		db_step(st);
+		db_reset(st);
 	}
-	if (store_commit(db) != SQLITE_OK) {
+	if (store_commit(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "cannot commit; retry");
 		goto out;
 	}
@@ -243,7 +243,7 @@ enum MHD_Result h_validate(struct req *r)
 	struct jval v[3];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec_validate, 3, v, &res), *body;
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	struct lic l;
 	enum api_err e;
 	char ts[32];
@@ -263,7 +263,7 @@ enum MHD_Result h_validate(struct req *r)
 	}
 	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
 		goto out;
-	cl_time_fmt(now_s(), ts);
+	cl_time_fmt(l.now, ts);
 	body = json_pack("{s:b,s:s,s:s,s:s}", "valid", e == E_VALID, "code", api_errors[e].code, "nonce", v[2].s, "ts", ts);
 	if (body && e != E_NOT_FOUND) {
 		json_object_set_new(body, "license", json_integer((json_int_t)l.id));
@@ -281,10 +281,10 @@ out:
  * The fields of a volume header, in a fixed order.  An upgrade carries
  * from_beta, and from_tier only when the request named one.
  */
-static json_t *volume_header(sqlite3 *db, const struct lic *l, double beta, int upgrade, const char *from,
+static json_t *volume_header(struct db *db, const struct lic *l, double beta, int upgrade, const char *from,
 			     double from_beta, const char *nonce)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT name, version, unit, scope, alpha, locked_sha256, original_sha256, "
+	struct dbq *st = db_q(db, "SELECT name, version, unit, scope, alpha, locked_sha256, original_sha256, "
 				       "shards FROM models WHERE id = ?1");
 	json_t *h = NULL, *shards, *s;
 	char ts[32];
@@ -292,23 +292,23 @@ static json_t *volume_header(sqlite3 *db, const struct lic *l, double beta, int 
 
 	if (!st)
 		return NULL;
-	sqlite3_bind_int64(st, 1, l->model);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	db_bind_int(st, 1, l->model);
+	if (db_step(st) != DB_ROW)
 		goto out;
-	cl_time_fmt(now_s(), ts);
+	cl_time_fmt(l->now, ts);
 	h = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:f,s:s,s:f}", "format", "clvol", "model", (json_int_t)l->model,
-		      "model_name", store_text(st, 0), "model_version", store_text(st, 1), "unit", store_text(st, 2),
-		      "scope", store_text(st, 3), "alpha", sqlite3_column_double(st, 4), "tier", l->tier, "beta", beta);
+		      "model_name", db_text(st, 0), "model_version", db_text(st, 1), "unit", db_text(st, 2),
+		      "scope", db_text(st, 3), "alpha", db_double(st, 4), "tier", l->tier, "beta", beta);
 	if (!h)
 		goto out;
 	if (from)
 		json_object_set_new(h, "from_tier", json_string(from));
 	if (upgrade)
 		json_object_set_new(h, "from_beta", json_real(from_beta));
-	json_object_set_new(h, "locked_sha256", json_string(store_text(st, 5)));
+	json_object_set_new(h, "locked_sha256", json_string(db_text(st, 5)));
 	if (beta == 0)
-		json_object_set_new(h, "original_sha256", json_string(store_text(st, 6)));
-	shards = cl_json_parse(store_text(st, 7), strlen(store_text(st, 7)), 4, NULL, 0);
+		json_object_set_new(h, "original_sha256", json_string(db_text(st, 6)));
+	shards = cl_json_parse(db_text(st, 7), strlen(db_text(st, 7)), 4, NULL, 0);
 	json_array_foreach(shards, i, s)
 		if (beta != 0)
 			json_object_del(s, "original_sha256");
@@ -318,7 +318,7 @@ static json_t *volume_header(sqlite3 *db, const struct lic *l, double beta, int 
 	json_object_set_new(h, "nonce", json_string(nonce));
 	json_object_set_new(h, "ts", json_string(ts));
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	return h;
 }
 
@@ -344,25 +344,25 @@ static size_t subtract(struct cl_volume_entry *t, size_t nt, const struct cl_vol
  * *FROM_BETA; BASE gets its spans (shard and offset only are used, so the
  * key is closed again here).  1 to go on, 0 when *RES holds a refusal.
  */
-static int upgrade_base(struct req *r, sqlite3 *db, int64_t model, const char *from, double *from_beta,
+static int upgrade_base(struct req *r, struct db *db, int64_t model, const char *from, double *from_beta,
 			struct tier_cut *base, enum MHD_Result *res)
 {
 	struct model_key mk;
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int rc;
 
 	if (from) {
-		if (!(st = store_q(db, "SELECT ratio FROM tiers WHERE model_id = ?1 AND name = ?2"))) {
+		if (!(st = db_q(db, "SELECT ratio FROM tiers WHERE model_id = ?1 AND name = ?2"))) {
 			*res = reply_error(r, E_UNAVAILABLE, "database error");
 			return 0;
 		}
-		sqlite3_bind_int64(st, 1, model);
-		store_bind_text(st, 2, from);
-		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			*from_beta = sqlite3_column_double(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW) {
-			*res = rc == SQLITE_DONE ? reply_error(r, E_INVALID_FIELD, "model %lld has no tier '%s'", (long long)model, from)
+		db_bind_int(st, 1, model);
+		db_bind_text(st, 2, from);
+		if ((rc = db_step(st)) == DB_ROW)
+			*from_beta = db_double(st, 0);
+		db_reset(st);
+		if (rc != DB_ROW) {
+			*res = rc == DB_DONE ? reply_error(r, E_INVALID_FIELD, "model %lld has no tier '%s'", (long long)model, from)
 						 : reply_error(r, E_UNAVAILABLE, "database error");
 			return 0;
 		}
@@ -387,7 +387,7 @@ static int upgrade_base(struct req *r, sqlite3 *db, int64_t model, const char *f
 }
 
 /* Open the license's tier: 1, or 0 when *RES holds the refusal. */
-static int open_tier(struct req *r, sqlite3 *db, const struct lic *l, double *beta, struct slice **s,
+static int open_tier(struct req *r, struct db *db, const struct lic *l, double *beta, struct slice **s,
 		     enum MHD_Result *res)
 {
 	int rc = slice_open(db, l->model, l->tier, beta, s);
@@ -413,7 +413,7 @@ enum MHD_Result h_key(struct req *r)
 	struct jval v[5];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec_key, 5, v, &res), *h = NULL, *detail;
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	struct lic l;
 	enum api_err e;
 	struct slice *warm = NULL, *ts = NULL;
@@ -427,7 +427,7 @@ enum MHD_Result h_key(struct req *r)
 	uint64_t size;
 	char target[64];
 	int upgrade = 0, slot = 0, rc;
-	sqlite3_stmt *st;
+	struct dbq *st;
 
 	if (!root)
 		return res;
@@ -460,7 +460,7 @@ enum MHD_Result h_key(struct req *r)
 	if (!open_tier(r, db, &l, &beta, &warm, &res)) /* unseals outside the lock; kept until the end */
 		goto out;
 
-	if (store_begin(db) != SQLITE_OK) {
+	if (store_begin(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "database busy");
 		goto out;
 	}
@@ -497,18 +497,18 @@ enum MHD_Result h_key(struct req *r)
 		goto out;
 	}
 	size = cl_volstream_size(vs);
-	st = store_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, l.machine);
-	sqlite3_bind_int64(st, 2, now_s());
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_reset(st);
+	st = db_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1");
+	db_bind_int(st, 1, l.machine);
+	db_bind_int(st, 2, l.now);
+	rc = db_step(st) == DB_DONE ? 0 : -1;
+	db_reset(st);
 	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
 	detail = json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:s}", "model", (json_int_t)l.model, "tier", l.tier, "from_tier",
 			   from ? json_string(from) : json_null(), "from_beta", upgrade ? json_real(from_beta) : json_null(),
 			   "entries", (json_int_t)tn, "bytes", (json_int_t)size, "nonce", v[2].s);
 	rc = rc < 0 ? rc : audit_append(db, "agent", "key.deliver", target, detail);
 	json_decref(detail);
-	if (rc < 0 || store_commit(db) != SQLITE_OK) {
+	if (rc < 0 || store_commit(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "cannot record the delivery; retry");
 		goto out;
 	}

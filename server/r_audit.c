@@ -8,7 +8,7 @@
 #include "store.h"
 #include "util.h"
 
-static json_t *chain_json(sqlite3 *db)
+static json_t *chain_json(struct db *db)
 {
 	struct audit_status s;
 	int r = audit_verify(db, &s);
@@ -24,30 +24,30 @@ enum MHD_Result h_audit_list(struct req *r)
 {
 	const char *since_s = req_query(r, "since"), *limit_s = req_query(r, "limit");
 	int64_t since = 0, limit = 1000;
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st;
+	struct db *db = store_db();
+	struct dbq *st;
 	json_t *list, *detail;
 
 	if ((since_s && (since = parse_id(since_s)) < 0) || (limit_s && ((limit = parse_id(limit_s)) < 1 || limit > 10000)))
 		return reply_error(r, E_BAD_REQUEST, "since must be a sequence number, limit in [1, 10000]");
 	if (!db)
 		return reply_error(r, E_UNAVAILABLE, "database unavailable");
-	st = store_q(db, "SELECT seq, ts, actor, action, target, detail, prev_hash, hash, mac FROM audit "
+	st = db_q(db, "SELECT seq, ts, actor, action, target, detail, prev_hash, hash, mac FROM audit "
 			 "WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, limit);
+	db_bind_int(st, 1, since);
+	db_bind_int(st, 2, limit);
 	list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *text = store_text(st, 5);
+	while (db_step(st) == DB_ROW) {
+		const char *text = db_text(st, 5);
 		detail = cl_json_parse(text, strlen(text), 16, NULL, 0);
 		json_array_append_new(
-			list, json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
-					"ts", json_time(sqlite3_column_int64(st, 1), 1), "ts_unix", (json_int_t)sqlite3_column_int64(st, 1), "actor", store_text(st, 2), "action",
-					store_text(st, 3), "target", store_text(st, 4), "detail",
+			list, json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:o}", "seq", (json_int_t)db_int(st, 0),
+					"ts", json_time(db_int(st, 1), 1), "ts_unix", (json_int_t)db_int(st, 1), "actor", db_text(st, 2), "action",
+					db_text(st, 3), "target", db_text(st, 4), "detail",
 					detail ? detail : json_object(), "detail_text", text, "prev_hash",
-					store_text(st, 6), "hash", store_text(st, 7), "mac",
-					sqlite3_column_type(st, 8) == SQLITE_NULL ? json_null() : json_string(store_text(st, 8))));
+					db_text(st, 6), "hash", db_text(st, 7), "mac",
+					db_is_null(st, 8) ? json_null() : json_string(db_text(st, 8))));
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return reply_json(r, 200, json_pack("{s:o,s:o}", "entries", list, "chain", chain_json(db)));
 }

@@ -15,19 +15,19 @@
 
 #define MAX_MACHINES 1000000
 
-static int tier_exists(sqlite3 *db, int64_t model, const char *tier)
+static int tier_exists(struct db *db, int64_t model, const char *tier)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT 1 FROM tiers WHERE model_id = ?1 AND name = ?2");
+	struct dbq *st = db_q(db, "SELECT 1 FROM tiers WHERE model_id = ?1 AND name = ?2");
 	int found;
 
-	sqlite3_bind_int64(st, 1, model);
-	store_bind_text(st, 2, tier);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	db_bind_int(st, 1, model);
+	db_bind_text(st, 2, tier);
+	found = db_step(st) == DB_ROW;
+	db_reset(st);
 	return found;
 }
 
-static int64_t ref_model(sqlite3 *db, const struct jval *v)
+static int64_t ref_model(struct db *db, const struct jval *v)
 {
 	char buf[24];
 
@@ -49,16 +49,16 @@ enum MHD_Result h_license_issue(struct req *r)
 	struct jval v[5];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec, 5, v, &res), *lic, *detail;
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	char key[LICENSE_KEY_LEN + 1], target[32];
 	uint8_t hash[32];
-	sqlite3_stmt *st;
-	int64_t model, id, now = now_s();
+	struct dbq *st;
+	int64_t model, id = 0, now = db_now(db);
 	int rc;
 
 	if (!root)
 		return res;
-	if (!db || store_begin(db) != SQLITE_OK) {
+	if (!db || store_begin(db) != DB_OK) {
 		json_decref(root);
 		return reply_error(r, E_UNAVAILABLE, "database busy");
 	}
@@ -74,28 +74,26 @@ enum MHD_Result h_license_issue(struct req *r)
 		res = reply_error(r, E_INTERNAL, "cannot make a license key");
 		goto out;
 	}
-	st = store_q(db, "INSERT INTO licenses (key_hash, model_id, tier, customer, status, expires_at, max_machines, "
-			 "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7)");
-	sqlite3_bind_blob(st, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, model);
-	store_bind_text(st, 3, v[1].s);
-	store_bind_text(st, 4, v[2].s);
+	st = db_q(db, "INSERT INTO licenses (key_hash, model_id, tier, customer, status, expires_at, max_machines, "
+			 "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7) RETURNING id");
+	db_bind_blob(st, 1, hash, sizeof(hash));
+	db_bind_int(st, 2, model);
+	db_bind_text(st, 3, v[1].s);
+	db_bind_text(st, 4, v[2].s);
 	if (v[3].present && !v[3].is_null)
-		sqlite3_bind_int64(st, 5, v[3].i);
-	sqlite3_bind_int64(st, 6, v[4].present ? v[4].i : 1);
-	sqlite3_bind_int64(st, 7, now);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	id = sqlite3_last_insert_rowid(db);
+		db_bind_int(st, 5, v[3].i);
+	db_bind_int(st, 6, v[4].present ? v[4].i : 1);
+	db_bind_int(st, 7, now);
+	rc = db_insert(st, &id);
 	snprintf(target, sizeof(target), "license:%lld", (long long)id);
 	detail = json_pack("{s:I,s:s,s:s,s:I}", "model", (json_int_t)model, "tier", v[1].s, "customer", v[2].s,
 			   "max_machines", (json_int_t)(v[4].present ? v[4].i : 1));
 	if (detail && v[3].present && !v[3].is_null)
 		json_object_set_new(detail, "expires_at", json_time(v[3].i, 1));
-	rc = rc == SQLITE_DONE ? audit_append(db, r->actor, "license.issue", target, detail) : -1;
+	rc = rc == DB_DONE ? audit_append(db, r->actor, "license.issue", target, detail) : -1;
 	json_decref(detail);
-	if (rc < 0 || store_commit(db) != SQLITE_OK) {
-		log_err("cannot issue a license: %s", sqlite3_errmsg(db));
+	if (rc < 0 || store_commit(db) != DB_OK) {
+		log_err("cannot issue a license: %s", db_errmsg(db));
 		res = reply_error(r, E_INTERNAL, "cannot store the license");
 		goto out;
 	}
@@ -117,8 +115,8 @@ enum MHD_Result h_license_list(struct req *r)
 {
 	const char *model = req_query(r, "model"), *customer = req_query(r, "customer"),
 		   *status = req_query(r, "status"), *limit_s = req_query(r, "limit"), *after_s = req_query(r, "after");
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st;
+	struct db *db = store_db();
+	struct dbq *st;
 	json_t *list;
 	int64_t model_id = -1, limit = 1000, after = 0, ids[10000];
 	size_t n = 0;
@@ -134,17 +132,17 @@ enum MHD_Result h_license_list(struct req *r)
 		return reply_error(r, E_BAD_REQUEST, "limit must be in [1, 10000] and after a license id");
 	if (model && (model_id = model_resolve(db, model)) < 0)
 		return reply_json(r, 200, json_pack("{s:[]}", "licenses"));
-	st = store_q(db, "SELECT l.id FROM licenses l WHERE (?1 < 0 OR l.model_id = ?1) AND (?2 IS NULL OR l.customer = ?2) "
+	st = db_q(db, "SELECT l.id FROM licenses l WHERE (?1 < 0 OR l.model_id = ?1) AND (?2 IS NULL OR l.customer = ?2) "
 			 "AND (?3 IS NULL OR " LICENSE_STATUS_SQL("?4") " = ?3) AND l.id > ?5 ORDER BY l.id LIMIT ?6");
-	sqlite3_bind_int64(st, 1, model_id);
-	store_bind_text(st, 2, customer);
-	store_bind_text(st, 3, status);
-	sqlite3_bind_int64(st, 4, now_s());
-	sqlite3_bind_int64(st, 5, after);
-	sqlite3_bind_int64(st, 6, limit);
-	while (n < 10000 && sqlite3_step(st) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	db_bind_int(st, 1, model_id);
+	db_bind_text(st, 2, customer);
+	db_bind_text(st, 3, status);
+	db_bind_int(st, 4, db_now(db));
+	db_bind_int(st, 5, after);
+	db_bind_int(st, 6, limit);
+	while (n < 10000 && db_step(st) == DB_ROW)
+		ids[n++] = db_int(st, 0);
+	db_reset(st);
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, license_json(db, ids[i]));
@@ -158,7 +156,7 @@ static int64_t license_id(struct req *r)
 
 enum MHD_Result h_license_show(struct req *r)
 {
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	json_t *l = db && license_id(r) >= 0 ? license_json(db, license_id(r)) : NULL;
 
 	if (!l)
@@ -167,18 +165,18 @@ enum MHD_Result h_license_show(struct req *r)
 }
 
 /* Read license ID's stored status and model inside a transaction; -1 if none. */
-static int load_status(sqlite3 *db, int64_t id, char status[16], int64_t *model)
+static int load_status(struct db *db, int64_t id, char status[16], int64_t *model)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT status, model_id FROM licenses WHERE id = ?1");
+	struct dbq *st = db_q(db, "SELECT status, model_id FROM licenses WHERE id = ?1");
 	int found;
 
-	sqlite3_bind_int64(st, 1, id);
-	found = sqlite3_step(st) == SQLITE_ROW;
+	db_bind_int(st, 1, id);
+	found = db_step(st) == DB_ROW;
 	if (found) {
-		snprintf(status, 16, "%s", store_text(st, 0));
-		*model = sqlite3_column_int64(st, 1);
+		snprintf(status, 16, "%s", db_text(st, 0));
+		*model = db_int(st, 1);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return found ? 0 : -1;
 }
 
@@ -192,10 +190,10 @@ enum MHD_Result h_license_patch(struct req *r)
 	struct jval v[3];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec, 3, v, &res), *before = NULL, *after = NULL;
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	int64_t id = license_id(r), model;
 	char status[16], target[32];
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int rc;
 
 	if (!root)
@@ -212,7 +210,7 @@ enum MHD_Result h_license_patch(struct req *r)
 		res = reply_error(r, E_INVALID_FIELD, "'max_machines' must be an integer in [1, %d]", MAX_MACHINES);
 		goto out;
 	}
-	if (!db || store_begin(db) != SQLITE_OK) {
+	if (!db || store_begin(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "database busy");
 		goto out;
 	}
@@ -229,27 +227,27 @@ enum MHD_Result h_license_patch(struct req *r)
 		goto out;
 	}
 	before = license_json(db, id);
-	st = store_q(db, "UPDATE licenses SET tier = CASE WHEN ?2 THEN ?3 ELSE tier END, "
-			 "expires_at = CASE WHEN ?4 THEN ?5 ELSE expires_at END, "
-			 "max_machines = CASE WHEN ?6 THEN ?7 ELSE max_machines END, updated_at = ?8 WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, v[0].present);
-	store_bind_text(st, 3, v[0].s);
-	sqlite3_bind_int(st, 4, v[1].present);
+	st = db_q(db, "UPDATE licenses SET tier = CASE WHEN ?2 <> 0 THEN ?3 ELSE tier END, "
+			 "expires_at = CASE WHEN ?4 <> 0 THEN ?5 ELSE expires_at END, "
+			 "max_machines = CASE WHEN ?6 <> 0 THEN ?7 ELSE max_machines END, updated_at = ?8 WHERE id = ?1");
+	db_bind_int(st, 1, id);
+	db_bind_int(st, 2, v[0].present);
+	db_bind_text(st, 3, v[0].s);
+	db_bind_int(st, 4, v[1].present);
 	if (v[1].present && !v[1].is_null)
-		sqlite3_bind_int64(st, 5, v[1].i);
-	sqlite3_bind_int(st, 6, v[2].present);
-	sqlite3_bind_int64(st, 7, v[2].present ? v[2].i : 1);
-	sqlite3_bind_int64(st, 8, now_s());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+		db_bind_int(st, 5, v[1].i);
+	db_bind_int(st, 6, v[2].present);
+	db_bind_int(st, 7, v[2].present ? v[2].i : 1);
+	db_bind_int(st, 8, db_now(db));
+	rc = db_step(st);
+	db_reset(st);
 	after = license_json(db, id);
 	snprintf(target, sizeof(target), "license:%lld", (long long)id);
 	json_t *detail = json_pack("{s:O,s:O}", "before", before ? before : json_null(), "after",
 				   after ? after : json_null());
-	rc = rc == SQLITE_DONE ? audit_append(db, r->actor, "license.update", target, detail) : -1;
+	rc = rc == DB_DONE ? audit_append(db, r->actor, "license.update", target, detail) : -1;
 	json_decref(detail);
-	if (rc < 0 || !after || store_commit(db) != SQLITE_OK) {
+	if (rc < 0 || !after || store_commit(db) != DB_OK) {
 		res = reply_error(r, E_INTERNAL, "cannot update the license");
 		goto out;
 	}
@@ -265,15 +263,15 @@ out:
 /* Change a license's stored status: FROM lists the statuses that allow it. */
 static enum MHD_Result set_status(struct req *r, const char *to, const char *action)
 {
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	int64_t id = license_id(r), model;
 	char status[16], target[32];
-	sqlite3_stmt *st;
+	struct dbq *st;
 	enum MHD_Result res;
 	json_t *detail, *l;
 	int rc;
 
-	if (!db || store_begin(db) != SQLITE_OK)
+	if (!db || store_begin(db) != DB_OK)
 		return reply_error(r, E_UNAVAILABLE, "database busy");
 	if (id < 0 || load_status(db, id, status, &model) < 0) {
 		res = reply_error(r, E_NOT_FOUND, "no license '%s'", r->seg[0]);
@@ -288,17 +286,17 @@ static enum MHD_Result set_status(struct req *r, const char *to, const char *act
 		res = l ? reply_json(r, 200, l) : reply_error(r, E_INTERNAL, "cannot read the license");
 		goto out;
 	}
-	st = store_q(db, "UPDATE licenses SET status = ?2, updated_at = ?3 WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, to);
-	sqlite3_bind_int64(st, 3, now_s());
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	st = db_q(db, "UPDATE licenses SET status = ?2, updated_at = ?3 WHERE id = ?1");
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, to);
+	db_bind_int(st, 3, db_now(db));
+	rc = db_step(st);
+	db_reset(st);
 	snprintf(target, sizeof(target), "license:%lld", (long long)id);
 	detail = json_pack("{s:s,s:s}", "from", status, "to", to);
-	rc = rc == SQLITE_DONE ? audit_append(db, r->actor, action, target, detail) : -1;
+	rc = rc == DB_DONE ? audit_append(db, r->actor, action, target, detail) : -1;
 	json_decref(detail);
-	if (rc < 0 || store_commit(db) != SQLITE_OK) {
+	if (rc < 0 || store_commit(db) != DB_OK) {
 		res = reply_error(r, E_INTERNAL, "cannot change the license");
 		goto out;
 	}

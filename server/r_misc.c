@@ -9,12 +9,12 @@
 
 enum MHD_Result h_healthz(struct req *r)
 {
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st = db ? store_q(db, "SELECT 1") : NULL;
-	int ok = st && sqlite3_step(st) == SQLITE_ROW;
+	struct db *db = store_db();
+	struct dbq *st = db ? db_q(db, "SELECT 1") : NULL;
+	int ok = st && db_step(st) == DB_ROW;
 
 	if (st)
-		sqlite3_reset(st);
+		db_reset(st);
 	if (!ok)
 		return reply_error(r, E_UNAVAILABLE, "database unavailable");
 	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));

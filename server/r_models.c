@@ -47,13 +47,13 @@ static const char *key_reason(const char *path)
 	return m;
 }
 
-static int insert_model(sqlite3 *db, struct req *r, const struct cl_key *k, const char *name, const char *version,
+static int insert_model(struct db *db, struct req *r, const struct cl_key *k, const char *name, const char *version,
 			int64_t *id)
 {
 	char locked[CL_SHA256_HEX], original[CL_SHA256_HEX], keysha[CL_SHA256_HEX], aad[96], *shards = NULL;
 	uint8_t d[CL_SHA256_LEN], *sealed = NULL;
 	size_t slen = (size_t)k->file_size + CL_SEAL_OVERHEAD;
-	sqlite3_stmt *st;
+	struct dbq *st;
 	json_t *detail = NULL;
 	int rc = -1;
 
@@ -63,38 +63,37 @@ static int insert_model(sqlite3 *db, struct req *r, const struct cl_key *k, cons
 	cl_hex(d, sizeof(d), keysha);
 	if (!(shards = shards_text(k)) || !(sealed = malloc(slen)))
 		goto out;
-	st = store_q(db, "INSERT INTO models (name, version, unit, scope, alpha, locked_sha256, original_sha256, "
+	st = db_q(db, "INSERT INTO models (name, version, unit, scope, alpha, locked_sha256, original_sha256, "
 			 "key_sha256, key_bytes, units_finite, units_locked, shards, created_at) "
-			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+			 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id");
 	if (!st)
 		goto out;
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, version);
-	store_bind_text(st, 3, cl_unit_name(k->unit));
-	store_bind_text(st, 4, cl_scope_name(k->scope));
-	sqlite3_bind_double(st, 5, k->alpha);
-	store_bind_text(st, 6, locked);
-	store_bind_text(st, 7, original);
-	store_bind_text(st, 8, keysha);
-	sqlite3_bind_int64(st, 9, (int64_t)k->file_size);
-	sqlite3_bind_int64(st, 10, (int64_t)k->finite);
-	sqlite3_bind_int64(st, 11, (int64_t)k->count);
-	store_bind_text(st, 12, shards);
-	sqlite3_bind_int64(st, 13, now_s());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, version);
+	db_bind_text(st, 3, cl_unit_name(k->unit));
+	db_bind_text(st, 4, cl_scope_name(k->scope));
+	db_bind_double(st, 5, k->alpha);
+	db_bind_text(st, 6, locked);
+	db_bind_text(st, 7, original);
+	db_bind_text(st, 8, keysha);
+	db_bind_int(st, 9, (int64_t)k->file_size);
+	db_bind_int(st, 10, (int64_t)k->finite);
+	db_bind_int(st, 11, (int64_t)k->count);
+	db_bind_text(st, 12, shards);
+	db_bind_int(st, 13, db_now(db));
+	if (db_insert(st, id) != DB_DONE)
 		goto out;
-	*id = sqlite3_last_insert_rowid(db);
 	aad_model_key(*id, aad, sizeof(aad));
 	if (cl_seal(srv.master, aad, strlen(aad), k->map.data, (size_t)k->file_size, sealed) < 0)
 		goto out;
-	st = store_q(db, "INSERT INTO model_keys (model_id, sealed) VALUES (?1, ?2)");
+	st = db_q(db, "INSERT INTO model_keys (model_id, sealed) VALUES (?1, ?2)");
 	if (!st)
 		goto out;
-	sqlite3_bind_int64(st, 1, *id);
-	sqlite3_bind_blob64(st, 2, sealed, slen, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	db_bind_int(st, 1, *id);
+	db_bind_blob(st, 2, sealed, slen);
+	if (db_step(st) != DB_DONE)
 		goto out;
-	sqlite3_reset(st);
+	db_reset(st);
 	detail = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "version", version, "locked_sha256", locked,
 			   "key_sha256", keysha);
 	char target[32];
@@ -102,7 +101,7 @@ static int insert_model(sqlite3 *db, struct req *r, const struct cl_key *k, cons
 	rc = audit_append(db, r->actor, "model.create", target, detail);
 out:
 	if (rc < 0)
-		log_err("cannot store model %s %s: %s", name, version, sqlite3_errmsg(db));
+		log_err("cannot store model %s %s: %s", name, version, db_errmsg(db));
 	json_decref(detail);
 	free(shards);
 	free(sealed);
@@ -113,8 +112,8 @@ enum MHD_Result h_model_create(struct req *r)
 {
 	const char *name = req_query(r, "name"), *version = req_query(r, "version");
 	struct cl_key *k = NULL;
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st;
+	struct db *db = store_db();
+	struct dbq *st;
 	enum MHD_Result res;
 	int64_t id = 0;
 	int exists;
@@ -128,21 +127,21 @@ enum MHD_Result h_model_create(struct req *r)
 		log_peer("%s: rejected key upload %s %s: %s", r->ip, name, version, key_reason(r->upload_path));
 		return reply_error(r, E_INVALID_KEY, "not a valid .clkey: %s", key_reason(r->upload_path));
 	}
-	if (!db || store_begin(db) != SQLITE_OK) {
+	if (!db || store_begin(db) != DB_OK) {
 		cl_key_free(k);
 		return reply_error(r, E_UNAVAILABLE, "database busy");
 	}
-	st = store_q(db, "SELECT COUNT(*) FROM models WHERE name = ?1 AND version = ?2");
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, version);
-	exists = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-	sqlite3_reset(st);
+	st = db_q(db, "SELECT COUNT(*) FROM models WHERE name = ?1 AND version = ?2");
+	db_bind_text(st, 1, name);
+	db_bind_text(st, 2, version);
+	exists = db_step(st) == DB_ROW && db_int(st, 0) > 0;
+	db_reset(st);
 	if (exists) {
 		store_rollback(db);
 		cl_key_free(k);
 		return reply_error(r, E_ALREADY_EXISTS, "model %s version %s already exists", name, version);
 	}
-	if (insert_model(db, r, k, name, version, &id) < 0 || store_commit(db) != SQLITE_OK) {
+	if (insert_model(db, r, k, name, version, &id) < 0 || store_commit(db) != DB_OK) {
 		store_rollback(db);
 		cl_key_free(k);
 		return reply_error(r, E_INTERNAL, "cannot store the model");
@@ -156,8 +155,8 @@ enum MHD_Result h_model_create(struct req *r)
 
 enum MHD_Result h_model_list(struct req *r)
 {
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st = db ? store_q(db, "SELECT id FROM models ORDER BY id") : NULL;
+	struct db *db = store_db();
+	struct dbq *st = db ? db_q(db, "SELECT id FROM models ORDER BY id") : NULL;
 	json_t *list = json_array(), *m;
 	int64_t ids[1000];
 	size_t n = 0;
@@ -166,9 +165,9 @@ enum MHD_Result h_model_list(struct req *r)
 		json_decref(list);
 		return reply_error(r, E_UNAVAILABLE, "database unavailable");
 	}
-	while (n < 1000 && sqlite3_step(st) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	while (n < 1000 && db_step(st) == DB_ROW)
+		ids[n++] = db_int(st, 0);
+	db_reset(st);
 	for (size_t i = 0; i < n; i++)
 		if ((m = model_json(db, ids[i])))
 			json_array_append_new(list, m);
@@ -177,7 +176,7 @@ enum MHD_Result h_model_list(struct req *r)
 
 enum MHD_Result h_model_show(struct req *r)
 {
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	int64_t id = db ? model_resolve(db, r->seg[0]) : -2;
 	json_t *m;
 
@@ -190,13 +189,13 @@ enum MHD_Result h_model_show(struct req *r)
 
 enum MHD_Result h_model_delete(struct req *r)
 {
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st;
+	struct db *db = store_db();
+	struct dbq *st;
 	int64_t id, users = 0;
 	char target[32];
 	int rc;
 
-	if (!db || store_begin(db) != SQLITE_OK)
+	if (!db || store_begin(db) != DB_OK)
 		return reply_error(r, E_UNAVAILABLE, "database busy");
 	id = model_resolve(db, r->seg[0]);
 	if (id < 0) {
@@ -204,12 +203,12 @@ enum MHD_Result h_model_delete(struct req *r)
 		return id == -1 ? reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0])
 				: reply_error(r, E_INTERNAL, "database error");
 	}
-	st = store_q(db, "SELECT COUNT(*) FROM licenses l WHERE l.model_id = ?1 AND " LICENSE_IN_USE_SQL("?2"));
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now_s());
-	if (sqlite3_step(st) == SQLITE_ROW)
-		users = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	st = db_q(db, "SELECT COUNT(*) FROM licenses l WHERE l.model_id = ?1 AND " LICENSE_IN_USE_SQL("?2"));
+	db_bind_int(st, 1, id);
+	db_bind_int(st, 2, db_now(db));
+	if (db_step(st) == DB_ROW)
+		users = db_int(st, 0);
+	db_reset(st);
 	if (users) {
 		store_rollback(db);
 		return reply_error(r, E_IN_USE, "%lld active or suspended license(s) use model %lld", (long long)users,
@@ -224,22 +223,22 @@ enum MHD_Result h_model_delete(struct req *r)
 		"DELETE FROM models WHERE id = ?1",
 	};
 	for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
-		st = store_q(db, deletes[i]);
+		st = db_q(db, deletes[i]);
 		if (!st)
 			goto fail;
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		db_bind_int(st, 1, id);
+		rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_DONE)
 			goto fail;
 	}
 	snprintf(target, sizeof(target), "model:%lld", (long long)id);
-	if (audit_append(db, r->actor, "model.delete", target, NULL) < 0 || store_commit(db) != SQLITE_OK)
+	if (audit_append(db, r->actor, "model.delete", target, NULL) < 0 || store_commit(db) != DB_OK)
 		goto fail;
 	log_info("model %lld deleted by %s", (long long)id, r->actor);
 	return reply_empty(r, 204);
 fail:
-	log_err("cannot delete model %lld: %s", (long long)id, sqlite3_errmsg(db));
+	log_err("cannot delete model %lld: %s", (long long)id, db_errmsg(db));
 	store_rollback(db);
 	return reply_error(r, E_INTERNAL, "cannot delete the model");
 }

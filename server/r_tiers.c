@@ -48,7 +48,7 @@ enum MHD_Result h_tier_put(struct req *r)
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec, 3, v, &res), *detail = NULL, *t;
 	const char *tier = r->seg[1];
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	struct tier_cut c = {0};
 	struct model_key mk = {0};
 	uint8_t *plain = NULL, *sealed = NULL, rnd[16];
@@ -56,7 +56,7 @@ enum MHD_Result h_tier_put(struct req *r)
 	char slice_id[33], old_slice[33] = "", aad[128], target[96];
 	int64_t id;
 	int created = 1, rc;
-	sqlite3_stmt *st;
+	struct dbq *st;
 
 	if (!root)
 		return res;
@@ -97,60 +97,60 @@ enum MHD_Result h_tier_put(struct req *r)
 		goto out;
 	}
 	/* Swap the slice in one transaction: readers see the old tier or the new one. */
-	if (store_begin(db) != SQLITE_OK) {
+	if (store_begin(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "database busy");
 		goto out;
 	}
-	st = store_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, tier);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(old_slice, sizeof(old_slice), "%s", store_text(st, 0));
+	st = db_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, tier);
+	if (db_step(st) == DB_ROW) {
+		snprintf(old_slice, sizeof(old_slice), "%s", db_text(st, 0));
 		created = 0;
 	}
-	sqlite3_reset(st);
-	st = store_q(db, "INSERT INTO slices (id, model_id, sealed) VALUES (?1, ?2, ?3)");
-	store_bind_text(st, 1, slice_id);
-	sqlite3_bind_int64(st, 2, id);
-	sqlite3_bind_blob64(st, 3, sealed, plen + CL_SEAL_OVERHEAD, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	db_reset(st);
+	st = db_q(db, "INSERT INTO slices (id, model_id, sealed) VALUES (?1, ?2, ?3)");
+	db_bind_text(st, 1, slice_id);
+	db_bind_int(st, 2, id);
+	db_bind_blob(st, 3, sealed, plen + CL_SEAL_OVERHEAD);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_DONE)
 		goto dbfail;
-	st = store_q(db, "INSERT INTO tiers (model_id, name, ratio, slice_id, units, entries, bytes, created_at, "
+	st = db_q(db, "INSERT INTO tiers (model_id, name, ratio, slice_id, units, entries, bytes, created_at, "
 			 "updated_at, utility, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) ON CONFLICT (model_id, name) "
 			 "DO UPDATE SET ratio = ?3, slice_id = ?4, units = ?5, entries = ?6, bytes = ?7, updated_at = ?8, "
 			 "utility = ?9, label = ?10");
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, tier);
-	sqlite3_bind_double(st, 3, v[0].d);
-	store_bind_text(st, 4, slice_id);
-	sqlite3_bind_int64(st, 5, (int64_t)c.units);
-	sqlite3_bind_int64(st, 6, (int64_t)c.n);
-	sqlite3_bind_int64(st, 7, (int64_t)c.bytes);
-	sqlite3_bind_int64(st, 8, now_s());
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, tier);
+	db_bind_double(st, 3, v[0].d);
+	db_bind_text(st, 4, slice_id);
+	db_bind_int(st, 5, (int64_t)c.units);
+	db_bind_int(st, 6, (int64_t)c.n);
+	db_bind_int(st, 7, (int64_t)c.bytes);
+	db_bind_int(st, 8, db_now(db));
 	if (has_u)
-		sqlite3_bind_double(st, 9, v[1].d);
+		db_bind_double(st, 9, v[1].d);
 	else
-		sqlite3_bind_null(st, 9); /* a cached statement keeps its last bindings */
-	store_bind_text(st, 10, has_l ? label : NULL);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+		db_bind_null(st, 9); /* a cached statement keeps its last bindings */
+	db_bind_text(st, 10, has_l ? label : NULL);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_DONE)
 		goto dbfail;
 	if (*old_slice) {
-		st = store_q(db, "DELETE FROM slices WHERE id = ?1");
-		store_bind_text(st, 1, old_slice);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
+		st = db_q(db, "DELETE FROM slices WHERE id = ?1");
+		db_bind_text(st, 1, old_slice);
+		rc = db_step(st);
+		db_reset(st);
+		if (rc != DB_DONE)
 			goto dbfail;
 	}
 	detail = json_pack("{s:f,s:I,s:I,s:o}", "ratio", v[0].d, "units", (json_int_t)c.units, "bytes",
 			   (json_int_t)c.bytes, "utility", has_u ? json_real(v[1].d) : json_null());
 	snprintf(target, sizeof(target), "model:%lld/tier:%s", (long long)id, tier);
 	if (audit_append(db, r->actor, created ? "tier.create" : "tier.recut", target, detail) < 0 ||
-	    store_commit(db) != SQLITE_OK)
+	    store_commit(db) != DB_OK)
 		goto dbfail;
 	log_info("model %lld tier %s cut at %g: %llu units by %s", (long long)id, tier, v[0].d,
 		 (unsigned long long)c.units, r->actor);
@@ -158,7 +158,7 @@ enum MHD_Result h_tier_put(struct req *r)
 	res = t ? reply_json(r, created ? 201 : 200, t) : reply_error(r, E_INTERNAL, "cannot read the tier back");
 	goto out;
 dbfail:
-	log_err("model %lld tier %s: cannot store: %s", (long long)id, tier, sqlite3_errmsg(db));
+	log_err("model %lld tier %s: cannot store: %s", (long long)id, tier, db_errmsg(db));
 	store_rollback(db);
 	res = reply_error(r, E_INTERNAL, "cannot store the tier");
 out:
@@ -175,7 +175,7 @@ out:
 
 enum MHD_Result h_tier_list(struct req *r)
 {
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	int64_t id = db ? model_resolve(db, r->seg[0]) : -2;
 	json_t *m, *tiers;
 
@@ -190,7 +190,7 @@ enum MHD_Result h_tier_list(struct req *r)
 
 enum MHD_Result h_tier_show(struct req *r)
 {
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	int64_t id = db ? model_resolve(db, r->seg[0]) : -2;
 	json_t *t;
 
@@ -205,54 +205,54 @@ enum MHD_Result h_tier_show(struct req *r)
 
 enum MHD_Result h_tier_delete(struct req *r)
 {
-	sqlite3 *db = store_db();
-	sqlite3_stmt *st;
+	struct db *db = store_db();
+	struct dbq *st;
 	char slice[33] = "", target[96];
 	int64_t id, users = 0;
 	int rc;
 
-	if (!db || store_begin(db) != SQLITE_OK)
+	if (!db || store_begin(db) != DB_OK)
 		return reply_error(r, E_UNAVAILABLE, "database busy");
 	if ((id = model_resolve(db, r->seg[0])) < 0) {
 		store_rollback(db);
 		return reply_error(r, E_NOT_FOUND, "no model '%s'", r->seg[0]);
 	}
-	st = store_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, r->seg[1]);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(slice, sizeof(slice), "%s", store_text(st, 0));
-	sqlite3_reset(st);
+	st = db_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2");
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, r->seg[1]);
+	if (db_step(st) == DB_ROW)
+		snprintf(slice, sizeof(slice), "%s", db_text(st, 0));
+	db_reset(st);
 	if (!*slice) {
 		store_rollback(db);
 		return reply_error(r, E_NOT_FOUND, "model %lld has no tier '%s'", (long long)id, r->seg[1]);
 	}
-	st = store_q(db, "SELECT COUNT(*) FROM licenses l WHERE l.model_id = ?1 AND l.tier = ?2 AND " LICENSE_IN_USE_SQL("?3"));
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, r->seg[1]);
-	sqlite3_bind_int64(st, 3, now_s());
-	if (sqlite3_step(st) == SQLITE_ROW)
-		users = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	st = db_q(db, "SELECT COUNT(*) FROM licenses l WHERE l.model_id = ?1 AND l.tier = ?2 AND " LICENSE_IN_USE_SQL("?3"));
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, r->seg[1]);
+	db_bind_int(st, 3, db_now(db));
+	if (db_step(st) == DB_ROW)
+		users = db_int(st, 0);
+	db_reset(st);
 	if (users) {
 		store_rollback(db);
 		return reply_error(r, E_IN_USE, "%lld active or suspended license(s) use tier '%s'", (long long)users,
 				   r->seg[1]);
 	}
-	st = store_q(db, "DELETE FROM tiers WHERE model_id = ?1 AND name = ?2");
-	sqlite3_bind_int64(st, 1, id);
-	store_bind_text(st, 2, r->seg[1]);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE) {
-		st = store_q(db, "DELETE FROM slices WHERE id = ?1");
-		store_bind_text(st, 1, slice);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
+	st = db_q(db, "DELETE FROM tiers WHERE model_id = ?1 AND name = ?2");
+	db_bind_int(st, 1, id);
+	db_bind_text(st, 2, r->seg[1]);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc == DB_DONE) {
+		st = db_q(db, "DELETE FROM slices WHERE id = ?1");
+		db_bind_text(st, 1, slice);
+		rc = db_step(st);
+		db_reset(st);
 	}
 	snprintf(target, sizeof(target), "model:%lld/tier:%s", (long long)id, r->seg[1]);
-	if (rc != SQLITE_DONE || audit_append(db, r->actor, "tier.delete", target, NULL) < 0 ||
-	    store_commit(db) != SQLITE_OK) {
+	if (rc != DB_DONE || audit_append(db, r->actor, "tier.delete", target, NULL) < 0 ||
+	    store_commit(db) != DB_OK) {
 		store_rollback(db);
 		return reply_error(r, E_INTERNAL, "cannot delete the tier");
 	}

@@ -22,30 +22,30 @@
 #define TOKEN_COLS "id, name, scope, created_at, expires_at"
 
 /* The row of ST (TOKEN_COLS) as JSON; CURRENT: the caller's own token. */
-static json_t *token_json(sqlite3_stmt *st, int64_t current, int64_t now)
+static json_t *token_json(struct dbq *st, int64_t current, int64_t now)
 {
-	int64_t id = sqlite3_column_int64(st, 0);
-	int has_exp = sqlite3_column_type(st, 4) != SQLITE_NULL;
-	int64_t exp = sqlite3_column_int64(st, 4);
+	int64_t id = db_int(st, 0);
+	int has_exp = !db_is_null(st, 4);
+	int64_t exp = db_int(st, 4);
 
-	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:b,s:b}", "id", (json_int_t)id, "name", store_text(st, 1), "scope",
-			 store_text(st, 2), "created_at", json_time(sqlite3_column_int64(st, 3), 1), "expires_at",
+	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:b,s:b}", "id", (json_int_t)id, "name", db_text(st, 1), "scope",
+			 db_text(st, 2), "created_at", json_time(db_int(st, 3), 1), "expires_at",
 			 json_time(exp, has_exp), "expired", has_exp && exp <= now, "current", id == current);
 }
 
 enum MHD_Result h_token_list(struct req *r)
 {
-	sqlite3 *db = store_db();
-	int64_t now = now_s();
-	sqlite3_stmt *st;
+	struct db *db = store_db();
+	int64_t now = db_now(db);
+	struct dbq *st;
 	json_t *list;
 
-	if (!db || !(st = store_q(db, "SELECT " TOKEN_COLS " FROM tokens ORDER BY id")))
+	if (!db || !(st = db_q(db, "SELECT " TOKEN_COLS " FROM tokens ORDER BY id")))
 		return reply_error(r, E_UNAVAILABLE, "database unavailable");
 	list = json_array();
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (db_step(st) == DB_ROW)
 		json_array_append_new(list, token_json(st, r->token_id, now));
-	sqlite3_reset(st);
+	db_reset(st);
 	return reply_json(r, 200, json_pack("{s:o}", "tokens", list));
 }
 
@@ -59,10 +59,10 @@ enum MHD_Result h_token_create(struct req *r)
 	struct jval v[3];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec, 3, v, &res), *body = NULL, *detail;
-	sqlite3 *db = store_db();
+	struct db *db = store_db();
 	char token[TOKEN_LEN + 1] = "", target[32];
-	int64_t id, now = now_s(), exp = v[2].present && !v[2].is_null ? v[2].i : -1;
-	sqlite3_stmt *st;
+	int64_t id, now = db_now(db), exp = v[2].present && !v[2].is_null ? v[2].i : -1;
+	struct dbq *st;
 	int scope, rc;
 
 	if (!root)
@@ -75,7 +75,7 @@ enum MHD_Result h_token_create(struct req *r)
 		res = reply_error(r, E_INVALID_FIELD, "'expires_at' is not in the future");
 		goto out;
 	}
-	if (!db || store_begin(db) != SQLITE_OK) {
+	if (!db || store_begin(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "database busy");
 		goto out;
 	}
@@ -88,16 +88,16 @@ enum MHD_Result h_token_create(struct req *r)
 			   json_time(exp, exp >= 0));
 	rc = audit_append(db, r->actor, "token.create", target, detail);
 	json_decref(detail);
-	if (rc < 0 || store_commit(db) != SQLITE_OK) {
+	if (rc < 0 || store_commit(db) != DB_OK) {
 		res = reply_error(r, E_INTERNAL, "cannot store the token");
 		goto out;
 	}
 	log_info("token %lld (%s, %s) created by %s", (long long)id, v[0].s, token_scopes[scope], r->actor);
-	st = store_q(db, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	st = db_q(db, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1");
+	db_bind_int(st, 1, id);
+	if (db_step(st) == DB_ROW)
 		body = token_json(st, r->token_id, now);
-	sqlite3_reset(st);
+	db_reset(st);
 	if (!body) {
 		res = reply_error(r, E_INTERNAL, "cannot read the token back");
 		goto out;
@@ -114,36 +114,36 @@ out:
 
 enum MHD_Result h_token_delete(struct req *r)
 {
-	sqlite3 *db = store_db();
-	int64_t id = parse_id(r->seg[0]), now = now_s(), others = 0;
+	struct db *db = store_db();
+	int64_t id = parse_id(r->seg[0]), now = db_now(db), others = 0;
 	char target[32], name[TOKEN_NAME_MAX + 1] = "";
 	enum MHD_Result res;
-	sqlite3_stmt *st;
+	struct dbq *st;
 	int found, live_admin = 0, rc;
 
-	if (!db || store_begin(db) != SQLITE_OK)
+	if (!db || store_begin(db) != DB_OK)
 		return reply_error(r, E_UNAVAILABLE, "database busy");
-	st = store_q(db, "SELECT name, scope = 'admin' AND (expires_at IS NULL OR expires_at > ?2) FROM tokens "
+	st = db_q(db, "SELECT name, scope = 'admin' AND (expires_at IS NULL OR expires_at > ?2) FROM tokens "
 			 "WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now);
-	if ((found = sqlite3_step(st) == SQLITE_ROW)) {
-		snprintf(name, sizeof(name), "%s", store_text(st, 0));
-		live_admin = sqlite3_column_int(st, 1);
+	db_bind_int(st, 1, id);
+	db_bind_int(st, 2, now);
+	if ((found = db_step(st) == DB_ROW)) {
+		snprintf(name, sizeof(name), "%s", db_text(st, 0));
+		live_admin = db_int(st, 1);
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	if (id < 0 || !found) {
 		res = reply_error(r, E_NOT_FOUND, "no token '%s'", r->seg[0]);
 		goto out;
 	}
 	if (live_admin) {
-		st = store_q(db, "SELECT count(*) FROM tokens WHERE id != ?1 AND scope = 'admin' "
+		st = db_q(db, "SELECT count(*) FROM tokens WHERE id != ?1 AND scope = 'admin' "
 				 "AND (expires_at IS NULL OR expires_at > ?2)");
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, now);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			others = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
+		db_bind_int(st, 1, id);
+		db_bind_int(st, 2, now);
+		if (db_step(st) == DB_ROW)
+			others = db_int(st, 0);
+		db_reset(st);
 		if (others == 0) {
 			res = reply_error(r, E_LAST_ADMIN_TOKEN,
 					  "token %lld is the last live admin-scope token; create another one first",
@@ -151,13 +151,13 @@ enum MHD_Result h_token_delete(struct req *r)
 			goto out;
 		}
 	}
-	st = store_q(db, "DELETE FROM tokens WHERE id = ?1");
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
+	st = db_q(db, "DELETE FROM tokens WHERE id = ?1");
+	db_bind_int(st, 1, id);
+	rc = db_step(st);
+	db_reset(st);
 	snprintf(target, sizeof(target), "token:%lld", (long long)id);
-	if (rc != SQLITE_DONE || audit_append(db, r->actor, "token.delete", target, NULL) < 0 ||
-	    store_commit(db) != SQLITE_OK) {
+	if (rc != DB_DONE || audit_append(db, r->actor, "token.delete", target, NULL) < 0 ||
+	    store_commit(db) != DB_OK) {
 		res = reply_error(r, E_INTERNAL, "cannot delete the token");
 		goto out;
 	}

@@ -8,10 +8,10 @@
 #define SRV_RESOURCES_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "slicecache.h"
 
 /* A license's visible status: stored status, or 'expired' (parameter ?NOW). */
@@ -23,13 +23,13 @@
 	"l.status IN ('active', 'suspended') AND (l.expires_at IS NULL OR l.expires_at > " now ")"
 
 /* A model by id (digits) or by name (its newest version): the id, -1 if none, -2 on a db error. */
-int64_t model_resolve(sqlite3 *db, const char *ref);
+int64_t model_resolve(struct db *db, const char *ref);
 /* Model ID as JSON (with its tiers), or NULL if it does not exist. */
-json_t *model_json(sqlite3 *db, int64_t id);
+json_t *model_json(struct db *db, int64_t id);
 /* Tier NAME of MODEL as JSON, or NULL. */
-json_t *tier_json(sqlite3 *db, int64_t model, const char *name);
+json_t *tier_json(struct db *db, int64_t model, const char *name);
 /* License ID as JSON, or NULL. */
-json_t *license_json(sqlite3 *db, int64_t id);
+json_t *license_json(struct db *db, int64_t id);
 
 /* AAD strings of sealed rows. */
 void aad_model_key(int64_t model, char *out, size_t len);
@@ -42,6 +42,6 @@ void aad_slice(int64_t model, const char *slice, char *out, size_t len);
  * (from slicecache.h, read-only; slice_release() it).  -1: no such tier,
  * -2: failure (logged).
  */
-int slice_open(sqlite3 *db, int64_t model, const char *tier, double *ratio, struct slice **out);
+int slice_open(struct db *db, int64_t model, const char *tier, double *ratio, struct slice **out);
 
 #endif

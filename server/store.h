@@ -1,50 +1,49 @@
 /*
- * store.h - the SQLite database: WAL mode, foreign keys, numbered migrations
- * (schema/NNN_*.sql, embedded at build time), one connection per worker
- * thread, and a per-connection cache of prepared statements.
+ * store.h - the database the daemon was configured with ([storage] backend
+ * = sqlite or postgresql), one connection per worker thread.  The SQL calls
+ * themselves are in db.h.
  *
- * Every query is a prepared statement with bound parameters; store_q()
- * returns the cached statement for an SQL text, reset and with its bindings
- * cleared.  The statement belongs to the cache: do not finalize it.
+ * Write transactions (store_begin .. store_commit or store_rollback) take
+ * turns: on SQLite one at a time in the process, on PostgreSQL one at a time
+ * across every node (an advisory lock that every write takes first).  Every
+ * write appends to the one audit chain, so the writers are serialised at its
+ * head anyway; taking that turn at BEGIN makes each transaction see every
+ * write committed before it, which is what keeps seat limits and "no key
+ * after a revoke" true across nodes.
  */
 #ifndef SRV_STORE_H
 #define SRV_STORE_H
 
-#include <sqlite3.h>
-#include <stdint.h>
+#include "db.h"
 
 struct migration {
 	unsigned version;
 	const char *name, *sql;
 };
-extern const struct migration store_migrations[];
-extern const unsigned store_nmigrations;
+/* schema/NNN_*.sql (SQLite) and schema/pg/NNN_*.sql, embedded at build time. */
+extern const struct migration store_migrations[], store_migrations_pg[];
+extern const unsigned store_nmigrations, store_nmigrations_pg;
 
-/* Open PATH (CREATE: make it if missing, else it must exist) and migrate it. */
-int store_open(const char *path, int create, sqlite3 **out);
-void store_close(sqlite3 *db);
+/* The driver named NAME ("sqlite", "postgresql"), or NULL. */
+const struct db_driver *store_driver(const char *name);
 
-/* The calling thread's connection to the configured database, or NULL. */
-void store_init(const char *path);
-sqlite3 *store_db(void);
+/* Use BACKEND's database at WHERE (a path, or a libpq conninfo). */
+int store_init(const char *backend, const char *where);
+const char *store_backend(void);
+
+/* A new connection (CREATE: make a missing SQLite file), migrated. */
+int store_open(int create, struct db **out);
+void store_close(struct db *db);
+
+/* The calling thread's connection, or NULL. */
+struct db *store_db(void);
 void store_close_all(void);
 
-sqlite3_stmt *store_q(sqlite3 *db, const char *sql);
+/* BEGIN (taking the write turn) / COMMIT / ROLLBACK: DB_OK or an error. */
+enum db_rc store_begin(struct db *db);
+enum db_rc store_commit(struct db *db);
+void store_rollback(struct db *db);
 /* Reset every cached statement of DB (releases read snapshots). */
-void store_reset(sqlite3 *db);
-
-/*
- * BEGIN IMMEDIATE / COMMIT / ROLLBACK; 0 or an SQLite result code.  The
- * daemon's threads take turns: store_begin() waits for the others' write
- * transactions to end, and one thread opens at most one at a time.
- */
-int store_begin(sqlite3 *db);
-int store_commit(sqlite3 *db);
-void store_rollback(sqlite3 *db);
-
-/* Bind helpers: NULL text and negative "optional" integers bind NULL. */
-void store_bind_text(sqlite3_stmt *st, int i, const char *s);
-/* Column text, never NULL. */
-const char *store_text(sqlite3_stmt *st, int i);
+void store_reset(struct db *db);
 
 #endif

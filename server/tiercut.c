@@ -11,9 +11,10 @@
 #include "store.h"
 #include "tiercut.h"
 
-int model_key_open(sqlite3 *db, int64_t id, struct model_key *mk)
+int model_key_open(struct db *db, int64_t id, struct model_key *mk)
 {
-	sqlite3_stmt *st = store_q(db, "SELECT sealed FROM model_keys WHERE model_id = ?1");
+	struct dbq *st = db_q(db, "SELECT sealed FROM model_keys WHERE model_id = ?1");
+	const void *sealed;
 	char aad[96];
 	size_t slen;
 	int rc;
@@ -21,25 +22,25 @@ int model_key_open(sqlite3 *db, int64_t id, struct model_key *mk)
 	memset(mk, 0, sizeof(*mk));
 	if (!st)
 		return -2;
-	sqlite3_bind_int64(st, 1, id);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? -1 : -2;
+	db_bind_int(st, 1, id);
+	if ((rc = db_step(st)) != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? -1 : -2;
 	}
-	slen = (size_t)sqlite3_column_bytes(st, 0);
+	sealed = db_blob(st, 0, &slen);
 	rc = -2;
 	if (slen < CL_SEAL_OVERHEAD || !(mk->plain = malloc(slen - CL_SEAL_OVERHEAD + 1)))
 		goto out;
 	mk->len = slen - CL_SEAL_OVERHEAD;
 	aad_model_key(id, aad, sizeof(aad));
-	if (cl_unseal(srv.master, aad, strlen(aad), sqlite3_column_blob(st, 0), slen, mk->plain) < 0 ||
+	if (cl_unseal(srv.master, aad, strlen(aad), sealed, slen, mk->plain) < 0 ||
 	    cl_key_parse(mk->plain, mk->len, &mk->k) < 0) {
 		log_bug("model %lld: stored key does not open: %s", (long long)id, cl_errmsg());
 		goto out;
 	}
 	rc = 0;
 out:
-	sqlite3_reset(st);
+	db_reset(st);
 	if (rc < 0)
 		model_key_close(mk);
 	return rc;

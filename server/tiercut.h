@@ -6,10 +6,10 @@
 #ifndef SRV_TIERCUT_H
 #define SRV_TIERCUT_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "clkey.h"
 #include "volume.h"
 
@@ -21,7 +21,7 @@ struct model_key {
 };
 
 /* Unseal model ID's key: 0, -1 when it has none, -2 on a failure (logged). */
-int model_key_open(sqlite3 *db, int64_t id, struct model_key *mk);
+int model_key_open(struct db *db, int64_t id, struct model_key *mk);
 void model_key_close(struct model_key *mk);
 
 /* The spans tier RATIO restores, sorted by (shard, offset); bytes borrow from the key. */
