@@ -29,7 +29,11 @@ skip() {
 	exit 77
 }
 reason=$(pg_cluster_check 2>&1) || skip "${reason#SKIP: }"
-CL_PG_BIN=$(pg_cluster_bindir) && export CL_PG_BIN
+CL_PG_BIN=$(pg_cluster_bindir)
+# The tests' sql helper (tests/server/common.sh) reads the database with psql.
+CL_PG_PSQL=$CL_PG_BIN/psql
+[ -x "$CL_PG_PSQL" ] || CL_PG_PSQL=$(command -v psql) || skip "psql not found (Debian package postgresql-client)"
+export CL_PG_PSQL
 
 # The template cluster, made once under a lock (parallel tests wait for it).
 tpl=$top_builddir/tests/pg/template

@@ -42,7 +42,7 @@ make_cert() {
 }
 
 # The backend under test: sqlite (the default) or postgresql, whose private
-# cluster tests/pg/run-one.sh starts and names in CL_PG_DSN and CL_PG_SOCK.
+# cluster tests/pg/run-one.sh starts and names in CL_PG_DSN (and CL_PG_PSQL).
 CL_BACKEND=${CL_BACKEND:-sqlite}
 case $CL_BACKEND in
 sqlite) ;;
@@ -182,7 +182,7 @@ sql_run() {
 	local fmt=()
 	if [ "$CL_BACKEND" = postgresql ]; then
 		if [ "$1" = --csv ]; then fmt=(--csv) && shift; else fmt=(-At); fi
-		"${CL_PG_BIN:+$CL_PG_BIN/}psql" -Xq "${fmt[@]}" -v ON_ERROR_STOP=1 -d "$CL_PG_DSN" -c "$1" 2>&1
+		"${CL_PG_PSQL:-psql}" -Xq "${fmt[@]}" -v ON_ERROR_STOP=1 -d "$CL_PG_DSN" -c "$1" 2>&1
 	else
 		[ "$1" = --csv ] && fmt=(-csv -header) && shift
 		sqlite3 -batch -bail "${fmt[@]}" "$T/var/corelockerd.db" "$1" 2>&1
