@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -54,6 +55,9 @@ static void usage(FILE *f)
 		   "       corelockerd audit-verify -c CONF   verify the audit log's keyed hash chain\n"
 		   "       corelockerd token-create -c CONF [--scope admin|read] [--expires TIME] NAME\n"
 		   "                                          add an admin token (printed once)\n"
+		   "       corelockerd migrate -c CONF --from sqlite:PATH\n"
+		   "                                          copy a single-node database into the configured\n"
+		   "                                          PostgreSQL one, verified\n"
 		   "default CONF: %s\n",
 		   DEFAULT_CONF);
 }
@@ -525,14 +529,58 @@ out:
 	return r;
 }
 
+static int cmd_migrate(const char *conf, const char *from)
+{
+	if (!from) {
+		log_err("migrate needs --from sqlite:PATH");
+		return 2;
+	}
+	if (load_config(conf) < 0 || server_load_master(srv.cfg->master_key) < 0)
+		return 1;
+	return migrate_from(from);
+}
+
+/* What the command line said. */
+struct args {
+	const char *conf, *arg, *scope, *expires, *from;
+};
+
+static int run_serve(const struct args *a) { return cmd_serve(a->conf); }
+static int run_init(const struct args *a) { return cmd_init(a->conf); }
+static int run_check(const struct args *a) { return cmd_check(a->conf); }
+static int run_audit_verify(const struct args *a) { return cmd_audit_verify(a->conf); }
+static int run_token_create(const struct args *a) { return cmd_token_create(a->conf, a->arg, a->scope, a->expires); }
+static int run_migrate(const struct args *a) { return cmd_migrate(a->conf, a->from); }
+static int run_dump_config(const struct args *a)
+{
+	(void)a;
+	config_dump(stdout);
+	return 0;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(const struct args *a);
+} commands[] = {
+	{"serve", run_serve},
+	{"init", run_init},
+	{"check-config", run_check},
+	{"dump-config", run_dump_config},
+	{"audit-verify", run_audit_verify},
+	{"token-create", run_token_create},
+	{"migrate", run_migrate},
+};
+
 int main(int argc, char **argv)
 {
-	const char *conf = DEFAULT_CONF, *cmd = "serve", *arg = NULL, *scope = NULL, *expires = NULL;
+	struct args a = {.conf = DEFAULT_CONF};
+	const char *cmd = "serve";
+	const struct command *c = NULL;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
 		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
-			conf = argv[++i];
+			a.conf = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -540,38 +588,31 @@ int main(int argc, char **argv)
 			printf("corelockerd %s\n", PACKAGE_VERSION);
 			return 0;
 		} else if (!strcmp(argv[i], "--scope") && i + 1 < argc) {
-			scope = argv[++i];
+			a.scope = argv[++i];
 		} else if (!strcmp(argv[i], "--expires") && i + 1 < argc) {
-			expires = argv[++i];
+			a.expires = argv[++i];
+		} else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
+			a.from = argv[++i];
 		} else if (!strcmp(argv[i], "--debug")) {
 			log_threshold = LOG_DEBUG;
 		} else if (argv[i][0] != '-' && !strcmp(cmd, "serve") && i == 1) {
 			cmd = argv[i];
-		} else if (argv[i][0] != '-' && !arg) {
-			arg = argv[i];
+		} else if (argv[i][0] != '-' && !a.arg) {
+			a.arg = argv[i];
 		} else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!strcmp(cmd, "serve"))
-		r = cmd_serve(conf);
-	else if (!strcmp(cmd, "init"))
-		r = cmd_init(conf);
-	else if (!strcmp(cmd, "check-config"))
-		r = cmd_check(conf);
-	else if (!strcmp(cmd, "dump-config")) {
-		config_dump(stdout);
-		r = 0;
-	} else if (!strcmp(cmd, "audit-verify"))
-		r = cmd_audit_verify(conf);
-	else if (!strcmp(cmd, "token-create"))
-		r = cmd_token_create(conf, arg, scope, expires);
-	else {
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, cmd))
+			c = &commands[i];
+	if (!c) {
 		fprintf(stderr, "corelockerd: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
 	}
+	r = c->run(&a);
 	cl_signkey_free(srv.sk);
 	free(srv.pub_pem);
 	free(srv.spool);

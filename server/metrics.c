@@ -42,6 +42,16 @@ void metrics_delivery(uint64_t bytes)
 	pthread_mutex_unlock(&lock);
 }
 
+static uint64_t batches, batched;
+
+void metrics_batch(unsigned jobs)
+{
+	pthread_mutex_lock(&lock);
+	batches++;
+	batched += jobs;
+	pthread_mutex_unlock(&lock);
+}
+
 void metrics_rate_limited(void)
 {
 	pthread_mutex_lock(&lock);
@@ -96,9 +106,15 @@ char *metrics_render(void)
 		"corelockerd_rate_limited_total %llu\n"
 		"# HELP corelockerd_key_deliveries_in_flight Key volumes being streamed now (cap: max_deliveries).\n"
 		"# TYPE corelockerd_key_deliveries_in_flight gauge\n"
-		"corelockerd_key_deliveries_in_flight %u\n",
+		"corelockerd_key_deliveries_in_flight %u\n"
+		"# HELP corelockerd_commit_batches_total Group commits of delivery records (one commit each).\n"
+		"# TYPE corelockerd_commit_batches_total counter\n"
+		"corelockerd_commit_batches_total %llu\n"
+		"# HELP corelockerd_batched_writes_total Delivery records those commits carried.\n"
+		"# TYPE corelockerd_batched_writes_total counter\n"
+		"corelockerd_batched_writes_total %llu\n",
 		(unsigned long long)deliveries, (unsigned long long)delivered_bytes, (unsigned long long)limited,
-		delivery_in_flight());
+		delivery_in_flight(), (unsigned long long)batches, (unsigned long long)batched);
 	pthread_mutex_unlock(&lock);
 	if (fclose(f) != 0) {
 		free(buf);

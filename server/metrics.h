@@ -12,6 +12,8 @@
 void metrics_request(int route, unsigned status, double seconds);
 void metrics_delivery(uint64_t bytes);
 void metrics_rate_limited(void);
+/* One group commit (batch.h) of JOBS writes. */
+void metrics_batch(unsigned jobs);
 /* The exposition text (malloc'd), or NULL. */
 char *metrics_render(void);
 

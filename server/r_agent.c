@@ -6,6 +6,7 @@
 #include "error.h"
 #include "jsonx.h"
 #include "audit.h"
+#include "batch.h"
 #include "delivery.h"
 #include "auth.h"
 #include "digest.h"
@@ -399,24 +400,82 @@ static int open_tier(struct req *r, struct db *db, const struct lic *l, double *
 	return rc == 0;
 }
 
+/* A delivery to record in a shared transaction (batch.h): what was prepared. */
+struct delivery {
+	const char *key, *fp;
+	const struct lic *l; /* as read before the preparations */
+	const char *slice;   /* the id of the slice the volume was cut from */
+	json_t *detail;      /* the key.deliver audit entry's detail */
+	enum api_err refusal;
+};
+
+/* The license's tier no longer is the one the volume was cut from. */
+#define TIER_MOVED 2
+
 /*
- * POST /v1/key.  The license is looked at twice: once without the write lock,
+ * Inside the shared transaction: the license is still valid, seated on the
+ * same machine and tier, and the tier still has the slice the volume was cut
+ * from (no PATCH or re-cut in between); then last_seen and key.deliver.
+ */
+static int record_delivery(struct db *db, void *arg)
+{
+	struct delivery *d = arg;
+	struct lic now;
+	enum api_err e = lic_check(db, d->key, d->fp, &now, 1);
+	struct dbq *st;
+	char target[64];
+	int rc, same;
+
+	if (e == E_UNAVAILABLE)
+		return -1;
+	if (e != E_VALID) {
+		d->refusal = e;
+		return 1;
+	}
+	if (now.machine != d->l->machine || now.model != d->l->model || strcmp(now.tier, d->l->tier) != 0)
+		return TIER_MOVED;
+	if (!(st = db_q(db, "SELECT slice_id FROM tiers WHERE model_id = ?1 AND name = ?2")))
+		return -1;
+	db_bind_int(st, 1, now.model);
+	db_bind_text(st, 2, now.tier);
+	rc = db_step(st);
+	same = rc == DB_ROW && strcmp(db_text(st, 0), d->slice) == 0;
+	db_reset(st);
+	if (rc != DB_ROW && rc != DB_DONE)
+		return -1;
+	if (!same)
+		return TIER_MOVED;
+	if (!(st = db_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1")))
+		return -1;
+	db_bind_int(st, 1, now.machine);
+	db_bind_int(st, 2, db_now(db));
+	rc = db_step(st);
+	db_reset(st);
+	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)now.id, (long long)now.machine);
+	if (rc != DB_DONE || audit_append(db, "agent", "key.deliver", target, d->detail) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * POST /v1/key.  The license is looked at twice: once without the write turn,
  * for refusals, the rate limit and the slow preparations (the upgrade's cut,
- * unsealing the slice), and again inside the transaction that records
- * key.deliver, which is serialised against revoke, suspend, PATCH and
- * machine delete: a delivery is recorded, and sent, only if the license was
- * valid, seated and on that tier when it committed.  The volume is then
+ * unsealing the slice, signing the volume), and again inside the transaction
+ * that records key.deliver, which is serialised against revoke, suspend,
+ * PATCH and machine delete: a delivery is recorded, and sent, only if the
+ * license was valid, seated and on that tier, with that slice, when it
+ * committed.  Deliveries share their commits (batch.h).  The volume is then
  * streamed from the shared slice (delivery.h).
  */
 enum MHD_Result h_key(struct req *r)
 {
 	struct jval v[5];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec_key, 5, v, &res), *h = NULL, *detail;
+	json_t *root = jreq_parse(r, spec_key, 5, v, &res), *h = NULL;
 	struct db *db = store_db();
 	struct lic l;
 	enum api_err e;
-	struct slice *warm = NULL, *ts = NULL;
+	struct slice *ts = NULL;
 	struct tier_cut base = {0};
 	struct cl_volume_entry *diff = NULL;
 	const struct cl_volume_entry *te;
@@ -424,10 +483,9 @@ enum MHD_Result h_key(struct req *r)
 	const char *from = NULL;
 	double beta = 0, from_beta = 0;
 	size_t tn;
-	uint64_t size;
-	char target[64];
-	int upgrade = 0, slot = 0, rc;
-	struct dbq *st;
+	uint64_t size = 0;
+	int upgrade = 0, slot = 0, rc = TIER_MOVED, tries;
+	struct delivery d = {0};
 
 	if (!root)
 		return res;
@@ -457,59 +515,66 @@ enum MHD_Result h_key(struct req *r)
 	slot = 1;
 	if (upgrade && !upgrade_base(r, db, l.model, from, &from_beta, &base, &res))
 		goto out;
-	if (!open_tier(r, db, &l, &beta, &warm, &res)) /* unseals outside the lock; kept until the end */
-		goto out;
-
-	if (store_begin(db) != DB_OK) {
-		res = reply_error(r, E_UNAVAILABLE, "database busy");
-		goto out;
-	}
-	e = lic_check(db, v[0].s, v[1].s, &l, 1);
-	if (e != E_VALID) {
-		res = reply_error(r, e, "%s", e == E_UNAVAILABLE ? "database error; retry" : api_errors[e].meaning);
-		goto out;
-	}
-	/* The tier as of now: the warm slice unless a PATCH or a re-cut came in between. */
-	if (!open_tier(r, db, &l, &beta, &ts, &res))
-		goto out;
-	te = ts->e;
-	tn = ts->n;
-	if (upgrade) {
-		if (from_beta < beta) {
-			res = reply_error(r, E_INVALID_FIELD,
-					  "'from_beta' %g is below the license's tier '%s' (%g): not an upgrade", from_beta,
-					  l.tier, beta);
+	/* A PATCH or re-cut between the preparations and the record: prepare again. */
+	for (tries = 0; rc == TIER_MOVED && tries < 3; tries++) {
+		if (tries) {
+			cl_volstream_free(vs);
+			json_decref(h);
+			json_decref(d.detail);
+			free(diff);
+			slice_release(ts);
+			vs = NULL, h = NULL, d.detail = NULL, diff = NULL, ts = NULL;
+			e = lic_check(db, v[0].s, v[1].s, &l, 1);
+			if (e != E_VALID) {
+				res = reply_error(r, e, "%s", e == E_UNAVAILABLE ? "database error; retry" : api_errors[e].meaning);
+				goto out;
+			}
+		}
+		if (!open_tier(r, db, &l, &beta, &ts, &res))
+			goto out;
+		store_reset(db);
+		te = ts->e;
+		tn = ts->n;
+		if (upgrade) {
+			if (from_beta < beta) {
+				res = reply_error(r, E_INVALID_FIELD,
+						  "'from_beta' %g is below the license's tier '%s' (%g): not an upgrade",
+						  from_beta, l.tier, beta);
+				goto out;
+			}
+			/* The slice is shared (slicecache.h): subtract from a copy. */
+			if (!(diff = malloc((tn ? tn : 1) * sizeof(*diff)))) {
+				res = reply_error(r, E_INTERNAL, "out of memory");
+				goto out;
+			}
+			if (tn)
+				memcpy(diff, te, tn * sizeof(*diff));
+			tn = subtract(diff, tn, base.e, base.n);
+			te = diff;
+		}
+		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, v[2].s)) ||
+		    cl_volstream_new(h, te, tn, srv.sk, &vs) < 0) {
+			res = reply_error(r, E_INTERNAL, "cannot build the key volume");
 			goto out;
 		}
-		/* The slice is shared (slicecache.h): subtract from a copy. */
-		if (!(diff = malloc((tn ? tn : 1) * sizeof(*diff)))) {
+		store_reset(db);
+		size = cl_volstream_size(vs);
+		d = (struct delivery){v[0].s, v[1].s, &l, ts->id, NULL, E_VALID};
+		d.detail = json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:s}", "model", (json_int_t)l.model, "tier", l.tier,
+				     "from_tier", from ? json_string(from) : json_null(), "from_beta",
+				     upgrade ? json_real(from_beta) : json_null(), "entries", (json_int_t)tn, "bytes",
+				     (json_int_t)size, "nonce", v[2].s);
+		if (!d.detail) {
 			res = reply_error(r, E_INTERNAL, "out of memory");
 			goto out;
 		}
-		if (tn)
-			memcpy(diff, te, tn * sizeof(*diff));
-		tn = subtract(diff, tn, base.e, base.n);
-		te = diff;
+		rc = batch_run(db, record_delivery, &d);
 	}
-	if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, v[2].s)) ||
-	    cl_volstream_new(h, te, tn, srv.sk, &vs) < 0) {
-		res = reply_error(r, E_INTERNAL, "cannot build the key volume");
-		goto out;
-	}
-	size = cl_volstream_size(vs);
-	st = db_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1");
-	db_bind_int(st, 1, l.machine);
-	db_bind_int(st, 2, l.now);
-	rc = db_step(st) == DB_DONE ? 0 : -1;
-	db_reset(st);
-	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
-	detail = json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:s}", "model", (json_int_t)l.model, "tier", l.tier, "from_tier",
-			   from ? json_string(from) : json_null(), "from_beta", upgrade ? json_real(from_beta) : json_null(),
-			   "entries", (json_int_t)tn, "bytes", (json_int_t)size, "nonce", v[2].s);
-	rc = rc < 0 ? rc : audit_append(db, "agent", "key.deliver", target, detail);
-	json_decref(detail);
-	if (rc < 0 || store_commit(db) != DB_OK) {
-		res = reply_error(r, E_UNAVAILABLE, "cannot record the delivery; retry");
+	if (rc != 0) {
+		if (rc == 1)
+			res = reply_error(r, d.refusal, "%s", api_errors[d.refusal].meaning);
+		else
+			res = reply_error(r, E_UNAVAILABLE, "cannot record the delivery; retry");
 		goto out;
 	}
 	metrics_delivery(size);
@@ -528,10 +593,10 @@ out:
 	store_rollback(db);
 	cl_volstream_free(vs);
 	json_decref(h);
+	json_decref(d.detail);
 	free(diff);
 	tier_cut_free(&base);
 	slice_release(ts);
-	slice_release(warm);
 	if (slot)
 		delivery_give_slot();
 	json_decref(root);
