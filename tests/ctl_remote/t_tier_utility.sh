@@ -66,20 +66,7 @@ ok "a PUT without utility clears it; any finite number (a loss, a negative score
 
 # ---- a database from before schema 004 ----
 stop
-# SQLite only: no PostgreSQL database predates schema 004.
-if [ "$CL_BACKEND" != sqlite ]; then
-	echo "# the schema-3 migration is SQLite's: skipped on $CL_BACKEND"
-	exit 0
-fi
-"$PY" - "$T/var/corelockerd.db" <<'PYEOF' || fail "downgrade script"
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.executescript("""
-ALTER TABLE tiers DROP COLUMN utility;
-ALTER TABLE tiers DROP COLUMN label;
-PRAGMA user_version = 3;
-""")
-PYEOF
+schema_downgrade 3 "ALTER TABLE tiers DROP COLUMN utility; ALTER TABLE tiers DROP COLUMN label;"
 start
 grep -q "applied migration 004_tier_utility.sql" "$T/serve.log" || fail "migration 004 not applied: $(cat "$T/serve.log")"
 api GET "/v1/models/$MID/tiers"

@@ -201,12 +201,35 @@ sql() {
 sql_hex() {
 	if [ "$CL_BACKEND" = postgresql ]; then echo "encode($1, 'hex')"; else echo "hex($1)"; fi
 }
-# audit_unguard: the statements that lift the audit log's append-only
-# triggers, as someone who owns the database could
+# audit_unguard, audit_guard: the statements that lift the audit log's
+# append-only triggers (as someone who owns the database could), and that
+# put them back
 audit_unguard() {
 	if [ "$CL_BACKEND" = postgresql ]; then
 		echo "ALTER TABLE audit DISABLE TRIGGER USER;"
 	else
 		echo "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;"
+	fi
+}
+audit_guard() {
+	if [ "$CL_BACKEND" = postgresql ]; then
+		echo "ALTER TABLE audit ENABLE TRIGGER USER;"
+	else
+		local op
+		for op in update delete; do
+			echo "CREATE TRIGGER IF NOT EXISTS audit_no_$op BEFORE ${op^^} ON audit" \
+				"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+		done
+	fi
+}
+# schema_downgrade VERSION STATEMENTS: take the database (the daemon stopped)
+# back to schema VERSION: STATEMENTS undo the later migrations (the same on
+# both backends: schema/NNN_*.sql and schema/pg/NNN_*.sql mean the same),
+# then the migrations past VERSION are forgotten, so the daemon runs them again.
+schema_downgrade() {
+	if [ "$CL_BACKEND" = postgresql ]; then
+		sql "$2 DELETE FROM schema_version WHERE version > $1;" > /dev/null
+	else
+		sql "$2 PRAGMA user_version = $1;" > /dev/null
 	fi
 }

@@ -63,13 +63,15 @@ plainchain() {
 	sql "$(audit_unguard) $(cat "$T/fix.sql")" > /dev/null
 	chain check
 }
-# The clean log, saved in the database and put back with the triggers lifted.
-sql "CREATE TABLE audit_clean AS SELECT * FROM audit" > /dev/null
-override=
-[ "$CL_BACKEND" = sqlite ] || override="OVERRIDING SYSTEM VALUE"
-restore_clean() {
-	sql "$(audit_unguard) DELETE FROM audit; INSERT INTO audit $override SELECT * FROM audit_clean" > /dev/null
+# save_audit NAME, restore_audit NAME: a copy of the log kept in the
+# database (audit_NAME), and put back, append-only again.
+save_audit() {
+	sql "DROP TABLE IF EXISTS audit_$1; CREATE TABLE audit_$1 AS SELECT * FROM audit" > /dev/null
 }
+restore_audit() {
+	sql "$(audit_unguard) DELETE FROM audit; INSERT INTO audit SELECT * FROM audit_$1; $(audit_guard)" > /dev/null
+}
+save_audit clean
 
 # ---- a rewrite with the plain chain recomputed ----
 K=$((N - 2))
@@ -93,13 +95,13 @@ stop
 ok "entry $K rewritten, SHA-256 chain recomputed: audit-verify, GET /v1/audit and corelockerctl audit verify name entry $K"
 
 # ---- the macs stripped: the keyed chain cannot pass as an unkeyed one ----
-restore_clean
+restore_audit clean
 sql "$(audit_unguard) UPDATE audit SET mac = NULL WHERE seq >= $K" > /dev/null
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -qx "audit chain BROKEN at entry $K: no mac, although the chain is keyed since entry 1" "$T/av" ||
 	fail "macs stripped from $K on: $(cat "$T/av")"
-restore_clean
+restore_audit clean
 sql "$(audit_unguard) UPDATE audit SET mac = NULL" > /dev/null
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
@@ -107,26 +109,10 @@ rc=0
 ok "macs stripped from entry $K on, or from all: BROKEN"
 
 # ---- a database from before the keyed chain (schema 1) ----
-# SQLite only: no PostgreSQL database predates the keyed chain.
-if [ "$CL_BACKEND" != sqlite ]; then
-	echo "# the schema-1 migration is SQLite's: skipped on $CL_BACKEND"
-	exit 0
-fi
-restore_clean
-"$PY" - "$T/var/corelockerd.db" <<'PYEOF' || fail "downgrade script"
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.executescript("""
-DROP TRIGGER IF EXISTS audit_no_update;
-ALTER TABLE audit DROP COLUMN mac;
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-ALTER TABLE tokens DROP COLUMN scope;
-ALTER TABLE tokens DROP COLUMN expires_at;
-ALTER TABLE tiers DROP COLUMN utility;
-ALTER TABLE tiers DROP COLUMN label;
-PRAGMA user_version = 1;
-""")
-PYEOF
+restore_audit clean
+schema_downgrade 1 "$(audit_unguard) ALTER TABLE audit DROP COLUMN mac; $(audit_guard)
+	ALTER TABLE tokens DROP COLUMN scope; ALTER TABLE tokens DROP COLUMN expires_at;
+	ALTER TABLE tiers DROP COLUMN utility; ALTER TABLE tiers DROP COLUMN label;"
 start
 grep -q "applied migration 003_audit_mac.sql" "$T/serve.log" || fail "migration 003 not applied: $(cat "$T/serve.log")"
 api GET /v1/audit
@@ -145,7 +131,7 @@ start
 stop
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" || fail "migrated audit-verify: $(cat "$T/av")"
 grep -qx "audit chain ok: $((N + 2)) entries (2 keyed)" "$T/av" || fail "migrated audit-verify: $(cat "$T/av")"
-cp "$T/var/corelockerd.db" "$T/migrated.db"
+save_audit migrated
 ok "schema 1 database: migrated, its $N plain entries verify, one audit.keyed transition, keyed from there on"
 
 # a rewrite of an entry from before the transition is caught at the transition
@@ -155,7 +141,7 @@ rc=0
 [ "$rc" = 1 ] && grep -qx "audit chain BROKEN at entry $((N + 1)): mac does not match: the entry was rewritten (or an earlier unkeyed one)" "$T/av" ||
 	fail "old entry rewritten: $(cat "$T/av")"
 # and one after it, by its own seq
-cp "$T/migrated.db" "$T/var/corelockerd.db"
+restore_audit migrated
 plainchain $((N + 2)) '{"name":"forged"}' || fail "rewrite script"
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
