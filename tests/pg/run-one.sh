@@ -64,7 +64,8 @@ trap 'exit 130' INT TERM HUP
 cp -a "$tpl" "$W/data" || skip "cannot copy the template cluster"
 pg_cluster_start "$W" > "$W/start.err" 2>&1 || skip "$(tr '\n' ' ' < "$W/start.err")"
 
-export CL_BACKEND=postgresql
+# CL_PG_DATA: the cluster's files, for tests that read what is at rest.
+export CL_BACKEND=postgresql CL_PG_DATA=$W/data
 rc=0
 "$script" || rc=$?
 if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then

@@ -44,6 +44,9 @@ done
 if [ "$CL_BACKEND" = sqlite ]; then
 	[ "$(sql 'PRAGMA journal_mode')" = wal ] || fail "not in WAL mode"
 	[ "$(sql 'PRAGMA user_version')" -ge 1 ] || fail "no migration recorded"
+else
+	n=$(ls "$top_srcdir"/schema/pg/[0-9]*.sql | wc -l)
+	[ "$(sql 'SELECT count(*) FROM schema_version')" = "$n" ] || fail "not all $n migrations recorded"
 fi
 [ "$(sql 'SELECT COUNT(*) FROM tokens')" = 1 ] || fail "token rows"
 sql "SELECT $(sql_hex hash) FROM tokens" | grep -qi "${TOKEN#clt_}" && fail "token stored in clear"

@@ -142,11 +142,16 @@ ok "re-cut replaces the slice in one transaction; list and show"
 
 # ---- at rest ----
 sql "SELECT 'k', $(sql_hex sealed) FROM model_keys UNION ALL SELECT 's', $(sql_hex sealed) FROM slices" > "$T/sealed"
-# The SQLite file as a whole too (on PostgreSQL the rows are all there is to read).
-raw=
-[ "$CL_BACKEND" != sqlite ] || raw=$T/var/corelockerd.db
-"$PY" - "$T/sealed" "$T/m1.clkey" $raw <<'PYEOF' || fail "key material found in clear in the database"
-import sys
+# Every file the database keeps too: the SQLite file and its WAL, or the
+# PostgreSQL cluster's folder (tables, TOAST, WAL).
+if [ "$CL_BACKEND" = sqlite ]; then
+	at_rest=("$T/var/corelockerd.db"*)
+else
+	sql "CHECKPOINT" > /dev/null
+	at_rest=("${CL_PG_DATA:?}")
+fi
+"$PY" - "$T/sealed" "$T/m1.clkey" "${at_rest[@]}" <<'PYEOF' || fail "key material found in clear in the database"
+import os, sys
 key = open(sys.argv[2], "rb").read()
 needle = key[-200:-40]  # record bytes near the end of the key
 rows = [line.split("|") for line in open(sys.argv[1]).read().split()]
@@ -156,8 +161,15 @@ for kind, hexblob in rows:
     assert needle not in blob
     if kind == "k":
         assert len(blob) == len(key) + 29  # version, nonce, tag
-if len(sys.argv) > 3:
-    assert needle not in open(sys.argv[3], "rb").read()
+files = 0
+for top in sys.argv[3:]:
+    for d, _, names in os.walk(top) if os.path.isdir(top) else [("", None, [top])]:
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files += 1
+                assert needle not in open(p, "rb").read(), p
+assert files, sys.argv[3:]
 PYEOF
 ok "keys and slices are sealed at rest"
 
