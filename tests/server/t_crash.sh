@@ -40,6 +40,7 @@ wait "$W1" "$W2" "$W3" "$W4" || true
 n=$(cat "$T"/issued.* | sort -u | wc -l)
 ok "killed with SIGKILL after $n licenses were answered 201"
 
+# SQLite: the file the killed daemon wrote is intact (PostgreSQL's files are its server's).
 [ "$CL_BACKEND" != sqlite ] || [ "$(sql 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
 start
 missing=0
