@@ -74,7 +74,8 @@ enum { K_CONFIG, K_SERVER, K_LICENSE, K_CACERT, K_SERVER_KEY, K_FINGERPRINT };
 static const struct clc_key keys[] = {
     [K_CONFIG] = {"config", "CORELOCKER_CONFIG", "FILE", CLC_FLAG | CLC_ENV,
 		  "read settings from FILE ([agent] section)"},
-    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL", CLC_ALL, "the licensing server, https://HOST:PORT"},
+    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL[,URL]", CLC_ALL,
+		  "the licensing server, https://HOST:PORT; a list of nodes to fail over"},
     [K_LICENSE] = {"license", "CORELOCKER_LICENSE", "KEY", CLC_ALL, "the license key (clk_...)"},
     [K_CACERT] = {"cacert", "CORELOCKER_CACERT", "PEM", CLC_ALL, "CA certificates to verify the server with"},
     [K_SERVER_KEY] = {"server_key", "CORELOCKER_SERVER_KEY", "PUB.pem", CLC_ALL,

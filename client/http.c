@@ -21,11 +21,14 @@
 
 struct clh {
 	CURL *c;
-	char *url;
+	char *url[CLH_MAX_SERVERS]; /* the addresses, in the order given */
+	size_t n, cur;		    /* cur: the one that answered last (sticky) */
 	char *cacert;
 	char *auth; /* "Authorization: Bearer ..." */
+	char *who;  /* the program's name for switch lines, or NULL: silent */
 	long connect_timeout;
 	char errbuf[CURL_ERROR_SIZE];
+	char why[CURL_ERROR_SIZE]; /* the last transfer failure, for the switch line */
 };
 
 /* The state of one transfer, shared by the callbacks. */
@@ -34,7 +37,9 @@ struct xfer {
 	size_t cap, max; /* in-memory body */
 	int fd;		 /* -1: keep the body in memory */
 	uint64_t fd_max;
-	int sink_err; /* a CL_E* code set by a failed write */
+	int fd_written; /* bytes went to FD: a retry truncates it first */
+	int sink_err;	/* a CL_E* code set by a failed write */
+	int sent;	/* the request (or part of it) left: it may have reached a server */
 	int upload_fd;
 	uint64_t upload_size, upload_off;
 	clh_progress_fn progress;
@@ -49,29 +54,69 @@ static void global_init(void)
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* One address of the list: https, a host, a URL libcurl can parse; trailing '/' dropped. */
+static int add_url(struct clh *h, const char *s, size_t len, const char *list)
+{
+	char *u;
+
+	while (len && (*s == ' ' || *s == '\t'))
+		s++, len--;
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (!len)
+		return cl_fail(CL_EINVAL, "server list '%s' has an empty entry", list);
+	if (h->n == CLH_MAX_SERVERS)
+		return cl_fail(CL_EINVAL, "server list '%s' has more than %d URLs", list, CLH_MAX_SERVERS);
+	if (!(u = strndup(s, len)))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	h->url[h->n++] = u;
+	if (strncasecmp(u, "https://", 8) != 0)
+		return cl_fail(CL_EINVAL, "server URL '%s' is not https://", u);
+	while (len > 8 && u[len - 1] == '/')
+		u[--len] = 0;
+	if (len == 8 || strchr("/?#:@", u[8]))
+		return cl_fail(CL_EINVAL, "server URL '%s' has no host", u);
+#if LIBCURL_VERSION_NUM >= 0x073e00
+	CURLU *cu = curl_url();
+	CURLUcode uc = cu ? curl_url_set(cu, CURLUPART_URL, u, 0) : CURLUE_OUT_OF_MEMORY;
+	curl_url_cleanup(cu);
+	if (uc == CURLUE_OUT_OF_MEMORY)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	if (uc != CURLUE_OK)
+		return cl_fail(CL_EINVAL, "server URL '%s' is not a valid URL (bad host or port)", u);
+#endif
+	return 0;
+}
+
 int clh_open(const struct clh_opts *o, struct clh **out)
 {
 	struct clh *h;
-	size_t n;
+	int r;
 
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
 		return cl_fail(CL_ESYS, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
 	if (!o->url || !*o->url)
 		return cl_fail(CL_EINVAL, "no server URL (--server or CORELOCKER_SERVER)");
-	if (strncasecmp(o->url, "https://", 8) != 0)
-		return cl_fail(CL_EINVAL, "server URL '%s' is not https://", o->url);
-	if (!(h = calloc(1, sizeof(*h))) || !(h->c = curl_easy_init()) || !(h->url = strdup(o->url)) ||
-	    (o->cacert && !(h->cacert = strdup(o->cacert))) ||
+	if (!(h = calloc(1, sizeof(*h))) || !(h->c = curl_easy_init()) ||
+	    (o->cacert && !(h->cacert = strdup(o->cacert))) || (o->who && !(h->who = strdup(o->who))) ||
 	    (o->token && asprintf(&h->auth, "Authorization: Bearer %s", o->token) < 0)) {
 		if (h)
 			h->auth = NULL;
 		clh_close(h);
 		return cl_fail(CL_ENOMEM, "out of memory");
 	}
-	n = strlen(h->url);
-	while (n > 8 && h->url[n - 1] == '/')
-		h->url[--n] = 0;
+	for (const char *p = o->url;; p++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if ((r = add_url(h, p, len, o->url)) < 0) {
+			clh_close(h);
+			return r;
+		}
+		if (!comma)
+			break;
+		p = comma;
+	}
 	h->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 15;
 	*out = h;
 	return 0;
@@ -83,8 +128,10 @@ void clh_close(struct clh *h)
 		return;
 	if (h->c)
 		curl_easy_cleanup(h->c);
-	free(h->url);
+	for (size_t i = 0; i < h->n; i++)
+		free(h->url[i]);
 	free(h->cacert);
+	free(h->who);
 	if (h->auth) {
 		OPENSSL_cleanse(h->auth, strlen(h->auth));
 		free(h->auth);
@@ -94,7 +141,7 @@ void clh_close(struct clh *h)
 
 const char *clh_url(const struct clh *h)
 {
-	return h->url;
+	return h->url[h->cur];
 }
 
 void clh_resp_free(struct clh_resp *r)
@@ -158,6 +205,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 		    cl_fail(CLH_ETOOBIG, "the answer exceeds %llu bytes", (unsigned long long)x->fd_max);
 		return 0;
 	}
+	x->fd_written = 1;
 	while (left) {
 		ssize_t w = write(x->fd, p, left);
 		if (w < 0 && errno == EINTR)
@@ -253,10 +301,11 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* ---- one transfer ---- */
 
-static int map_curl(struct clh *h, CURLcode rc, const char *url)
+static int map_curl(struct clh *h, CURLcode rc, const char *url, int sent)
 {
 	const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
 
+	snprintf(h->why, sizeof(h->why), "%s", why);
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -265,7 +314,12 @@ static int map_curl(struct clh *h, CURLcode rc, const char *url)
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE: return cl_fail(CLH_EUNREACHABLE, "cannot reach %s: %s", url, why);
+	case CURLE_PARTIAL_FILE:
+		if (sent)
+			return cl_fail(CLH_EUNREACHABLE,
+				       "the connection to %s failed after the request was sent: %s", url,
+				       why);
+		return cl_fail(CLH_EUNREACHABLE, "cannot reach %s: %s", url, why);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
@@ -300,7 +354,9 @@ static void parse_error_body(struct clh_resp *r)
 	json_decref(j);
 }
 
-static int perform(struct clh *h, const char *method, const char *path, const char *json, struct xfer *x)
+/* One attempt on address I. */
+static int perform(struct clh *h, size_t i, const char *method, const char *path, const char *json,
+		   struct xfer *x)
 {
 	struct curl_slist *hdr = NULL;
 	char *url = NULL;
@@ -308,7 +364,8 @@ static int perform(struct clh *h, const char *method, const char *path, const ch
 	int r;
 
 	memset(x->r, 0, sizeof(*x->r));
-	if (asprintf(&url, "%s%s", h->url, path) < 0)
+	x->sent = 0;
+	if (asprintf(&url, "%s%s", h->url[i], path) < 0)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	curl_easy_reset(h->c); /* keeps the connection */
 	h->errbuf[0] = 0;
@@ -362,6 +419,12 @@ static int perform(struct clh *h, const char *method, const char *path, const ch
 	curl_easy_setopt(h->c, CURLOPT_HTTPHEADER, hdr);
 
 	rc = curl_easy_perform(h->c);
+	if (rc != CURLE_OK) {
+		/* Request bytes handed to the connection: the server may have acted on them. */
+		long reqsize = 0;
+		curl_easy_getinfo(h->c, CURLINFO_REQUEST_SIZE, &reqsize);
+		x->sent = reqsize > 0;
+	}
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &x->r->status);
 		parse_error_body(x->r);
@@ -369,7 +432,7 @@ static int perform(struct clh *h, const char *method, const char *path, const ch
 	} else if (x->sink_err) {
 		r = x->sink_err; /* the message was set by the callback */
 	} else {
-		r = map_curl(h, rc, url);
+		r = map_curl(h, rc, url, x->sent);
 	}
 	curl_slist_free_all(hdr);
 	free(url);
@@ -378,22 +441,126 @@ static int perform(struct clh *h, const char *method, const char *path, const ch
 	return r;
 }
 
+/* ---- the calls: each address in turn from the sticky one ---- */
+
+static int idempotent(const char *method, unsigned flags)
+{
+	static const char *const safe[] = {"GET", "HEAD", "DELETE"};
+
+	if (flags & CLH_IDEMPOTENT)
+		return 1;
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (!strcmp(method, safe[i]))
+			return 1;
+	return 0;
+}
+
+/* An answer a load balancer or a node gives when another node may do better. */
+static int gateway_status(long status)
+{
+	return status == 502 || status == 503 || status == 504;
+}
+
+/* Back to the state before the first attempt: the body is sent, and written, from the start. */
+static int rewind_xfer(struct xfer *x, off_t fd_start)
+{
+	x->sink_err = 0;
+	x->upload_off = 0;
+	x->cap = 0;
+	if (x->fd >= 0 && x->fd_written) {
+		if (ftruncate(x->fd, fd_start) < 0 || lseek(x->fd, fd_start, SEEK_SET) < 0)
+			return cl_fail_errno("cannot restart the download");
+		x->fd_written = 0;
+	}
+	return 0;
+}
+
+static void say_switch(const struct clh *h, size_t from, size_t to, const char *what)
+{
+	if (h->who)
+		fprintf(stderr, "%s: server %s %s; trying %s\n", h->who, h->url[from], what, h->url[to]);
+}
+
+static int run(struct clh *h, const char *method, const char *path, const char *json, unsigned flags,
+	       struct xfer *x)
+{
+	struct clh_resp gateway = {0}; /* the last 502/503/504 answer, if nothing better comes */
+	off_t fd_start = x->fd >= 0 ? lseek(x->fd, 0, SEEK_CUR) : 0;
+	int idem = idempotent(method, flags), r = 0;
+	char what[CURL_ERROR_SIZE + 64];
+	size_t i = h->cur;
+
+	if (fd_start < 0)
+		fd_start = 0;
+	for (size_t k = 0; k < h->n; k++, i = (i + 1) % h->n) {
+		int last = k + 1 == h->n;
+		if (k && (r = rewind_xfer(x, fd_start)) < 0)
+			goto fail;
+		r = perform(h, i, method, path, json, x);
+		if (r == 0 && (!idem || last || !gateway_status(x->r->status))) {
+			h->cur = i;
+			clh_resp_free(&gateway);
+			return 0;
+		}
+		if (r == 0) { /* a 502/503/504 to a call that may be repeated */
+			long wait =
+			    x->r->retry_after < CLH_RETRY_AFTER_CAP ? x->r->retry_after : CLH_RETRY_AFTER_CAP;
+			snprintf(what, sizeof(what), "answered HTTP %ld%s%s", x->r->status,
+				 x->r->code[0] ? " " : "", x->r->code);
+			if (wait > 0)
+				snprintf(what + strlen(what), sizeof(what) - strlen(what),
+					 " (retry after %ld s)", x->r->retry_after);
+			say_switch(h, i, (i + 1) % h->n, what);
+			clh_resp_free(&gateway);
+			gateway = *x->r;
+			memset(x->r, 0, sizeof(*x->r));
+			if (wait > 0)
+				sleep((unsigned)wait);
+			continue;
+		}
+		/* Local failures (out of memory, a full disk, an answer too big) end the call. */
+		if (x->sink_err || (r != CLH_EUNREACHABLE && r != CLH_ETLS && r != CLH_EPROTO))
+			goto fail;
+		if (x->sent && !idem) {
+			r = cl_fail(r,
+				    "%s %s%s: the connection failed after the request was sent (%s); it may "
+				    "or may not "
+				    "have been applied, so it was not repeated: check before trying again",
+				    method, h->url[i], path, h->why);
+			goto fail;
+		}
+		if (!last) {
+			snprintf(what, sizeof(what), "%s (%s)",
+				 x->sent ? "failed after the request was sent" : "unreachable", h->why);
+			say_switch(h, i, (i + 1) % h->n, what);
+		}
+	}
+	if (gateway.status) { /* every later address failed: that answer is the best there is */
+		*x->r = gateway;
+		return 0;
+	}
+	return r;
+fail:
+	clh_resp_free(&gateway);
+	return r;
+}
+
 int clh_call(struct clh *h, const char *method, const char *path, const char *json, size_t max,
-	     struct clh_resp *r)
+	     unsigned flags, struct clh_resp *r)
 {
 	struct xfer x = {.r = r, .max = max ? max : DEFAULT_MAX, .fd = -1, .upload_fd = -1};
-	return perform(h, method, path, json, &x);
+	return run(h, method, path, json, flags, &x);
 }
 
 int clh_call_to_fd(struct clh *h, const char *method, const char *path, const char *json, int fd,
-		   uint64_t max, struct clh_resp *r)
+		   uint64_t max, unsigned flags, struct clh_resp *r)
 {
 	struct xfer x = {.r = r, .max = DEFAULT_MAX, .fd = fd, .fd_max = max, .upload_fd = -1};
-	return perform(h, method, path, json, &x);
+	return run(h, method, path, json, flags, &x);
 }
 
 int clh_upload(struct clh *h, const char *method, const char *path, int fd, uint64_t size,
-	       clh_progress_fn progress, void *arg, struct clh_resp *r)
+	       clh_progress_fn progress, void *arg, unsigned flags, struct clh_resp *r)
 {
 	struct xfer x = {.r = r,
 			 .max = DEFAULT_MAX,
@@ -402,5 +569,5 @@ int clh_upload(struct clh *h, const char *method, const char *path, int fd, uint
 			 .upload_size = size,
 			 .progress = progress,
 			 .progress_arg = arg};
-	return perform(h, method, path, NULL, &x);
+	return run(h, method, path, NULL, flags, &x);
 }

@@ -90,7 +90,9 @@ static int transport(int r)
 
 int ag_connect(struct agent *a)
 {
-	struct clh_opts o = {a->server, a->cacert, NULL, 0};
+	/* --quiet: a failover that ended well is not worth a line either. */
+	struct clh_opts o = {
+	    .url = a->server, .cacert = a->cacert, .who = a->quiet ? NULL : "corelocker-agent"};
 	struct clh_resp r;
 	const char *pin = clc_get(&a->conf, "server_key");
 	char hex[2 * CL_PUB_LEN + 1];
@@ -115,7 +117,7 @@ int ag_connect(struct agent *a)
 		    AX_USAGE,
 		    "no pinned server key: give --server-key PUB.pem (the server's GET /v1/pubkey), "
 		    "or --insecure-trust-on-first-use");
-	if ((rc = clh_call(a->h, "GET", "/v1/pubkey", NULL, 64 << 10, &r)) < 0)
+	if ((rc = clh_call(a->h, "GET", "/v1/pubkey", NULL, 64 << 10, 0, &r)) < 0)
 		return transport(rc);
 	if (r.status != 200 || cl_pubkey_from_pem(r.body ? r.body : "", r.len, a->pub) < 0) {
 		rc = ax_fail(AX_SIGNATURE, "GET /v1/pubkey did not give an Ed25519 public key (HTTP %ld)",
@@ -138,7 +140,7 @@ int ag_connect(struct agent *a)
 		fprintf(stderr, "corelocker-agent: saved it to %s, which pins it from now on\n", pin);
 	else
 		fprintf(stderr, "corelocker-agent: warning: save GET %s/v1/pubkey and pin it with --server-key\n",
-			a->server);
+			clh_url(a->h));
 	return 0;
 }
 
@@ -177,7 +179,8 @@ int ag_activate(struct agent *a)
 
 	if (!body)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	rc = clh_call(a->h, "POST", "/v1/activate", body, 1 << 20, &r);
+	/* Every agent call may be repeated: a second activation of this fingerprint is a success. */
+	rc = clh_call(a->h, "POST", "/v1/activate", body, 1 << 20, CLH_IDEMPOTENT, &r);
 	free_body(body);
 	if (rc < 0)
 		return transport(rc);
@@ -211,7 +214,7 @@ int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, d
 		return rc;
 	if (!(body = license_body(a, nonce, NULL)))
 		return cl_fail(CL_ENOMEM, "out of memory");
-	rc = clh_call(a->h, "POST", "/v1/validate", body, 1 << 20, &r);
+	rc = clh_call(a->h, "POST", "/v1/validate", body, 1 << 20, CLH_IDEMPOTENT, &r);
 	free_body(body);
 	if (rc < 0)
 		return transport(rc);
@@ -254,7 +257,7 @@ int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max,
 		return rc;
 	if (!(body = license_body(a, nonce, from_beta)))
 		return cl_fail(CL_ENOMEM, "out of memory");
-	rc = clh_call_to_fd(a->h, "POST", "/v1/key", body, fd, max, &r);
+	rc = clh_call_to_fd(a->h, "POST", "/v1/key", body, fd, max, CLH_IDEMPOTENT, &r);
 	free_body(body);
 	if (rc < 0)
 		return rc == CLH_ETOOBIG ? ax_fail(AX_VOLUME, "%s", cl_errmsg()) : transport(rc);

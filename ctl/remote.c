@@ -21,7 +21,8 @@ enum { K_CONFIG, K_SERVER, K_TOKEN, K_TOKEN_FILE, K_CACERT };
 static const struct clc_key keys[] = {
     [K_CONFIG] = {"config", "CORELOCKER_CONFIG", "FILE", CLC_FLAG | CLC_ENV,
 		  "read settings from FILE ([ctl] section)"},
-    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL", CLC_ALL, "the daemon, https://HOST:PORT"},
+    [K_SERVER] = {"server", "CORELOCKER_SERVER", "URL[,URL]", CLC_ALL,
+		  "the daemon, https://HOST:PORT; a list of nodes to fail over"},
     [K_TOKEN] = {"token", "CORELOCKER_TOKEN", "T", CLC_ALL,
 		 "admin token (corelockerd init prints the first); as a flag, ps shows it"},
     [K_TOKEN_FILE] = {"token-file", "CORELOCKER_TOKEN_FILE", "FILE", CLC_ALL,
@@ -188,6 +189,7 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 		goto out;
 	}
 	ho.url = clc_get(&rc.conf, "server");
+	ho.who = "corelockerctl";
 	ho.cacert = clc_get(&rc.conf, "cacert");
 	ho.token = clc_get(&rc.conf, "token");
 	file_token[0] = 0;
@@ -283,7 +285,7 @@ int remote_call(struct remote *rc, const char *method, const char *path, json_t 
 
 	if (body && !text)
 		return ctl_fail(CL_ENOMEM);
-	r = clh_call(rc->h, method, path, text, 0, &resp);
+	r = clh_call(rc->h, method, path, text, 0, 0, &resp); /* GET and DELETE fail over: clh_call */
 	free(text);
 	return finish(rc, r, &resp, method, path, out);
 }
@@ -310,7 +312,7 @@ int remote_upload(struct remote *rc, const char *path, const char *file, json_t 
 		close(fd);
 		return RX_ERROR;
 	}
-	r = clh_upload(rc->h, "POST", path, fd, (uint64_t)st.st_size, upload_progress, NULL, &resp);
+	r = clh_upload(rc->h, "POST", path, fd, (uint64_t)st.st_size, upload_progress, NULL, 0, &resp);
 	close(fd);
 	return finish(rc, r, &resp, "POST", path, out);
 }

@@ -647,7 +647,7 @@ static int64_t pg_changes(struct dbq *q)
 /*
  * BEGIN, then the write turn (the transaction-scoped advisory lock that
  * every writer of every node takes first), then the transaction's time: one
- * round trip.  Every write appends to the one audit chain, so writers are
+ * round trip (PQexec answers with the last statement's result).  Every write appends to the one audit chain, so writers are
  * serialised at its head anyway; taking the turn first also makes every
  * read of the transaction see each write committed before it.
  */
@@ -663,8 +663,10 @@ static enum db_rc pg_begin(struct db *db)
 	}
 	if ((rc = ensure(d)) != DB_OK)
 		return rc;
-	res = PQexec(d->conn,
-		     "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_WRITE "), floor(extract(epoch FROM now()))");
+	/* The clock is read after the lock: now() would be the time of BEGIN,
+	 * before the wait, and the audit's times would then go backwards. */
+	res = PQexec(d->conn, "BEGIN; SELECT pg_advisory_xact_lock(" LOCK_WRITE "); "
+			      "SELECT 0, floor(extract(epoch FROM clock_timestamp()))");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		rc = fail(d, res, "begin");
 		PQclear(res);

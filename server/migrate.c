@@ -32,7 +32,7 @@ static const struct table tables[] = {
 	{"models",
 	 "id, name, version, unit, scope, alpha, locked_sha256, original_sha256, key_sha256, key_bytes, "
 	 "units_finite, units_locked, shards, created_at",
-	 "itttdtttiiiiti", "id", "id"},
+	 "ittttdtttiiiti", "id", "id"},
 	{"model_keys", "model_id, sealed", "ib", "model_id", NULL},
 	{"slices", "id, model_id, sealed", "tib", "id", NULL},
 	{"tiers", "model_id, name, ratio, slice_id, units, entries, bytes, created_at, updated_at, utility, label",
@@ -55,6 +55,14 @@ static int make_sql(void)
 		size_t n = strlen(tb->types);
 		char params[16 * 5] = "";
 
+		size_t cols = 1;
+
+		for (const char *c = tb->cols; *c; c++)
+			cols += *c == ',';
+		if (cols != n) { /* a table above out of step with itself */
+			log_bug("migrate: %s: %zu columns but %zu types", tb->name, cols, n);
+			return -1;
+		}
 		for (size_t i = 0; i < n; i++)
 			snprintf(params + strlen(params), sizeof(params) - strlen(params), "%s?%zu", i ? ", " : "",
 				 i + 1);

@@ -8,8 +8,6 @@
 
 _Thread_local int db_lost;
 
-/* TEMPORARY until db_pg.c is merged: weak, so that the SQLite build links. */
-extern const struct db_driver db_pg __attribute__((weak));
 static const struct db_driver *const drivers[] = {&db_sqlite, &db_pg};
 
 static const struct db_driver *backend = &db_sqlite;
@@ -26,7 +24,7 @@ static _Thread_local struct db *mine;
 const struct db_driver *store_driver(const char *name)
 {
 	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
-		if (drivers[i] && strcmp(drivers[i]->name, name) == 0)
+		if (strcmp(drivers[i]->name, name) == 0)
 			return drivers[i];
 	return NULL;
 }
