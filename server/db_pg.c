@@ -66,8 +66,11 @@ struct pgq {
 	int ran, row, nrows;
 	enum db_rc failed; /* the run's error, answered again until reset */
 	int64_t changes;
-	unsigned char *blob;
-	size_t blobcap;
+	/* col_blob's decoded columns of the current row (PQunescapeBytea),
+	 * each valid until the row changes, as db.h promises */
+	unsigned char **blobs;
+	size_t *bloblens;
+	int nblobs;
 };
 
 #define PG(db) ((struct pg *)(db))
@@ -135,7 +138,7 @@ static void notice(void *arg, const char *msg)
 /* Per-session settings; again after every reconnect. */
 static int session_setup(struct pg *d)
 {
-	PGresult *res = PQexec(d->conn, "SET TIME ZONE 'UTC'; SET bytea_output = 'hex'");
+	PGresult *res = PQexec(d->conn, "SET TIME ZONE 'UTC'");
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
@@ -274,6 +277,14 @@ out:
 	return ret;
 }
 
+static void free_blobs(struct pgq *q)
+{
+	for (int i = 0; i < q->nblobs; i++) {
+		PQfreemem(q->blobs[i]);
+		q->blobs[i] = NULL;
+	}
+}
+
 static void pgq_free(struct pgq *q)
 {
 	if (!q)
@@ -281,7 +292,9 @@ static void pgq_free(struct pgq *q)
 	PQclear(q->res);
 	for (int i = 0; i < MAX_PARAMS; i++)
 		free(q->buf[i]);
-	free(q->blob);
+	free_blobs(q);
+	free(q->blobs);
+	free(q->bloblens);
 	free(q->sql);
 	free(q);
 }
@@ -387,6 +400,7 @@ static char *rewrite(const char *sql, int *nparams)
 
 static void clear_result(struct pgq *q)
 {
+	free_blobs(q);
 	PQclear(q->res);
 	q->res = NULL;
 	q->ran = 0;
@@ -514,6 +528,7 @@ static enum db_rc pg_step(struct dbq *dq)
 	if (q->ran) {
 		if (q->failed != DB_OK)
 			return q->failed;
+		free_blobs(q);
 		return ++q->row < q->nrows ? DB_ROW : DB_DONE;
 	}
 	q->ran = 1;
@@ -583,51 +598,35 @@ static const char *pg_col_text(struct dbq *q, int i)
 	return v ? v : "";
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* bytea's text form is "\x" and hex (bytea_output = 'hex', set per session);
- * decoded into a buffer of the statement. */
+/* bytea's text form (hex, or the old escape form where a server's
+ * bytea_output says so), decoded once per row and column. */
 static const void *pg_col_blob(struct dbq *dq, int i, size_t *n)
 {
 	struct pgq *q = PGQ(dq);
 	const char *v = cell(q, i);
-	size_t len, out;
 
 	*n = 0;
 	if (!v)
 		return NULL;
-	len = strlen(v);
-	if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2) {
-		log_bug("database: column %d is not bytea in hex form", i);
+	if (i >= q->nblobs) {
+		int nf = PQnfields(q->res);
+		unsigned char **b = realloc(q->blobs, (size_t)nf * sizeof(*b));
+		size_t *l = b ? realloc(q->bloblens, (size_t)nf * sizeof(*l)) : NULL;
+		if (b)
+			q->blobs = b;
+		if (!l)
+			return NULL;
+		q->bloblens = l;
+		for (int k = q->nblobs; k < nf; k++)
+			q->blobs[k] = NULL;
+		q->nblobs = nf;
+	}
+	if (!q->blobs[i] && !(q->blobs[i] = PQunescapeBytea((const unsigned char *)v, &q->bloblens[i]))) {
+		log_bug("database: column %d: cannot decode bytea", i);
 		return NULL;
 	}
-	out = (len - 2) / 2;
-	if (q->blobcap < out + 1) {
-		unsigned char *b = realloc(q->blob, out + 1);
-		if (!b)
-			return NULL;
-		q->blob = b;
-		q->blobcap = out + 1;
-	}
-	for (size_t k = 0; k < out; k++) {
-		int hi = hexval((unsigned char)v[2 + 2 * k]), lo = hexval((unsigned char)v[3 + 2 * k]);
-		if (hi < 0 || lo < 0) {
-			log_bug("database: column %d: bad hex in bytea", i);
-			return NULL;
-		}
-		q->blob[k] = (unsigned char)(hi << 4 | lo);
-	}
-	*n = out;
-	return q->blob;
+	*n = q->bloblens[i];
+	return q->blobs[i];
 }
 
 static int pg_col_null(struct dbq *dq, int i)

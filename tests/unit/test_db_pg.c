@@ -156,6 +156,18 @@ static void test_types(struct db *db)
 		CHECK(db_int(q, 6) == 0 && !db_is_null(q, 2), "not NULL");
 		CHECK(db_step(q) == DB_DONE, "one row");
 	}
+	/* Two blob columns of one row stay valid together (db.h). */
+	q = db_q(db, "SELECT b, substring(b FROM 2), b FROM t WHERE id = ?1");
+	db_bind_int(q, 1, ids[1]);
+	if (db_step(q) == DB_ROW) {
+		size_t n1, n2;
+		const void *p1 = db_blob(q, 0, &n1), *p2 = db_blob(q, 1, &n2), *p3 = db_blob(q, 0, &n);
+		CHECK(p1 && n1 == 256 && memcmp(p1, blob, 256) == 0, "first blob column intact after a second");
+		CHECK(p2 && n2 == 255 && memcmp(p2, blob + 1, 255) == 0, "second blob column");
+		CHECK(p3 == p1 && n == n1, "the same column twice: the same buffer");
+	} else {
+		CHECK(0, "select two blobs: %s", db_errmsg(db));
+	}
 	/* NULLs: bind_null, bind_text(NULL) */
 	q = db_q(db, ins);
 	db_bind_null(q, 1);
