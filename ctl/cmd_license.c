@@ -27,6 +27,9 @@ static const struct col license_fields[] = {
     {"expires", "expires_at", 0},
     {"machines", "machines", 0},
     {"max machines", "max_machines", 0},
+    {"lease seconds", "lease_seconds", 0},
+    {"floating", "floating", 0},
+    {"max checkout", "max_checkout", 0},
     {"created", "created_at", 0},
     {"updated", "updated_at", 0},
     {NULL, NULL, 0},
@@ -46,19 +49,54 @@ static int show_result(struct remote *rc, int r, json_t *j)
 	return RX_OK;
 }
 
-/* Add --tier, --expires-at and --max-machines (val[A..A+2]) to BODY; -1 on a bad number. */
-static int add_common(json_t *body, const char **val, int a)
+/* The options issue and update share, in this order after issue's own. */
+enum field_kind { F_TEXT, F_EXPIRY, F_INT, F_INT_OR_NONE, F_BOOL };
+static const struct {
+	const char *opt, *field;
+	enum field_kind kind;
+} common[] = {
+	{"tier", "tier", F_TEXT},
+	{"expires-at", "expires_at", F_EXPIRY},
+	{"max-machines", "max_machines", F_INT},
+	{"lease-seconds", "lease_seconds", F_INT_OR_NONE},
+	{"floating", "floating", F_BOOL},
+	{"max-checkout", "max_checkout", F_INT},
+};
+#define NCOMMON (sizeof(common) / sizeof(common[0]))
+
+/* Add the common options given (val[A..]) to BODY; 0, or a usage failure. */
+static int add_common(struct remote *rc, json_t *body, const char **val, int a)
 {
 	json_int_t n;
+	json_t *v;
 
-	if (val[a])
-		json_object_set_new(body, "tier", json_string(val[a]));
-	if (val[a + 1])
-		json_object_set_new(body, "expires_at", remote_expiry(val[a + 1]));
-	if (val[a + 2]) {
-		if (remote_int(val[a + 2], &n) < 0)
-			return -1;
-		json_object_set_new(body, "max_machines", json_integer(n));
+	for (size_t i = 0; i < NCOMMON; i++) {
+		const char *s = val[a + (int)i];
+		if (!s)
+			continue;
+		switch (common[i].kind) {
+		case F_TEXT:
+			v = json_string(s);
+			break;
+		case F_EXPIRY:
+			v = remote_expiry(s);
+			break;
+		case F_BOOL:
+			if (strcmp(s, "yes") && strcmp(s, "no"))
+				return remote_fail_usage(rc, "--%s must be yes or no, not '%s'", common[i].opt, s);
+			v = json_boolean(!strcmp(s, "yes"));
+			break;
+		default:
+			if (common[i].kind == F_INT_OR_NONE && !strcmp(s, "none")) {
+				v = json_null();
+				break;
+			}
+			if (remote_int(s, &n) < 0)
+				return remote_fail_usage(rc, "--%s '%s' is not a number%s", common[i].opt, s,
+							 common[i].kind == F_INT_OR_NONE ? " (or 'none')" : "");
+			v = json_integer(n);
+		}
+		json_object_set_new(body, common[i].field, v);
 	}
 	return 0;
 }
@@ -69,13 +107,13 @@ static int run_issue(struct remote *rc, char **args, const char **val)
 	int r;
 
 	(void)args;
-	if (!val[0] || !val[1] || !val[4])
+	if (!val[0] || !val[1] || !val[2])
 		return remote_fail_usage(rc, "license issue needs --model, --tier and --customer");
-	if (!(body = json_pack("{s:s,s:s}", "model", val[0], "customer", val[4])))
+	if (!(body = json_pack("{s:s,s:s}", "model", val[0], "customer", val[1])))
 		return ctl_fail(CL_ENOMEM);
-	if (add_common(body, val, 1) < 0) {
+	if ((r = add_common(rc, body, val, 2))) {
 		json_decref(body);
-		return remote_fail_usage(rc, "--max-machines '%s' is not a number", val[3]);
+		return r;
 	}
 	r = remote_call(rc, "POST", "/v1/licenses", body, &j);
 	json_decref(body);
@@ -135,13 +173,14 @@ static int run_update(struct remote *rc, char **args, const char **val)
 
 	if (!body)
 		return ctl_fail(CL_ENOMEM);
-	if (add_common(body, val, 0) < 0) {
+	if ((r = add_common(rc, body, val, 0))) {
 		json_decref(body);
-		return remote_fail_usage(rc, "--max-machines '%s' is not a number", val[2]);
+		return r;
 	}
 	if (!json_object_size(body)) {
 		json_decref(body);
-		return remote_fail_usage(rc, "license update needs --tier, --expires-at or --max-machines");
+		return remote_fail_usage(rc, "license update needs at least one of --tier, --expires-at, --max-machines, "
+					     "--lease-seconds, --floating, --max-checkout");
 	}
 	r = by_id(rc, "PATCH", "/v1/licenses/%s", args[0], body);
 	json_decref(body);
@@ -168,10 +207,13 @@ static int run_reinstate(struct remote *rc, char **args, const char **val)
 
 static const struct sub_opt issue_opts[] = {
     {"model", "MODEL", "the model, by id or name"},
+    {"customer", "NAME", "who it is for"},
     {"tier", "TIER", "the tier the license unlocks"},
     {"expires-at", "TIME", "RFC 3339 time (2027-01-01T00:00:00Z), or 'never' (the default)"},
     {"max-machines", "N", "how many machines may activate it (default 1)"},
-    {"customer", "NAME", "who it is for"},
+    {"lease-seconds", "S", "heartbeat lease of each seat, 1 to 2592000 s, or 'none' (the default)"},
+    {"floating", "yes|no", "yes: a seat whose lease lapsed goes to another machine (default no)"},
+    {"max-checkout", "S", "longest offline checkout in seconds (default 0: none)"},
     {NULL, NULL, NULL},
 };
 static const struct sub_opt list_opts[] = {
@@ -183,6 +225,9 @@ static const struct sub_opt update_opts[] = {
     {"tier", "TIER", "move to another tier (upgrade or downgrade)"},
     {"expires-at", "TIME", "renew: a new expiry, or 'never'"},
     {"max-machines", "N", "a new seat count"},
+    {"lease-seconds", "S", "a new lease, or 'none'"},
+    {"floating", "yes|no", "yes or no"},
+    {"max-checkout", "S", "a new longest checkout (0: none)"},
     {NULL, NULL, NULL},
 };
 
@@ -190,7 +235,7 @@ static const struct ctl_sub subs[] = {
     {"issue", "", 0, "issue a license; its key is printed once", issue_opts, run_issue},
     {"list", "", 0, "list licenses, with filters", list_opts, run_list},
     {"show", "ID", 1, "show a license", NULL, run_show},
-    {"update", "ID", 1, "change a license's tier, expiry or seats", update_opts, run_update},
+    {"update", "ID", 1, "change a license's tier, expiry, seats or lease", update_opts, run_update},
     {"revoke", "ID", 1, "revoke a license, for good", NULL, run_revoke},
     {"suspend", "ID", 1, "suspend a license", NULL, run_suspend},
     {"reinstate", "ID", 1, "lift a suspension", NULL, run_reinstate},

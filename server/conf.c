@@ -99,6 +99,10 @@ static const struct cfg_key table[] = {
 	{"limits", "max_deliveries", CFG_INT, 1, 100000, "64", NULL, S(max_deliveries),
 	 "Key volumes streamed at once; beyond it POST /v1/key answers 503 UNAVAILABLE\n"
 	 "with Retry-After.  Each holds a bounded buffer; the tier's unsealed slice is shared."},
+	{"limits", "lease_grace", CFG_INT, 0, 3600, "30", NULL, S(lease_grace),
+	 "Seconds after a seat's lease ends before it counts as lapsed (LEASE_EXPIRED, and\n"
+	 "on a floating license free for another machine): room for clock drift and a\n"
+	 "late heartbeat."},
 	{"log", "level", CFG_ENUM, 0, 0, "info", levels, S(level), "error, warning, info or debug."},
 };
 #define NKEYS (sizeof(table) / sizeof(table[0]))

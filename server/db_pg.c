@@ -23,6 +23,7 @@
 #include "store.h"
 
 #define MAX_PARAMS 16
+#define CACHE_SIZE 96 /* statements per connection, as db_sqlite.c */
 
 /* Type OIDs (pg_type.h is a server header). */
 enum { BYTEAOID = 17, INT8OID = 20, INT4OID = 23, TEXTOID = 25, FLOAT8OID = 701 };
@@ -43,9 +44,9 @@ struct pg {
 	char where[192]; /* host:port/dbname, for the logs: never the conninfo */
 	struct pgq **qs;
 	size_t nq, capq;
-	int in_tx;     /* between begin and commit or rollback */
-	int tx_lost;   /* the connection broke inside that transaction */
-	int down;      /* the last reconnect failed (logged once) */
+	int in_tx;   /* between begin and commit or rollback */
+	int tx_lost; /* the connection broke inside that transaction */
+	int down;    /* the last reconnect failed (logged once) */
 	int64_t tx_now;
 	time_t no_reset_until;
 	char err[512];
@@ -54,14 +55,14 @@ struct pg {
 struct pgq {
 	struct dbq base;
 	const char *key; /* the caller's SQL text: the cache key */
-	char *sql;       /* rewritten to $N */
+	char *sql;	 /* rewritten to $N */
 	int nparams;
 	Oid types[MAX_PARAMS];
 	const char *vals[MAX_PARAMS];
 	int lens[MAX_PARAMS], fmts[MAX_PARAMS];
 	char *buf[MAX_PARAMS];
 	size_t cap[MAX_PARAMS];
-	int bad;         /* a bind failed: the next step fails */
+	int bad; /* a bind failed: the next step fails */
 	PGresult *res;
 	int ran, row, nrows;
 	enum db_rc failed; /* the run's error, answered again until reset */
@@ -238,8 +239,8 @@ static int migrate(struct pg *d)
 	version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (version > (long)last->version) {
-		log_err("database %s: schema version %ld is newer than this corelockerd (%u)", d->where, version,
-			last->version);
+		log_err("database %s: schema version %ld is newer than this corelockerd (%u)", d->where,
+			version, last->version);
 		goto out;
 	}
 	for (unsigned i = 0; i < store_nmigrations_pg; i++) {
@@ -254,8 +255,8 @@ static int migrate(struct pg *d)
 			goto out;
 		if (run(d, m->sql, m->name) != DB_OK)
 			goto undo;
-		res = PQexecParams(d->conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2, NULL,
-				   vals, NULL, NULL, 0);
+		res = PQexecParams(d->conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", 2,
+				   NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fail(d, res, m->name);
 			PQclear(res);
@@ -316,7 +317,8 @@ static int pg_open(const char *where, int create, struct db **out)
 {
 	/* Later keywords win, and the expanded conninfo comes last: these are
 	 * defaults that the DSN may override. */
-	static const char *const kw[] = {"connect_timeout", "application_name", "client_encoding", "dbname", NULL};
+	static const char *const kw[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
+					 NULL};
 	const char *vals[] = {"5", "corelockerd", "UTF8", where, NULL};
 	struct pg *d;
 
@@ -334,8 +336,8 @@ static int pg_open(const char *where, int create, struct db **out)
 		 PQport(d->conn) ? PQport(d->conn) : "?", PQdb(d->conn) ? PQdb(d->conn) : "?");
 	if (PQstatus(d->conn) != CONNECTION_OK) {
 		set_err(d, PQerrorMessage(d->conn));
-		log_err("database %s (user %s): cannot connect: %s", d->where, PQuser(d->conn) ? PQuser(d->conn) : "?",
-			d->err);
+		log_err("database %s (user %s): cannot connect: %s", d->where,
+			PQuser(d->conn) ? PQuser(d->conn) : "?", d->err);
 		pg_close(&d->base);
 		return -1;
 	}
@@ -406,6 +408,7 @@ static void clear_result(struct pgq *q)
 	q->ran = 0;
 	q->row = -1;
 	q->nrows = 0;
+	q->changes = 0;
 	q->failed = DB_OK;
 }
 
@@ -431,8 +434,14 @@ static struct dbq *pg_q(struct db *db, const char *sql)
 			clear_bindings(d->qs[i]);
 			return &d->qs[i]->base;
 		}
+	/* The daemon has a fixed set of statements: more means SQL built per
+	 * call, which a cache keyed by address must not grow on. */
+	if (d->nq == CACHE_SIZE) {
+		log_bug("database: statement cache full");
+		return NULL;
+	}
 	if (d->nq == d->capq) {
-		size_t cap = d->capq ? d->capq * 2 : 64;
+		size_t cap = d->capq ? d->capq * 2 : 32;
 		struct pgq **qs = realloc(d->qs, cap * sizeof(*qs));
 		if (!qs)
 			return NULL;
@@ -646,9 +655,10 @@ static int64_t pg_changes(struct dbq *q)
 /*
  * BEGIN, then the write turn (the transaction-scoped advisory lock that
  * every writer of every node takes first), then the transaction's time: one
- * round trip (PQexec answers with the last statement's result).  Every write appends to the one audit chain, so writers are
- * serialised at its head anyway; taking the turn first also makes every
- * read of the transaction see each write committed before it.
+ * round trip (PQexec answers with the last statement's result).  Every
+ * write appends to the one audit chain, so writers are serialised at its
+ * head anyway; taking the turn first also makes every read of the
+ * transaction see each write committed before it.
  */
 static enum db_rc pg_begin(struct db *db)
 {
@@ -768,8 +778,8 @@ static int pg_slice_read(struct db *db, const char *id, int64_t off, void *buf, 
 		return -1;
 	snprintf(from, sizeof(from), "%" PRId64, off + 1);
 	snprintf(count, sizeof(count), "%zu", n);
-	res = PQexecParams(d->conn, "SELECT substring(sealed FROM $2 FOR $3) FROM slices WHERE id = $1", 3, types,
-			   vals, NULL, fmts, 1);
+	res = PQexecParams(d->conn, "SELECT substring(sealed FROM $2 FOR $3) FROM slices WHERE id = $1", 3,
+			   types, vals, NULL, fmts, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail(d, res, "slice read");
 	else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && (size_t)PQgetlength(res, 0, 0) == n) {
@@ -794,29 +804,29 @@ static const char *pg_errmsg(struct db *db)
 }
 
 const struct db_driver db_pg = {
-	.name = "postgresql",
-	.open = pg_open,
-	.close = pg_close,
-	.q = pg_q,
-	.bind_int = pg_bind_int,
-	.bind_double = pg_bind_double,
-	.bind_text = pg_bind_text,
-	.bind_blob = pg_bind_blob,
-	.bind_null = pg_bind_null,
-	.step = pg_step,
-	.reset = pg_reset,
-	.col_int = pg_col_int,
-	.col_double = pg_col_double,
-	.col_text = pg_col_text,
-	.col_blob = pg_col_blob,
-	.col_null = pg_col_null,
-	.changes = pg_changes,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.reset_all = pg_reset_all,
-	.now = pg_now,
-	.slice_read = pg_slice_read,
-	.exec = pg_exec,
-	.errmsg = pg_errmsg,
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .q = pg_q,
+    .bind_int = pg_bind_int,
+    .bind_double = pg_bind_double,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .reset = pg_reset,
+    .col_int = pg_col_int,
+    .col_double = pg_col_double,
+    .col_text = pg_col_text,
+    .col_blob = pg_col_blob,
+    .col_null = pg_col_null,
+    .changes = pg_changes,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .reset_all = pg_reset_all,
+    .now = pg_now,
+    .slice_read = pg_slice_read,
+    .exec = pg_exec,
+    .errmsg = pg_errmsg,
 };

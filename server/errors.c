@@ -24,4 +24,6 @@ const struct api_err_def api_errors[E_COUNT] = {
 	[E_EXPIRED] = {"EXPIRED", 403, "the license has expired"},
 	[E_NOT_ACTIVATED] = {"NOT_ACTIVATED", 403, "this machine has no seat on the license"},
 	[E_TOO_MANY_MACHINES] = {"TOO_MANY_MACHINES", 403, "every seat of the license is taken"},
+	[E_LEASE_EXPIRED] = {"LEASE_EXPIRED", 403, "this machine's lease lapsed; a heartbeat renews it"},
+	[E_CHECKOUT_DISABLED] = {"CHECKOUT_DISABLED", 403, "the license allows no offline checkout (max_checkout is 0)"},
 };

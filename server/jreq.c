@@ -21,6 +21,8 @@ static const char *type_name(enum jf_type t)
 		return "a number";
 	case JF_TIME:
 		return "an RFC 3339 time string between 1970 and 9999";
+	case JF_BOOL:
+		return "true or false";
 	default:
 		return "an id or a name";
 	}
@@ -55,6 +57,11 @@ static int check_field(const json_t *v, const struct jfield *f, struct jval *o)
 		    strlen(json_string_value(v)) != json_string_length(v) ||
 		    (o->i = cl_time_parse(json_string_value(v))) < 0)
 			return 0;
+		return 1;
+	case JF_BOOL:
+		if (!json_is_boolean(v))
+			return 0;
+		o->i = json_is_true(v);
 		return 1;
 	case JF_REF:
 		if (json_is_integer(v) && json_integer_value(v) >= 0) {

@@ -17,7 +17,7 @@
 
 #define JREQ_NAME_MAX 64 /* a JF_REF name; http.h MAX_SEG_LEN, as it is also a path segment */
 
-enum jf_type { JF_STRING, JF_INT, JF_NUMBER, JF_TIME, JF_REF };
+enum jf_type { JF_STRING, JF_INT, JF_NUMBER, JF_TIME, JF_REF, JF_BOOL };
 enum jf_flags { JF_REQUIRED = 1, JF_NULLABLE = 2 };
 
 struct jfield {
@@ -30,7 +30,7 @@ struct jfield {
 struct jval {
 	int present, is_null;
 	const char *s; /* JF_STRING, JF_REF given as a name */
-	int64_t i;     /* JF_INT, JF_TIME (unix seconds), JF_REF given as an id (else -1) */
+	int64_t i;     /* JF_INT, JF_TIME (unix seconds), JF_BOOL (0 or 1), JF_REF given as an id (else -1) */
 	double d;      /* JF_NUMBER */
 };
 

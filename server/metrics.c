@@ -42,7 +42,22 @@ void metrics_delivery(uint64_t bytes)
 	pthread_mutex_unlock(&lock);
 }
 
-static uint64_t batches, batched;
+static uint64_t batches, batched, lapses;
+static int64_t leases_active = -1;
+
+void metrics_lease_lapses(unsigned n)
+{
+	pthread_mutex_lock(&lock);
+	lapses += n;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_leases_active(int64_t n)
+{
+	pthread_mutex_lock(&lock);
+	leases_active = n;
+	pthread_mutex_unlock(&lock);
+}
 
 void metrics_batch(unsigned jobs)
 {
@@ -112,9 +127,19 @@ char *metrics_render(void)
 		"corelockerd_commit_batches_total %llu\n"
 		"# HELP corelockerd_batched_writes_total Delivery records those commits carried.\n"
 		"# TYPE corelockerd_batched_writes_total counter\n"
-		"corelockerd_batched_writes_total %llu\n",
+		"corelockerd_batched_writes_total %llu\n"
+		"# HELP corelockerd_lease_lapses_total Seat leases this node saw lapse (seats freed, or renewed late).\n"
+		"# TYPE corelockerd_lease_lapses_total counter\n"
+		"corelockerd_lease_lapses_total %llu\n",
 		(unsigned long long)deliveries, (unsigned long long)delivered_bytes, (unsigned long long)limited,
-		delivery_in_flight(), (unsigned long long)batches, (unsigned long long)batched);
+		delivery_in_flight(), (unsigned long long)batches, (unsigned long long)batched,
+		(unsigned long long)lapses);
+	if (leases_active >= 0)
+		fprintf(f,
+			"# HELP corelockerd_leases_active Seats whose lease is live now (every node's).\n"
+			"# TYPE corelockerd_leases_active gauge\n"
+			"corelockerd_leases_active %lld\n",
+			(long long)leases_active);
 	pthread_mutex_unlock(&lock);
 	if (fclose(f) != 0) {
 		free(buf);

@@ -14,6 +14,10 @@ void metrics_delivery(uint64_t bytes);
 void metrics_rate_limited(void);
 /* One group commit (batch.h) of JOBS writes. */
 void metrics_batch(unsigned jobs);
+/* N seat leases lapsed (seats freed, or renewed after a lapse). */
+void metrics_lease_lapses(unsigned n);
+/* Leases live now (from the database; -1: unknown), shown by the next render. */
+void metrics_leases_active(int64_t n);
 /* The exposition text (malloc'd), or NULL. */
 char *metrics_render(void);
 

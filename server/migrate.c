@@ -38,9 +38,11 @@ static const struct table tables[] = {
 	{"tiers", "model_id, name, ratio, slice_id, units, entries, bytes, created_at, updated_at, utility, label",
 	 "itdtiiiiidt", "model_id, name", NULL},
 	{"licenses",
-	 "id, key_hash, model_id, tier, customer, status, expires_at, max_machines, created_at, updated_at",
-	 "ibitttiiii", "id", "id"},
-	{"machines", "id, license_id, fingerprint, hostname, activated_at, last_seen", "iittii", "id", "id"},
+	 "id, key_hash, model_id, tier, customer, status, expires_at, max_machines, created_at, updated_at, "
+	 "lease_seconds, floating, max_checkout",
+	 "ibitttiiiiiii", "id", "id"},
+	{"machines", "id, license_id, fingerprint, hostname, activated_at, last_seen, lease_expires, checkout_until",
+	 "iittiiii", "id", "id"},
 	{"audit", "seq, ts, actor, action, target, detail, prev_hash, hash, mac", "iittttttt", "seq", NULL},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "jsonx.h"
+#include "lic.h"
 #include "audit.h"
 #include "batch.h"
 #include "delivery.h"
@@ -19,14 +20,6 @@
 #include "tiercut.h"
 #include "util.h"
 #include "volstream.h"
-
-struct lic {
-	int64_t id, model, expires_at, max_machines, machine;
-	int64_t now; /* the database's time when the license was read */
-	int has_exp;
-	char tier[65], status[16];
-	char rate_key[33]; /* hash prefix: the per-license rate-limit key */
-};
 
 static const struct jfield spec_activate[] = {
 	{"license_key", JF_STRING, JF_REQUIRED, 1, SECRET_MAX},
@@ -46,108 +39,19 @@ static const struct jfield spec_key[] = {
 	{"from_beta", JF_NUMBER, JF_NULLABLE, 0, 0},
 };
 
-/* Find the license of KEY: 0, -1 when unknown, -2 on a database error. */
-static int lic_find(struct db *db, const char *key, struct lic *l)
+/* Seats the license holds now, or -1. */
+static int64_t seats_taken(struct db *db, const struct lic *l)
 {
-	uint8_t h[32];
-	struct dbq *st;
-	int rc;
-
-	memset(l, 0, sizeof(*l));
-	if (auth_hash("license", key, h) < 0)
-		return -2;
-	l->now = db_now(db);
-	cl_hex(h, 16, l->rate_key);
-	if (!(st = db_q(db, "SELECT id, model_id, tier, status, expires_at, max_machines FROM licenses "
-			       "WHERE key_hash = ?1")))
-		return -2;
-	db_bind_blob(st, 1, h, sizeof(h));
-	rc = db_step(st);
-	if (rc == DB_ROW) {
-		l->id = db_int(st, 0);
-		l->model = db_int(st, 1);
-		snprintf(l->tier, sizeof(l->tier), "%s", db_text(st, 2));
-		snprintf(l->status, sizeof(l->status), "%s", db_text(st, 3));
-		l->has_exp = !db_is_null(st, 4);
-		l->expires_at = db_int(st, 4);
-		l->max_machines = db_int(st, 5);
-	}
-	db_reset(st);
-	return rc == DB_ROW ? 0 : rc == DB_DONE ? -1 : -2;
-}
-
-/* The fixed check order after NOT_FOUND: REVOKED, SUSPENDED, EXPIRED. */
-static enum api_err lic_status(const struct lic *l)
-{
-	if (!strcmp(l->status, "revoked"))
-		return E_REVOKED;
-	if (!strcmp(l->status, "suspended"))
-		return E_SUSPENDED;
-	if (l->has_exp && l->expires_at <= l->now)
-		return E_EXPIRED;
-	return E_VALID;
-}
-
-/*
- * Then the seat: NOT_ACTIVATED without one; TOO_MANY_MACHINES for a seat
- * beyond max_machines (the newest seats lose when max_machines shrinks).
- */
-static enum api_err lic_seat(struct db *db, struct lic *l, const char *fp)
-{
-	struct dbq *st = db_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
-				       "AND o.id <= m.id) FROM machines m WHERE m.license_id = ?1 AND m.fingerprint = ?2");
-	enum api_err e = E_UNAVAILABLE; /* a database error is never "no seat" */
-	int rc;
+	struct dbq *st = db_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
+	int64_t n = -1;
 
 	if (!st)
-		return E_UNAVAILABLE;
+		return -1;
 	db_bind_int(st, 1, l->id);
-	db_bind_text(st, 2, fp);
-	if ((rc = db_step(st)) == DB_ROW) {
-		l->machine = db_int(st, 0);
-		e = db_int(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : E_VALID;
-	} else if (rc == DB_DONE) {
-		e = E_NOT_ACTIVATED;
-	}
+	if (db_step(st) == DB_ROW)
+		n = db_int(st, 0);
 	db_reset(st);
-	return e;
-}
-
-/* Look up and check a license for an agent call: E_VALID, a code, or E_UNAVAILABLE. */
-static enum api_err lic_check(struct db *db, const char *key, const char *fp, struct lic *l, int seat)
-{
-	int rc = lic_find(db, key, l);
-	enum api_err e;
-
-	if (rc == -2)
-		return E_UNAVAILABLE;
-	if (rc == -1)
-		return E_NOT_FOUND;
-	if ((e = lic_status(l)) != E_VALID || !seat)
-		return e;
-	return lic_seat(db, l, fp);
-}
-
-/*
- * After lic_check: answer a database error, the license's rate limit, or a
- * refused license (404 NOT_FOUND, else 403 with the code).  0 when *RES holds
- * the reply to send, 1 when the request may go on.
- */
-static int admitted(struct req *r, enum api_err e, const struct lic *l, enum MHD_Result *res)
-{
-	int limited;
-
-	if (e == E_UNAVAILABLE) {
-		*res = reply_error(r, e, "database error");
-		return 0;
-	}
-	if (e != E_NOT_FOUND && (*res = http_check_license_rate(r, l->rate_key, &limited), limited))
-		return 0;
-	if (e != E_VALID) {
-		*res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
-		return 0;
-	}
-	return 1;
+	return n;
 }
 
 enum MHD_Result h_activate(struct req *r)
@@ -170,21 +74,20 @@ enum MHD_Result h_activate(struct req *r)
 		goto out;
 	}
 	e = lic_check(db, v[0].s, v[1].s, &l, 0);
-	if (!admitted(r, e, &l, &res))
+	if (!lic_admitted(r, e, &l, &res))
 		goto out;
 	e = lic_seat(db, &l, v[1].s);
+	if (e == E_LEASE_EXPIRED) /* activating again is a sign of life: renewed below */
+		e = E_VALID;
 	if (e == E_UNAVAILABLE) {
 		res = reply_error(r, e, "database error while seating the machine; retry");
 		goto out;
 	}
 	if (e == E_NOT_ACTIVATED) {
-		st = db_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
-		db_bind_int(st, 1, l.id);
-		rc = db_step(st);
-		if (rc == DB_ROW)
-			seats = db_int(st, 0);
-		db_reset(st);
-		if (rc != DB_ROW) {
+		if ((seats = seats_taken(db, &l)) >= l.max_machines && l.floating &&
+		    lic_free_lapsed(db, &l) > 0) /* a floating seat whose lease lapsed goes to this machine */
+			seats = seats_taken(db, &l);
+		if (seats < 0) {
 			res = reply_error(r, E_UNAVAILABLE, "database error while seating the machine; retry");
 			goto out;
 		}
@@ -193,12 +96,14 @@ enum MHD_Result h_activate(struct req *r)
 					  (long long)l.max_machines, (long long)l.id);
 			goto out;
 		}
-		st = db_q(db, "INSERT INTO machines (license_id, fingerprint, hostname, activated_at, last_seen) "
-				 "VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id");
+		st = db_q(db, "INSERT INTO machines (license_id, fingerprint, hostname, activated_at, last_seen, "
+			      "lease_expires) VALUES (?1, ?2, ?3, ?4, ?4, ?5) RETURNING id");
 		db_bind_int(st, 1, l.id);
 		db_bind_text(st, 2, v[1].s);
 		db_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
 		db_bind_int(st, 4, l.now);
+		if (l.lease_seconds)
+			db_bind_int(st, 5, l.lease_expires = l.now + l.lease_seconds);
 		rc = db_insert(st, &l.machine);
 		snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)l.id, (long long)l.machine);
 		detail = json_pack("{s:s}", "fingerprint", v[1].s);
@@ -219,8 +124,12 @@ enum MHD_Result h_activate(struct req *r)
 		db_bind_int(st, 1, l.machine);
 		db_bind_int(st, 2, l.now);
 		db_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
-		db_step(st);
+		rc = db_step(st);
 		db_reset(st);
+		if (rc != DB_DONE || lic_renew(db, &l) < 0) {
+			res = reply_error(r, E_UNAVAILABLE, "cannot renew the seat; retry");
+			goto out;
+		}
 	}
 	if (store_commit(db) != DB_OK) {
 		res = reply_error(r, E_UNAVAILABLE, "cannot commit; retry");
@@ -229,23 +138,72 @@ enum MHD_Result h_activate(struct req *r)
 	if (fresh)
 		log_info("license %lld: machine %lld activated", (long long)l.id, (long long)l.machine);
 	res = reply_json(r, 200,
-			 json_pack("{s:b,s:b,s:I,s:I,s:I,s:s,s:o,s:I}", "activated", 1, "new", fresh, "license",
+			 json_pack("{s:b,s:b,s:I,s:I,s:I,s:s,s:o,s:I,s:o}", "activated", 1, "new", fresh, "license",
 				   (json_int_t)l.id, "machine", (json_int_t)l.machine, "model", (json_int_t)l.model, "tier",
 				   l.tier, "expires_at", json_time(l.expires_at, l.has_exp), "max_machines",
-				   (json_int_t)l.max_machines));
+				   (json_int_t)l.max_machines, "lease_expires", lic_lease_json(&l)));
 out:
 	store_rollback(db);
 	json_decref(root);
 	return res;
 }
 
-enum MHD_Result h_validate(struct req *r)
+/* A heartbeat's lease renewal, inside a shared transaction (batch.h). */
+struct renewal {
+	const char *key, *fp;
+	struct lic l;
+	enum api_err e;
+};
+
+/*
+ * Renew a valid seat's lease, or a lapsed one's that nobody took meanwhile:
+ * only the renewal after a lapse is audited (a state change; a heartbeat
+ * every few seconds would drown the chain).
+ */
+static int renew_lease(struct db *db, void *arg)
+{
+	struct renewal *w = arg;
+	int64_t lapsed_at;
+	char target[64];
+	json_t *detail;
+	int rc;
+
+	w->e = lic_check(db, w->key, w->fp, &w->l, 1);
+	if (w->e == E_UNAVAILABLE)
+		return -1;
+	if (w->e != E_VALID && w->e != E_LEASE_EXPIRED)
+		return 1;
+	lapsed_at = w->l.lease_expires;
+	if (lic_renew(db, &w->l) < 0)
+		return -1;
+	if (w->e == E_LEASE_EXPIRED) {
+		snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)w->l.id,
+			 (long long)w->l.machine);
+		detail = json_pack("{s:o,s:o}", "lapsed_at", json_time(lapsed_at, lapsed_at != 0), "lease_expires",
+				   lic_lease_json(&w->l));
+		rc = audit_append(db, "agent", "machine.lease_renewed", target, detail);
+		json_decref(detail);
+		if (rc < 0)
+			return -1;
+		metrics_lease_lapses(1);
+	}
+	w->e = E_VALID;
+	return 0;
+}
+
+/*
+ * POST /v1/validate and /v1/heartbeat: always 200, signed, with the code.
+ * A heartbeat also renews the seat's lease (a write, group-committed); a
+ * validate never writes.
+ */
+static enum MHD_Result check_answer(struct req *r, int heartbeat)
 {
 	struct jval v[3];
 	enum MHD_Result res;
 	json_t *root = jreq_parse(r, spec_validate, 3, v, &res), *body;
 	struct db *db = store_db();
-	struct lic l;
+	struct renewal w = {0};
+	struct lic *l = &w.l;
 	enum api_err e;
 	char ts[32];
 	int limited;
@@ -256,21 +214,31 @@ enum MHD_Result h_validate(struct req *r)
 		res = reply_error(r, E_UNAVAILABLE, "database unavailable");
 		goto out;
 	}
-	e = lic_check(db, v[0].s, v[1].s, &l, 1);
+	e = lic_check(db, v[0].s, v[1].s, l, 1);
 	store_reset(db);
 	if (e == E_UNAVAILABLE) {
 		res = reply_error(r, e, "database error");
 		goto out;
 	}
-	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l.rate_key, &limited), limited))
+	if (e != E_NOT_FOUND && (res = http_check_license_rate(r, l->rate_key, &limited), limited))
 		goto out;
-	cl_time_fmt(l.now, ts);
+	if (heartbeat && l->lease_seconds && (e == E_VALID || e == E_LEASE_EXPIRED)) {
+		w.key = v[0].s;
+		w.fp = v[1].s;
+		if (batch_run(db, renew_lease, &w) < 0) {
+			res = reply_error(r, E_UNAVAILABLE, "cannot renew the lease; retry");
+			goto out;
+		}
+		e = w.e;
+	}
+	cl_time_fmt(l->now, ts);
 	body = json_pack("{s:b,s:s,s:s,s:s}", "valid", e == E_VALID, "code", api_errors[e].code, "nonce", v[2].s, "ts", ts);
 	if (body && e != E_NOT_FOUND) {
-		json_object_set_new(body, "license", json_integer((json_int_t)l.id));
-		json_object_set_new(body, "model", json_integer((json_int_t)l.model));
-		json_object_set_new(body, "tier", json_string(l.tier));
-		json_object_set_new(body, "expires_at", json_time(l.expires_at, l.has_exp));
+		json_object_set_new(body, "license", json_integer((json_int_t)l->id));
+		json_object_set_new(body, "model", json_integer((json_int_t)l->model));
+		json_object_set_new(body, "tier", json_string(l->tier));
+		json_object_set_new(body, "expires_at", json_time(l->expires_at, l->has_exp));
+		json_object_set_new(body, "lease_expires", lic_lease_json(l));
 	}
 	res = body ? reply_signed_json(r, 200, body) : reply_error(r, E_INTERNAL, "out of memory");
 out:
@@ -278,12 +246,15 @@ out:
 	return res;
 }
 
+enum MHD_Result h_validate(struct req *r) { return check_answer(r, 0); }
+enum MHD_Result h_heartbeat(struct req *r) { return check_answer(r, 1); }
+
 /*
  * The fields of a volume header, in a fixed order.  An upgrade carries
  * from_beta, and from_tier only when the request named one.
  */
 static json_t *volume_header(struct db *db, const struct lic *l, double beta, int upgrade, const char *from,
-			     double from_beta, const char *nonce)
+			     double from_beta, const char *nonce, int64_t checkout_until)
 {
 	struct dbq *st = db_q(db, "SELECT name, version, unit, scope, alpha, locked_sha256, original_sha256, "
 				       "shards FROM models WHERE id = ?1");
@@ -315,7 +286,13 @@ static json_t *volume_header(struct db *db, const struct lic *l, double beta, in
 			json_object_del(s, "original_sha256");
 	json_object_set_new(h, "shards", shards ? shards : json_array());
 	json_object_set_new(h, "license", json_integer((json_int_t)l->id));
-	json_object_set_new(h, "expires_at", json_time(l->expires_at, l->has_exp));
+	/* An offline checkout ends before the license may: the agent refuses the volume after it. */
+	if (checkout_until)
+		json_object_set_new(h, "expires_at", json_time(checkout_until, 1));
+	else
+		json_object_set_new(h, "expires_at", json_time(l->expires_at, l->has_exp));
+	if (l->lease_seconds)
+		json_object_set_new(h, "lease_expires", json_time(l->now + l->lease_seconds, 1));
 	json_object_set_new(h, "nonce", json_string(nonce));
 	json_object_set_new(h, "ts", json_string(ts));
 out:
@@ -406,6 +383,7 @@ struct delivery {
 	const struct lic *l; /* as read before the preparations */
 	const char *slice;   /* the id of the slice the volume was cut from */
 	json_t *detail;      /* the key.deliver audit entry's detail */
+	int64_t checkout_until; /* an offline checkout holds the seat until then; 0: none */
 	enum api_err refusal;
 };
 
@@ -428,7 +406,7 @@ static int record_delivery(struct db *db, void *arg)
 
 	if (e == E_UNAVAILABLE)
 		return -1;
-	if (e != E_VALID) {
+	if (e != E_VALID && e != E_LEASE_EXPIRED) { /* a delivery renews a lapsed lease, like activate */
 		d->refusal = e;
 		return 1;
 	}
@@ -445,14 +423,17 @@ static int record_delivery(struct db *db, void *arg)
 		return -1;
 	if (!same)
 		return TIER_MOVED;
-	if (!(st = db_q(db, "UPDATE machines SET last_seen = ?2 WHERE id = ?1")))
+	if (!(st = db_q(db, "UPDATE machines SET last_seen = ?2, checkout_until = CASE WHEN ?3 > "
+			    "COALESCE(checkout_until, 0) THEN ?3 ELSE checkout_until END WHERE id = ?1")))
 		return -1;
 	db_bind_int(st, 1, now.machine);
-	db_bind_int(st, 2, db_now(db));
+	db_bind_int(st, 2, now.now);
+	db_bind_int(st, 3, d->checkout_until);
 	rc = db_step(st);
 	db_reset(st);
 	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)now.id, (long long)now.machine);
-	if (rc != DB_DONE || audit_append(db, "agent", "key.deliver", target, d->detail) < 0)
+	if (rc != DB_DONE || lic_renew(db, &now) < 0 ||
+	    audit_append(db, "agent", d->checkout_until ? "key.checkout" : "key.deliver", target, d->detail) < 0)
 		return -1;
 	return 0;
 }
@@ -467,11 +448,67 @@ static int record_delivery(struct db *db, void *arg)
  * committed.  Deliveries share their commits (batch.h).  The volume is then
  * streamed from the shared slice (delivery.h).
  */
+/* What a key or checkout request asks for. */
+struct key_req {
+	const char *key, *fp, *nonce;
+	const char *from; /* deprecated from_tier, or NULL */
+	double from_beta;
+	int upgrade;
+	int64_t ttl; /* a checkout's; 0: a key delivery */
+};
+
+static enum MHD_Result deliver(struct req *r, const struct key_req *q);
+
 enum MHD_Result h_key(struct req *r)
 {
 	struct jval v[5];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec_key, 5, v, &res), *h = NULL;
+	json_t *root = jreq_parse(r, spec_key, 5, v, &res);
+	struct key_req q = {0};
+
+	if (!root)
+		return res;
+	q.key = v[0].s, q.fp = v[1].s, q.nonce = v[2].s;
+	if (v[3].present && !v[3].is_null)
+		q.from = v[3].s;
+	if (v[4].present && !v[4].is_null) {
+		q.from_beta = v[4].d;
+		q.upgrade = 1;
+	}
+	if (q.from && q.upgrade)
+		res = reply_error(r, E_INVALID_FIELD, "give 'from_beta' (or the deprecated 'from_tier'), not both");
+	else
+		res = deliver(r, &q);
+	json_decref(root);
+	return res;
+}
+
+/* POST /v1/checkout: the tier's full volume for offline use, until ttl (capped by max_checkout). */
+enum MHD_Result h_checkout(struct req *r)
+{
+	static const struct jfield spec[] = {
+		{"license_key", JF_STRING, JF_REQUIRED, 1, SECRET_MAX},
+		{"fingerprint", JF_STRING, JF_REQUIRED, 1, 128},
+		{"nonce", JF_STRING, JF_REQUIRED, 1, 128},
+		{"ttl", JF_INT, JF_REQUIRED, 1, 31536000},
+	};
+	struct jval v[4];
+	enum MHD_Result res;
+	json_t *root = jreq_parse(r, spec, 4, v, &res);
+	struct key_req q = {0};
+
+	if (!root)
+		return res;
+	q.key = v[0].s, q.fp = v[1].s, q.nonce = v[2].s, q.ttl = v[3].i;
+	res = deliver(r, &q);
+	json_decref(root);
+	return res;
+}
+
+static enum MHD_Result deliver(struct req *r, const struct key_req *q)
+{
+	enum MHD_Result res;
+	json_t *h = NULL;
 	struct db *db = store_db();
 	struct lic l;
 	enum api_err e;
@@ -480,33 +517,31 @@ enum MHD_Result h_key(struct req *r)
 	struct cl_volume_entry *diff = NULL;
 	const struct cl_volume_entry *te;
 	struct cl_volstream *vs = NULL;
-	const char *from = NULL;
-	double beta = 0, from_beta = 0;
+	const char *from = q->from;
+	double beta = 0, from_beta = q->from_beta;
 	size_t tn;
 	uint64_t size = 0;
-	int upgrade = 0, slot = 0, rc = TIER_MOVED, tries;
+	int upgrade = q->upgrade || q->from, slot = 0, rc = TIER_MOVED, tries;
+	int64_t until = 0;
 	struct delivery d = {0};
 
-	if (!root)
-		return res;
-	if (!db) {
-		res = reply_error(r, E_UNAVAILABLE, "database unavailable");
+	if (!db)
+		return reply_error(r, E_UNAVAILABLE, "database unavailable");
+	e = lic_check(db, q->key, q->fp, &l, 1);
+	if (e == E_LEASE_EXPIRED) /* renewed by the delivery's record */
+		e = E_VALID;
+	if (!lic_admitted(r, e, &l, &res))
 		goto out;
+	if (q->ttl) {
+		if (!l.max_checkout) {
+			res = reply_error(r, E_CHECKOUT_DISABLED, "license %lld allows no offline checkout",
+					  (long long)l.id);
+			goto out;
+		}
+		until = l.now + (q->ttl < l.max_checkout ? q->ttl : l.max_checkout);
+		if (l.has_exp && l.expires_at < until)
+			until = l.expires_at;
 	}
-	if (v[3].present && !v[3].is_null)
-		from = v[3].s;
-	if (v[4].present && !v[4].is_null) {
-		from_beta = v[4].d;
-		upgrade = 1;
-	}
-	if (from && upgrade) {
-		res = reply_error(r, E_INVALID_FIELD, "give 'from_beta' (or the deprecated 'from_tier'), not both");
-		goto out;
-	}
-	upgrade |= from != NULL;
-	e = lic_check(db, v[0].s, v[1].s, &l, 1);
-	if (!admitted(r, e, &l, &res))
-		goto out;
 	if (delivery_take_slot() < 0) {
 		res = reply_error(r, E_UNAVAILABLE, "%lld key deliveries are in flight; retry",
 				  (long long)srv.cfg->max_deliveries);
@@ -524,8 +559,8 @@ enum MHD_Result h_key(struct req *r)
 			free(diff);
 			slice_release(ts);
 			vs = NULL, h = NULL, d.detail = NULL, diff = NULL, ts = NULL;
-			e = lic_check(db, v[0].s, v[1].s, &l, 1);
-			if (e != E_VALID) {
+			e = lic_check(db, q->key, q->fp, &l, 1);
+			if (e != E_VALID && e != E_LEASE_EXPIRED) {
 				res = reply_error(r, e, "%s", e == E_UNAVAILABLE ? "database error; retry" : api_errors[e].meaning);
 				goto out;
 			}
@@ -552,18 +587,20 @@ enum MHD_Result h_key(struct req *r)
 			tn = subtract(diff, tn, base.e, base.n);
 			te = diff;
 		}
-		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, v[2].s)) ||
+		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, q->nonce, until)) ||
 		    cl_volstream_new(h, te, tn, srv.sk, &vs) < 0) {
 			res = reply_error(r, E_INTERNAL, "cannot build the key volume");
 			goto out;
 		}
 		store_reset(db);
 		size = cl_volstream_size(vs);
-		d = (struct delivery){v[0].s, v[1].s, &l, ts->id, NULL, E_VALID};
+		d = (struct delivery){q->key, q->fp, &l, ts->id, NULL, until, E_VALID};
 		d.detail = json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:s}", "model", (json_int_t)l.model, "tier", l.tier,
 				     "from_tier", from ? json_string(from) : json_null(), "from_beta",
 				     upgrade ? json_real(from_beta) : json_null(), "entries", (json_int_t)tn, "bytes",
-				     (json_int_t)size, "nonce", v[2].s);
+				     (json_int_t)size, "nonce", q->nonce);
+		if (d.detail && until)
+			json_object_set_new(d.detail, "checkout_until", json_time(until, 1));
 		if (!d.detail) {
 			res = reply_error(r, E_INTERNAL, "out of memory");
 			goto out;
@@ -599,6 +636,5 @@ out:
 	slice_release(ts);
 	if (slot)
 		delivery_give_slot();
-	json_decref(root);
 	return res;
 }

@@ -14,6 +14,8 @@
 #include "util.h"
 
 #define MAX_MACHINES 1000000
+#define MAX_LEASE 2592000     /* 30 days */
+#define MAX_CHECKOUT 31536000 /* a year */
 
 static int tier_exists(struct db *db, int64_t model, const char *tier)
 {
@@ -45,10 +47,13 @@ enum MHD_Result h_license_issue(struct req *r)
 		{"customer", JF_STRING, JF_REQUIRED, 1, 256},
 		{"expires_at", JF_TIME, JF_NULLABLE, 0, 0},
 		{"max_machines", JF_INT, 0, 1, MAX_MACHINES},
+		{"lease_seconds", JF_INT, JF_NULLABLE, 1, MAX_LEASE},
+		{"floating", JF_BOOL, 0, 0, 0},
+		{"max_checkout", JF_INT, 0, 0, MAX_CHECKOUT},
 	};
-	struct jval v[5];
+	struct jval v[8];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec, 5, v, &res), *lic, *detail;
+	json_t *root = jreq_parse(r, spec, 8, v, &res), *lic, *detail;
 	struct db *db = store_db();
 	char key[LICENSE_KEY_LEN + 1], target[32];
 	uint8_t hash[32];
@@ -75,7 +80,8 @@ enum MHD_Result h_license_issue(struct req *r)
 		goto out;
 	}
 	st = db_q(db, "INSERT INTO licenses (key_hash, model_id, tier, customer, status, expires_at, max_machines, "
-			 "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7) RETURNING id");
+			 "created_at, updated_at, lease_seconds, floating, max_checkout) "
+			 "VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7, ?7, ?8, ?9, ?10) RETURNING id");
 	db_bind_blob(st, 1, hash, sizeof(hash));
 	db_bind_int(st, 2, model);
 	db_bind_text(st, 3, v[1].s);
@@ -84,12 +90,22 @@ enum MHD_Result h_license_issue(struct req *r)
 		db_bind_int(st, 5, v[3].i);
 	db_bind_int(st, 6, v[4].present ? v[4].i : 1);
 	db_bind_int(st, 7, now);
+	if (v[5].present && !v[5].is_null)
+		db_bind_int(st, 8, v[5].i);
+	db_bind_int(st, 9, v[6].present ? v[6].i : 0);
+	db_bind_int(st, 10, v[7].present ? v[7].i : 0);
 	rc = db_insert(st, &id);
 	snprintf(target, sizeof(target), "license:%lld", (long long)id);
 	detail = json_pack("{s:I,s:s,s:s,s:I}", "model", (json_int_t)model, "tier", v[1].s, "customer", v[2].s,
 			   "max_machines", (json_int_t)(v[4].present ? v[4].i : 1));
 	if (detail && v[3].present && !v[3].is_null)
 		json_object_set_new(detail, "expires_at", json_time(v[3].i, 1));
+	if (detail && v[5].present && !v[5].is_null)
+		json_object_set_new(detail, "lease_seconds", json_integer((json_int_t)v[5].i));
+	if (detail && v[6].present && v[6].i)
+		json_object_set_new(detail, "floating", json_true());
+	if (detail && v[7].present && v[7].i)
+		json_object_set_new(detail, "max_checkout", json_integer((json_int_t)v[7].i));
 	rc = rc == DB_DONE ? audit_append(db, r->actor, "license.issue", target, detail) : -1;
 	json_decref(detail);
 	if (rc < 0 || store_commit(db) != DB_OK) {
@@ -186,10 +202,13 @@ enum MHD_Result h_license_patch(struct req *r)
 		{"tier", JF_STRING, 0, 1, 64},
 		{"expires_at", JF_TIME, JF_NULLABLE, 0, 0},
 		{"max_machines", JF_INT, 0, 1, MAX_MACHINES},
+		{"lease_seconds", JF_INT, JF_NULLABLE, 1, MAX_LEASE},
+		{"floating", JF_BOOL, 0, 0, 0},
+		{"max_checkout", JF_INT, 0, 0, MAX_CHECKOUT},
 	};
-	struct jval v[3];
+	struct jval v[6];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec, 3, v, &res), *before = NULL, *after = NULL;
+	json_t *root = jreq_parse(r, spec, 6, v, &res), *before = NULL, *after = NULL;
 	struct db *db = store_db();
 	int64_t id = license_id(r), model;
 	char status[16], target[32];
@@ -198,8 +217,9 @@ enum MHD_Result h_license_patch(struct req *r)
 
 	if (!root)
 		return res;
-	if (!v[0].present && !v[1].present && !v[2].present) {
-		res = reply_error(r, E_INVALID_FIELD, "give at least one of tier, expires_at, max_machines");
+	if (!v[0].present && !v[1].present && !v[2].present && !v[3].present && !v[4].present && !v[5].present) {
+		res = reply_error(r, E_INVALID_FIELD,
+				  "give at least one of tier, expires_at, max_machines, lease_seconds, floating, max_checkout");
 		goto out;
 	}
 	if (v[0].present && (v[0].is_null || !name_ok(v[0].s, 64))) {
@@ -229,7 +249,10 @@ enum MHD_Result h_license_patch(struct req *r)
 	before = license_json(db, id);
 	st = db_q(db, "UPDATE licenses SET tier = CASE WHEN ?2 <> 0 THEN ?3 ELSE tier END, "
 			 "expires_at = CASE WHEN ?4 <> 0 THEN ?5 ELSE expires_at END, "
-			 "max_machines = CASE WHEN ?6 <> 0 THEN ?7 ELSE max_machines END, updated_at = ?8 WHERE id = ?1");
+			 "max_machines = CASE WHEN ?6 <> 0 THEN ?7 ELSE max_machines END, updated_at = ?8, "
+			 "lease_seconds = CASE WHEN ?9 <> 0 THEN ?10 ELSE lease_seconds END, "
+			 "floating = CASE WHEN ?11 <> 0 THEN ?12 ELSE floating END, "
+			 "max_checkout = CASE WHEN ?13 <> 0 THEN ?14 ELSE max_checkout END WHERE id = ?1");
 	db_bind_int(st, 1, id);
 	db_bind_int(st, 2, v[0].present);
 	db_bind_text(st, 3, v[0].s);
@@ -239,6 +262,13 @@ enum MHD_Result h_license_patch(struct req *r)
 	db_bind_int(st, 6, v[2].present);
 	db_bind_int(st, 7, v[2].present ? v[2].i : 1);
 	db_bind_int(st, 8, db_now(db));
+	db_bind_int(st, 9, v[3].present);
+	if (v[3].present && !v[3].is_null)
+		db_bind_int(st, 10, v[3].i);
+	db_bind_int(st, 11, v[4].present);
+	db_bind_int(st, 12, v[4].present ? v[4].i : 0);
+	db_bind_int(st, 13, v[5].present);
+	db_bind_int(st, 14, v[5].present ? v[5].i : 0);
 	rc = db_step(st);
 	db_reset(st);
 	after = license_json(db, id);

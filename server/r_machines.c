@@ -28,17 +28,19 @@ enum MHD_Result h_machine_list(struct req *r)
 		return reply_error(r, E_UNAVAILABLE, "database unavailable");
 	if (id < 0 || !license_exists(db, id))
 		return reply_error(r, E_NOT_FOUND, "no license '%s'", r->seg[0]);
-	st = db_q(db, "SELECT id, fingerprint, hostname, activated_at, last_seen FROM machines "
-			 "WHERE license_id = ?1 ORDER BY id");
+	st = db_q(db, "SELECT id, fingerprint, hostname, activated_at, last_seen, lease_expires, checkout_until "
+		      "FROM machines WHERE license_id = ?1 ORDER BY id");
 	db_bind_int(st, 1, id);
 	list = json_array();
 	while (db_step(st) == DB_ROW)
 		json_array_append_new(
-			list, json_pack("{s:I,s:s,s:o,s:o,s:o}", "id", (json_int_t)db_int(st, 0), "fingerprint",
+			list, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)db_int(st, 0), "fingerprint",
 					db_text(st, 1), "hostname",
 					db_is_null(st, 2) ? json_null() : json_string(db_text(st, 2)),
 					"activated_at", json_time(db_int(st, 3), 1), "last_seen",
-					json_time(db_int(st, 4), 1)));
+					json_time(db_int(st, 4), 1), "lease_expires",
+					json_time(db_int(st, 5), !db_is_null(st, 5)), "checkout_until",
+					json_time(db_int(st, 6), !db_is_null(st, 6))));
 	db_reset(st);
 	return reply_json(r, 200, json_pack("{s:I,s:o}", "license", (json_int_t)id, "machines", list));
 }

@@ -20,9 +20,32 @@ enum MHD_Result h_healthz(struct req *r)
 	return reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* Seats whose lease is live (or held by a checkout): -1 when unknown. */
+static int64_t leases_active(void)
+{
+	struct db *db = store_db();
+	struct dbq *st = db ? db_q(db, "SELECT COUNT(*) FROM machines m JOIN licenses l ON l.id = m.license_id "
+				       "WHERE l.lease_seconds IS NOT NULL AND (m.lease_expires + ?1 > ?2 OR "
+				       "m.checkout_until > ?2)")
+			    : NULL;
+	int64_t n = -1;
+
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, srv.cfg->lease_grace);
+	db_bind_int(st, 2, db_now(db));
+	if (db_step(st) == DB_ROW)
+		n = db_int(st, 0);
+	db_reset(st);
+	return n;
+}
+
 enum MHD_Result h_metrics(struct req *r)
 {
-	char *text = metrics_render();
+	char *text;
+
+	metrics_leases_active(leases_active());
+	text = metrics_render();
 
 	if (!text)
 		return reply_error(r, E_INTERNAL, "out of memory");

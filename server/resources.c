@@ -114,7 +114,8 @@ json_t *license_json(struct db *db, int64_t id)
 {
 	struct dbq *st = db_q(db, "SELECT l.id, l.model_id, m.name, l.tier, l.customer, " LICENSE_STATUS_SQL("?2")
 				       ", l.expires_at, l.max_machines, l.created_at, l.updated_at, "
-				       "(SELECT COUNT(*) FROM machines WHERE license_id = l.id) "
+				       "(SELECT COUNT(*) FROM machines WHERE license_id = l.id), "
+				       "l.lease_seconds, l.floating, l.max_checkout "
 				       "FROM licenses l JOIN models m ON m.id = l.model_id WHERE l.id = ?1");
 	json_t *j = NULL;
 
@@ -132,6 +133,12 @@ json_t *license_json(struct db *db, int64_t id)
 			      (json_int_t)db_int(st, 10), "created_at",
 			      json_time(db_int(st, 8), 1), "updated_at",
 			      json_time(db_int(st, 9), 1));
+	if (j) {
+		json_object_set_new(j, "lease_seconds",
+				    db_is_null(st, 11) ? json_null() : json_integer((json_int_t)db_int(st, 11)));
+		json_object_set_new(j, "floating", json_boolean(db_int(st, 12) != 0));
+		json_object_set_new(j, "max_checkout", json_integer((json_int_t)db_int(st, 13)));
+	}
 	db_reset(st);
 	return j;
 }

@@ -36,6 +36,8 @@ const struct route routes[] = {
 	{"POST", "/v1/activate", R_JSON | R_AGENT, h_activate},
 	{"POST", "/v1/validate", R_JSON | R_AGENT, h_validate},
 	{"POST", "/v1/key", R_JSON | R_AGENT, h_key},
+	{"POST", "/v1/heartbeat", R_JSON | R_AGENT, h_heartbeat},
+	{"POST", "/v1/checkout", R_JSON | R_AGENT, h_checkout},
 
 	/* the web console: public files; it calls the routes above with a token */
 	{"GET", "/console", 0, h_console_root},

@@ -39,6 +39,8 @@ enum MHD_Result h_token_delete(struct req *r);
 enum MHD_Result h_activate(struct req *r);
 enum MHD_Result h_validate(struct req *r);
 enum MHD_Result h_key(struct req *r);
+enum MHD_Result h_heartbeat(struct req *r);
+enum MHD_Result h_checkout(struct req *r);
 /* console.c */
 enum MHD_Result h_console_root(struct req *r);
 enum MHD_Result h_console_index(struct req *r);

@@ -64,6 +64,9 @@ static void oracle(const struct jreq_spec *sp, const json_t *root, const struct 
 			CHECK(v[i].i >= 0 && v[i].i <= CL_TIME_MAX);
 			CHECK(cl_time_fmt(v[i].i, back) == 0 && cl_time_parse(back) == v[i].i);
 			break;
+		case JF_BOOL:
+			CHECK(json_is_boolean(j) && v[i].i == json_is_true(j));
+			break;
 		case JF_REF:
 			CHECK((v[i].s != NULL) != (v[i].i >= 0));
 			CHECK(!v[i].s || (strlen(v[i].s) >= 1 && strlen(v[i].s) <= JREQ_NAME_MAX));

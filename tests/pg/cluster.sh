@@ -1,6 +1,7 @@
 # cluster.sh - a private PostgreSQL cluster for tests, sourced by shell tests.
 #
-#   pg_cluster_check        0 when initdb/pg_ctl are there; else prints why
+#   pg_cluster_check        0 when initdb/pg_ctl are there ($PG_BINDIR, PATH,
+#                           /usr/lib/postgresql/*/bin); else prints why
 #                           and returns 1 (callers: pg_cluster_check || exit 77)
 #   pg_cluster_start DIR    initdb into DIR/data on first use (trust, superuser
 #                           postgres), then start it with its Unix socket in
@@ -19,8 +20,13 @@
 
 PG_CLUSTER_USER=${PG_CLUSTER_USER:-nobody}
 
-# The server binaries: on PATH, else Debian's versioned folder (newest).
+# The server binaries: $PG_BINDIR when set, else on PATH, else Debian's
+# versioned folder (newest).
 pg_cluster_bindir() {
+	if [ -n "${PG_BINDIR:-}" ]; then
+		[ -x "$PG_BINDIR/pg_ctl" ] && [ -x "$PG_BINDIR/initdb" ] && echo "$PG_BINDIR"
+		return
+	fi
 	if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
 		dirname "$(command -v pg_ctl)"
 		return 0

@@ -1,0 +1,181 @@
+/* lic.c - finding and checking a license for the agent's calls; seat leases (see lic.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "digest.h"
+#include "lic.h"
+#include "log.h"
+#include "metrics.h"
+#include "routes.h"
+#include "server.h"
+#include "util.h"
+
+/* Find the license of KEY: 0, -1 when unknown, -2 on a database error. */
+static int lic_find(struct db *db, const char *key, struct lic *l)
+{
+	uint8_t h[32];
+	struct dbq *st;
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if (auth_hash("license", key, h) < 0)
+		return -2;
+	l->now = db_now(db);
+	cl_hex(h, 16, l->rate_key);
+	if (!(st = db_q(db, "SELECT id, model_id, tier, status, expires_at, max_machines, lease_seconds, floating, "
+			    "max_checkout FROM licenses WHERE key_hash = ?1")))
+		return -2;
+	db_bind_blob(st, 1, h, sizeof(h));
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		l->id = db_int(st, 0);
+		l->model = db_int(st, 1);
+		snprintf(l->tier, sizeof(l->tier), "%s", db_text(st, 2));
+		snprintf(l->status, sizeof(l->status), "%s", db_text(st, 3));
+		l->has_exp = !db_is_null(st, 4);
+		l->expires_at = db_int(st, 4);
+		l->max_machines = db_int(st, 5);
+		l->lease_seconds = db_is_null(st, 6) ? 0 : db_int(st, 6);
+		l->floating = db_int(st, 7) != 0;
+		l->max_checkout = db_int(st, 8);
+	}
+	db_reset(st);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? -1 : -2;
+}
+
+/* The fixed check order after NOT_FOUND: REVOKED, SUSPENDED, EXPIRED. */
+static enum api_err lic_status(const struct lic *l)
+{
+	if (!strcmp(l->status, "revoked"))
+		return E_REVOKED;
+	if (!strcmp(l->status, "suspended"))
+		return E_SUSPENDED;
+	if (l->has_exp && l->expires_at <= l->now)
+		return E_EXPIRED;
+	return E_VALID;
+}
+
+/* A seat without a lease (made before the license had one) counts as lapsed. */
+static int lapsed(const struct lic *l)
+{
+	return l->lease_seconds && l->lease_expires + srv.cfg->lease_grace <= l->now && l->checkout_until <= l->now;
+}
+
+/*
+ * The seat: NOT_ACTIVATED without one; TOO_MANY_MACHINES for a seat beyond
+ * max_machines (the newest seats lose when max_machines shrinks);
+ * LEASE_EXPIRED when its lease lapsed.
+ */
+enum api_err lic_seat(struct db *db, struct lic *l, const char *fp)
+{
+	struct dbq *st = db_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
+				  "AND o.id <= m.id), m.lease_expires, m.checkout_until FROM machines m "
+				  "WHERE m.license_id = ?1 AND m.fingerprint = ?2");
+	enum api_err e = E_UNAVAILABLE; /* a database error is never "no seat" */
+	int rc;
+
+	if (!st)
+		return E_UNAVAILABLE;
+	db_bind_int(st, 1, l->id);
+	db_bind_text(st, 2, fp);
+	if ((rc = db_step(st)) == DB_ROW) {
+		l->machine = db_int(st, 0);
+		l->lease_expires = db_is_null(st, 2) ? 0 : db_int(st, 2);
+		l->checkout_until = db_is_null(st, 3) ? 0 : db_int(st, 3);
+		e = db_int(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : lapsed(l) ? E_LEASE_EXPIRED : E_VALID;
+	} else if (rc == DB_DONE) {
+		e = E_NOT_ACTIVATED;
+	}
+	db_reset(st);
+	return e;
+}
+
+enum api_err lic_check(struct db *db, const char *key, const char *fp, struct lic *l, int seat)
+{
+	int rc = lic_find(db, key, l);
+	enum api_err e;
+
+	if (rc == -2)
+		return E_UNAVAILABLE;
+	if (rc == -1)
+		return E_NOT_FOUND;
+	if ((e = lic_status(l)) != E_VALID || !seat)
+		return e;
+	return lic_seat(db, l, fp);
+}
+
+int lic_admitted(struct req *r, enum api_err e, const struct lic *l, enum MHD_Result *res)
+{
+	int limited;
+
+	if (e == E_UNAVAILABLE) {
+		*res = reply_error(r, e, "database error");
+		return 0;
+	}
+	if (e != E_NOT_FOUND && (*res = http_check_license_rate(r, l->rate_key, &limited), limited))
+		return 0;
+	if (e != E_VALID) {
+		*res = reply_error(r, e, "%s", e == E_NOT_FOUND ? "unknown license key" : api_errors[e].meaning);
+		return 0;
+	}
+	return 1;
+}
+
+int lic_renew(struct db *db, struct lic *l)
+{
+	struct dbq *st;
+	int rc;
+
+	if (!l->lease_seconds)
+		return 0;
+	if (!(st = db_q(db, "UPDATE machines SET lease_expires = ?2 WHERE id = ?1")))
+		return -1;
+	db_bind_int(st, 1, l->machine);
+	db_bind_int(st, 2, l->now + l->lease_seconds);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_DONE)
+		return -1;
+	l->lease_expires = l->now + l->lease_seconds;
+	return 0;
+}
+
+int64_t lic_free_lapsed(struct db *db, const struct lic *l)
+{
+	struct dbq *st;
+	char target[32];
+	json_t *detail;
+	int64_t n;
+	int rc;
+
+	if (!l->floating || !l->lease_seconds)
+		return 0;
+	if (!(st = db_q(db, "DELETE FROM machines WHERE license_id = ?1 AND (lease_expires IS NULL OR "
+			    "lease_expires + ?2 <= ?3) AND (checkout_until IS NULL OR checkout_until <= ?3)")))
+		return -1;
+	db_bind_int(st, 1, l->id);
+	db_bind_int(st, 2, srv.cfg->lease_grace);
+	db_bind_int(st, 3, l->now);
+	rc = db_step(st);
+	db_reset(st);
+	if (rc != DB_DONE)
+		return -1;
+	if (!(n = db_changes(st)))
+		return 0;
+	snprintf(target, sizeof(target), "license:%lld", (long long)l->id);
+	detail = json_pack("{s:I}", "freed", (json_int_t)n);
+	rc = audit_append(db, "server", "machine.lease_lapsed", target, detail);
+	json_decref(detail);
+	if (rc < 0)
+		return -1;
+	metrics_lease_lapses((unsigned)n);
+	log_info("license %lld: %lld lapsed floating seat(s) freed", (long long)l->id, (long long)n);
+	return n;
+}
+
+json_t *lic_lease_json(const struct lic *l)
+{
+	return json_time(l->lease_expires, l->lease_seconds && l->lease_expires);
+}
