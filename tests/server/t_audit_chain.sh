@@ -112,7 +112,10 @@ ok "macs stripped from entry $K on, or from all: BROKEN"
 restore_audit clean
 schema_downgrade 1 "$(audit_unguard) ALTER TABLE audit DROP COLUMN mac; $(audit_guard)
 	ALTER TABLE tokens DROP COLUMN scope; ALTER TABLE tokens DROP COLUMN expires_at;
-	ALTER TABLE tiers DROP COLUMN utility; ALTER TABLE tiers DROP COLUMN label;"
+	ALTER TABLE tiers DROP COLUMN utility; ALTER TABLE tiers DROP COLUMN label;
+	ALTER TABLE licenses DROP COLUMN lease_seconds; ALTER TABLE licenses DROP COLUMN floating;
+	ALTER TABLE licenses DROP COLUMN max_checkout; ALTER TABLE machines DROP COLUMN lease_expires;
+	ALTER TABLE machines DROP COLUMN checkout_until;"
 start
 grep -q "applied migration 003_audit_mac.sql" "$T/serve.log" || fail "migration 003 not applied: $(cat "$T/serve.log")"
 api GET /v1/audit
