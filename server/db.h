@@ -112,6 +112,19 @@ static inline int64_t db_changes(struct dbq *q) { return q->db->drv->changes(q);
 static inline const char *db_errmsg(struct db *db) { return db->drv->errmsg(db); }
 /* Database time in Unix seconds; 0 without a connection (the caller then fails anyway). */
 static inline int64_t db_now(struct db *db) { return db ? db->drv->now(db) : 0; }
+/* The integer in the first column of Q's first row (a COUNT), or -1; resets Q (NULL: -1). */
+static inline int64_t db_scalar(struct dbq *q)
+{
+	int64_t n = -1;
+
+	if (!q)
+		return -1;
+	if (db_step(q) == DB_ROW)
+		n = db_int(q, 0);
+	db_reset(q);
+	return n;
+}
+
 /* Run an INSERT ... RETURNING id: DB_DONE with *ID set, or the error; resets Q. */
 static inline enum db_rc db_insert(struct dbq *q, int64_t *id)
 {

@@ -166,15 +166,7 @@ static int load_config(const char *path)
 /* Entries in the audit log: 0 on a database nobody initialized, -1 on error. */
 static int64_t audit_entries(struct db *db)
 {
-	static const char sql[] = "SELECT count(*) FROM audit";
-	struct dbq *q = db_q(db, sql);
-	int64_t n = -1;
-
-	if (q && db_step(q) == DB_ROW)
-		n = db_int(q, 0);
-	if (q)
-		db_reset(q);
-	return n;
+	return db_scalar(db_q(db, "SELECT count(*) FROM audit"));
 }
 
 /* ---- init ---- */

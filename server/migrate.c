@@ -78,14 +78,7 @@ static int make_sql(void)
 
 static int64_t count_rows(struct db *db, size_t t)
 {
-	struct dbq *q = db_q(db, sql_count[t]);
-	int64_t n = -1;
-
-	if (q && db_step(q) == DB_ROW)
-		n = db_int(q, 0);
-	if (q)
-		db_reset(q);
-	return n;
+	return db_scalar(db_q(db, sql_count[t]));
 }
 
 /* Bind column I of the source row to parameter I+1 of the insert, by type. */

@@ -43,15 +43,10 @@ static const struct jfield spec_key[] = {
 static int64_t seats_taken(struct db *db, const struct lic *l)
 {
 	struct dbq *st = db_q(db, "SELECT COUNT(*) FROM machines WHERE license_id = ?1");
-	int64_t n = -1;
 
-	if (!st)
-		return -1;
-	db_bind_int(st, 1, l->id);
-	if (db_step(st) == DB_ROW)
-		n = db_int(st, 0);
-	db_reset(st);
-	return n;
+	if (st)
+		db_bind_int(st, 1, l->id);
+	return db_scalar(st);
 }
 
 enum MHD_Result h_activate(struct req *r)

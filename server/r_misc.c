@@ -28,16 +28,11 @@ static int64_t leases_active(void)
 				       "WHERE l.lease_seconds IS NOT NULL AND (m.lease_expires + ?1 > ?2 OR "
 				       "m.checkout_until > ?2)")
 			    : NULL;
-	int64_t n = -1;
-
-	if (!st)
-		return -1;
-	db_bind_int(st, 1, srv.cfg->lease_grace);
-	db_bind_int(st, 2, db_now(db));
-	if (db_step(st) == DB_ROW)
-		n = db_int(st, 0);
-	db_reset(st);
-	return n;
+	if (st) {
+		db_bind_int(st, 1, srv.cfg->lease_grace);
+		db_bind_int(st, 2, db_now(db));
+	}
+	return db_scalar(st);
 }
 
 enum MHD_Result h_metrics(struct req *r)

@@ -521,6 +521,7 @@ async function viewMachines(main, id) {
   const rows = m.machines.map((x) => ({
     dataset: { machine: x.id },
     cells: [x.id, el('span', { class: 'mono' }, x.fingerprint), x.hostname || '—', when(x.activated_at), when(x.last_seen),
+      x.lease_expires ? when(x.lease_expires) : '—', x.checkout_until ? when(x.checkout_until) : '—',
       el('div', { class: 'rowactions' }, actionButton('Free seat', { class: 'danger', 'aria-label': `Free the seat of machine ${x.id}` }, async () => {
         if (!(await confirmDialog('Free this seat?', `Machine ${x.id} (${x.hostname || x.fingerprint}) loses its seat; ` +
           'it can activate again while a seat is free.', 'Free seat'))) return;
@@ -533,9 +534,12 @@ async function viewMachines(main, id) {
   main.replaceChildren(
     ...header(`Machines of license ${l.id}`, el('a', { href: '#/licenses', class: 'back' }, '← All licenses')),
     el('p', { class: 'lead' }, `${l.customer} · ${l.model_name} / ${l.tier} · `, statusBadge(l.status),
-      ` · ${l.machines} of ${l.max_machines} seats held`),
+      ` · ${l.machines} of ${l.max_machines} seats held`,
+      l.lease_seconds ? ` · ${l.floating ? 'floating ' : ''}lease of ${l.lease_seconds} s` : '',
+      l.max_checkout ? ` · offline checkouts up to ${l.max_checkout} s` : ''),
     table(`Machines of license ${l.id}`, [{ title: 'ID', cls: 'num' }, { title: 'Fingerprint', cls: 'wrap' }, { title: 'Host', cls: 'wrap' },
-      { title: 'Activated (UTC)' }, { title: 'Last seen (UTC)' }, { title: 'Actions' }], rows, 'No machine holds a seat.'));
+      { title: 'Activated (UTC)' }, { title: 'Last seen (UTC)' }, { title: 'Lease ends (UTC)' }, { title: 'Checked out until (UTC)' },
+      { title: 'Actions' }], rows, 'No machine holds a seat.'));
 }
 
 async function viewTokens(main) {

@@ -95,3 +95,11 @@ kill_after() {
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
 }
+
+# c TAG ARGS...: run corelockerctl; RC, $T/TAG.out, $T/TAG.err
+c() {
+	local tag=$1
+	shift
+	RC=0
+	"$CTL" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
+}

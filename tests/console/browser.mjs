@@ -201,9 +201,13 @@ async function main() {
   check((await api('GET', `/v1/licenses/${id}`)).json.tier === 'full', 'server tier after the upgrade');
   ok('upgrade basic -> full through the dialog');
 
-  // ---- machines: the agent's seat, freed ----
+  // ---- machines: the agent's seat (and the license's lease), freed ----
+  check((await api('PATCH', `/v1/licenses/${id}`, { lease_seconds: 600, floating: true })).status === 200, 'lease PATCH');
   await rowOf(id).locator('a[href$="/' + id + '"]').click();
   await page.locator('main[data-view="licenses"]:not([aria-busy]) h1:has-text("Machines of license")').waitFor();
+  const lead = await page.locator('main p.lead').innerText();
+  check(lead.includes('floating lease of 600 s'), `lease in the machines page: ${lead}`);
+  check(await page.locator('th:has-text("Lease ends (UTC)")').count() === 1, 'no "Lease ends" column');
   const seats = (await api('GET', `/v1/licenses/${id}/machines`)).json.machines;
   check(seats.length === 1, `seats: ${JSON.stringify(seats)}`);
   const fpCell = await page.locator(`tr[data-machine="${seats[0].id}"] td[data-label="Fingerprint"]`).innerText();

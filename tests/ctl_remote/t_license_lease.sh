@@ -10,12 +10,6 @@ mk m 0.05 1
 push m
 tier "$MID" basic 0.02
 export CORELOCKER_TOKEN="$TOKEN"
-c() {
-	local tag=$1
-	shift
-	RC=0
-	"$CTL" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
-}
 
 c issue license issue --model m --tier basic --customer acme --lease-seconds 600 --floating yes --max-checkout 86400 --json
 expect_rc 0 issue "issue with lease fields"

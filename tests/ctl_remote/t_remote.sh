@@ -8,13 +8,6 @@ agent_setup
 mk m 0.05 1
 export CORELOCKER_TOKEN="$TOKEN"
 
-# c TAG ARGS...: run corelockerctl; RC, $T/TAG.out, $T/TAG.err
-c() {
-	local tag=$1
-	shift
-	RC=0
-	"$CTL" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
-}
 # cj TAG ARGS...: the same with --json, the answer also in $T/body for jget
 cj() {
 	c "$@" --json

@@ -10,12 +10,6 @@ agent_setup
 mk m 0.05 1
 push m
 export CORELOCKER_TOKEN="$TOKEN"
-c() {
-	local tag=$1
-	shift
-	RC=0
-	"$CTL" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
-}
 
 # ---- set with corelockerctl ----
 U=$("$PY" -c 'print(71.25 + 0.5)')
