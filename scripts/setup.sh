@@ -16,6 +16,8 @@ PACKAGES=(
 # The console's browser tests run on node; Debian's nodejs and npm only when
 # no node is installed (an image may bring its own).
 command -v node > /dev/null || PACKAGES+=(nodejs npm)
+# tests/multinode/t_cluster.sh runs one node with a skewed clock (libfaketime).
+PACKAGES+=(faketime)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

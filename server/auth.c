@@ -152,10 +152,9 @@ int auth_admin(struct req *r, struct db *db)
 		return AUTH_DENIED;
 	if (auth_hash("token", h + 7, hash) < 0 ||
 	    !(st = db_q(db, "SELECT id, name, scope FROM tokens WHERE hash = ?1 "
-			       "AND (expires_at IS NULL OR expires_at > ?2)")))
+			       "AND (expires_at IS NULL OR expires_at > unixepoch())")))
 		return AUTH_DENIED;
 	db_bind_blob(st, 1, hash, sizeof(hash));
-	db_bind_int(st, 2, db_now(db));
 	if (db_step(st) == DB_ROW) {
 		r->token_id = db_int(st, 0);
 		snprintf(r->actor, sizeof(r->actor), "token:%lld:%.40s", (long long)r->token_id, db_text(st, 1));

@@ -12,8 +12,13 @@
 #include "server.h"
 #include "util.h"
 
-/* Find the license of KEY: 0, -1 when unknown, -2 on a database error. */
-static int lic_find(struct db *db, const char *key, struct lic *l)
+/*
+ * One query for the license of KEY, the seat of FP on it (its rank among
+ * the license's seats, oldest first, and its lease) and the database's
+ * clock: the agent's calls make one round trip to check a license.
+ * 0, -1 when the key is unknown, -2 on a database error.
+ */
+static int lic_load(struct db *db, const char *key, const char *fp, struct lic *l)
 {
 	uint8_t h[32];
 	struct dbq *st;
@@ -22,12 +27,15 @@ static int lic_find(struct db *db, const char *key, struct lic *l)
 	memset(l, 0, sizeof(*l));
 	if (auth_hash("license", key, h) < 0)
 		return -2;
-	l->now = db_now(db);
 	cl_hex(h, 16, l->rate_key);
-	if (!(st = db_q(db, "SELECT id, model_id, tier, status, expires_at, max_machines, lease_seconds, floating, "
-			    "max_checkout FROM licenses WHERE key_hash = ?1")))
+	if (!(st = db_q(db, "SELECT l.id, l.model_id, l.tier, l.status, l.expires_at, l.max_machines, l.lease_seconds, "
+			    "l.floating, l.max_checkout, unixepoch(), m.id, (SELECT COUNT(*) FROM machines o WHERE "
+			    "o.license_id = l.id AND o.id <= m.id), m.lease_expires, m.checkout_until "
+			    "FROM licenses l LEFT JOIN machines m ON m.license_id = l.id AND m.fingerprint = ?2 "
+			    "WHERE l.key_hash = ?1")))
 		return -2;
 	db_bind_blob(st, 1, h, sizeof(h));
+	db_bind_text(st, 2, fp ? fp : "");
 	rc = db_step(st);
 	if (rc == DB_ROW) {
 		l->id = db_int(st, 0);
@@ -40,6 +48,12 @@ static int lic_find(struct db *db, const char *key, struct lic *l)
 		l->lease_seconds = db_is_null(st, 6) ? 0 : db_int(st, 6);
 		l->floating = db_int(st, 7) != 0;
 		l->max_checkout = db_int(st, 8);
+		l->now = db_int(st, 9);
+		l->seated = !db_is_null(st, 10);
+		l->machine = l->seated ? db_int(st, 10) : 0;
+		l->rank = db_int(st, 11);
+		l->lease_expires = db_is_null(st, 12) ? 0 : db_int(st, 12);
+		l->checkout_until = db_is_null(st, 13) ? 0 : db_int(st, 13);
 	}
 	db_reset(st);
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? -1 : -2;
@@ -63,38 +77,18 @@ static int lapsed(const struct lic *l)
 	return l->lease_seconds && l->lease_expires + srv.cfg->lease_grace <= l->now && l->checkout_until <= l->now;
 }
 
-/*
- * The seat: NOT_ACTIVATED without one; TOO_MANY_MACHINES for a seat beyond
- * max_machines (the newest seats lose when max_machines shrinks);
- * LEASE_EXPIRED when its lease lapsed.
- */
-enum api_err lic_seat(struct db *db, struct lic *l, const char *fp)
+enum api_err lic_seat(const struct lic *l)
 {
-	struct dbq *st = db_q(db, "SELECT m.id, (SELECT COUNT(*) FROM machines o WHERE o.license_id = m.license_id "
-				  "AND o.id <= m.id), m.lease_expires, m.checkout_until FROM machines m "
-				  "WHERE m.license_id = ?1 AND m.fingerprint = ?2");
-	enum api_err e = E_UNAVAILABLE; /* a database error is never "no seat" */
-	int rc;
-
-	if (!st)
-		return E_UNAVAILABLE;
-	db_bind_int(st, 1, l->id);
-	db_bind_text(st, 2, fp);
-	if ((rc = db_step(st)) == DB_ROW) {
-		l->machine = db_int(st, 0);
-		l->lease_expires = db_is_null(st, 2) ? 0 : db_int(st, 2);
-		l->checkout_until = db_is_null(st, 3) ? 0 : db_int(st, 3);
-		e = db_int(st, 1) > l->max_machines ? E_TOO_MANY_MACHINES : lapsed(l) ? E_LEASE_EXPIRED : E_VALID;
-	} else if (rc == DB_DONE) {
-		e = E_NOT_ACTIVATED;
-	}
-	db_reset(st);
-	return e;
+	if (!l->seated)
+		return E_NOT_ACTIVATED;
+	if (l->rank > l->max_machines)
+		return E_TOO_MANY_MACHINES;
+	return lapsed(l) ? E_LEASE_EXPIRED : E_VALID;
 }
 
 enum api_err lic_check(struct db *db, const char *key, const char *fp, struct lic *l, int seat)
 {
-	int rc = lic_find(db, key, l);
+	int rc = lic_load(db, key, fp, l);
 	enum api_err e;
 
 	if (rc == -2)
@@ -103,7 +97,7 @@ enum api_err lic_check(struct db *db, const char *key, const char *fp, struct li
 		return E_NOT_FOUND;
 	if ((e = lic_status(l)) != E_VALID || !seat)
 		return e;
-	return lic_seat(db, l, fp);
+	return lic_seat(l);
 }
 
 int lic_admitted(struct req *r, enum api_err e, const struct lic *l, enum MHD_Result *res)

@@ -30,7 +30,8 @@ struct lic {
 	int64_t lease_seconds; /* 0: no lease */
 	int64_t max_checkout;  /* 0: no offline checkout */
 	int64_t lease_expires, checkout_until; /* the seat's; 0 when none */
-	int has_exp, floating;
+	int64_t rank; /* the seat's place among the license's, oldest first */
+	int has_exp, floating, seated;
 	char tier[65], status[16];
 	char rate_key[33]; /* hash prefix: the per-license rate-limit key */
 };
@@ -38,8 +39,8 @@ struct lic {
 /* Look up and check a license for an agent call (SEAT: and the machine's
  * seat FP): E_VALID, a code, or E_UNAVAILABLE. */
 enum api_err lic_check(struct db *db, const char *key, const char *fp, struct lic *l, int seat);
-/* The seat check alone, for a license lic_check() found. */
-enum api_err lic_seat(struct db *db, struct lic *l, const char *fp);
+/* The seat's code alone, for a license lic_check() found (it reads the seat too). */
+enum api_err lic_seat(const struct lic *l);
 
 /*
  * After lic_check: answer a database error, the license's rate limit, or a

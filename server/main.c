@@ -160,7 +160,11 @@ static int load_config(const char *path)
 		if (*c->passfile && setenv("PGPASSFILE", c->passfile, 1) < 0)
 			return -1;
 	}
-	return store_init(config_backends[c->backend], db_where(c));
+	if (store_init(config_backends[c->backend], db_where(c)) < 0) {
+		log_err("%s: [storage] backend %s is not built into this corelockerd", path, config_backends[c->backend]);
+		return -1;
+	}
+	return 0;
 }
 
 /* Entries in the audit log: 0 on a database nobody initialized, -1 on error. */

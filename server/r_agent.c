@@ -71,7 +71,7 @@ enum MHD_Result h_activate(struct req *r)
 	e = lic_check(db, v[0].s, v[1].s, &l, 0);
 	if (!lic_admitted(r, e, &l, &res))
 		goto out;
-	e = lic_seat(db, &l, v[1].s);
+	e = lic_seat(&l);
 	if (e == E_LEASE_EXPIRED) /* activating again is a sign of life: renewed below */
 		e = E_VALID;
 	if (e == E_UNAVAILABLE) {
@@ -418,16 +418,19 @@ static int record_delivery(struct db *db, void *arg)
 		return -1;
 	if (!same)
 		return TIER_MOVED;
+	/* last_seen, the lease (renewed: a delivery is a sign of life) and the checkout, in one write */
 	if (!(st = db_q(db, "UPDATE machines SET last_seen = ?2, checkout_until = CASE WHEN ?3 > "
-			    "COALESCE(checkout_until, 0) THEN ?3 ELSE checkout_until END WHERE id = ?1")))
+			    "COALESCE(checkout_until, 0) THEN ?3 ELSE checkout_until END, lease_expires = CASE "
+			    "WHEN ?4 > 0 THEN ?2 + ?4 ELSE lease_expires END WHERE id = ?1")))
 		return -1;
 	db_bind_int(st, 1, now.machine);
 	db_bind_int(st, 2, now.now);
 	db_bind_int(st, 3, d->checkout_until);
+	db_bind_int(st, 4, now.lease_seconds);
 	rc = db_step(st);
 	db_reset(st);
 	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)now.id, (long long)now.machine);
-	if (rc != DB_DONE || lic_renew(db, &now) < 0 ||
+	if (rc != DB_DONE ||
 	    audit_append(db, "agent", d->checkout_until ? "key.checkout" : "key.deliver", target, d->detail) < 0)
 		return -1;
 	return 0;
