@@ -223,12 +223,16 @@ audit_guard() {
 	fi
 }
 # schema_downgrade VERSION STATEMENTS: take the database (the daemon stopped)
-# back to schema VERSION: STATEMENTS undo the later migrations (the same on
-# both backends: schema/NNN_*.sql and schema/pg/NNN_*.sql mean the same),
-# then the migrations past VERSION are forgotten, so the daemon runs them again.
+# back to schema VERSION: STATEMENTS undo the later migrations' tables and
+# columns (the same on both backends: schema/NNN_*.sql and schema/pg/NNN_*.sql
+# mean the same), this undoes what only one set does, then the migrations
+# past VERSION are forgotten, so the daemon runs them again.
 schema_downgrade() {
 	if [ "$CL_BACKEND" = postgresql ]; then
-		sql "$2 DELETE FROM schema_version WHERE version > $1;" > /dev/null
+		local own=
+		# 006_clock: SQLite has unixepoch() built in, PostgreSQL gets it
+		[ "$1" -ge 6 ] || own="DROP FUNCTION unixepoch();"
+		sql "$2 $own DELETE FROM schema_version WHERE version > $1;" > /dev/null
 	else
 		sql "$2 PRAGMA user_version = $1;" > /dev/null
 	fi
