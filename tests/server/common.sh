@@ -60,13 +60,6 @@ storage_conf() {
 	fi
 }
 
-# only_sqlite WHY: end a test that is about SQLite itself as a SKIP on PostgreSQL.
-only_sqlite() {
-	[ "$CL_BACKEND" = sqlite ] && return 0
-	echo "SKIP: on $CL_BACKEND: $*"
-	exit 77
-}
-
 # write_conf [extra [limits] lines...]
 write_conf() {
 	mkdir -p "$T/var"
