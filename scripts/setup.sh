@@ -9,6 +9,7 @@ PACKAGES=(
 	libjansson-dev libssl-dev
 	libmicrohttpd-dev libgnutls28-dev libsqlite3-dev libsystemd-dev curl openssl
 	libcurl4-openssl-dev git sqlite3
+	postgresql haproxy libpq-dev
 	python3 python3-numpy python3-torch libopenblas0-pthread dataset-fashion-mnist
 	chromium
 )
@@ -28,6 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "setup: installing ${missing[*]}"
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The PostgreSQL pass of make check (tests/pg/) starts private clusters, and
+# initdb refuses root: as root, the clusters run as a system user of their own,
+# corelocker-test (no home, no login), rather than nobody, whose files other
+# services may share.  Debian's postgresql package also starts its own cluster
+# on port 5432; the tests never use it.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd corelocker-test > /dev/null; then
+	echo "setup: creating the system user corelocker-test for the test clusters"
+	useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin corelocker-test
 fi
 
 # playwright-core for tests/console (locked in package-lock.json); again only

@@ -60,7 +60,7 @@ static const struct cfg_key table[] = {
 	{"storage", "spool", CFG_PATH, 0, 4096, "", NULL, S(spool),
 	 "Folder for uploads in progress (unnamed O_TMPFILE files; where the file system\n"
 	 "lacks them, .upload-* files unlinked at once and swept at start); empty: the\n"
-	 "database's folder."},
+	 "database file's folder (sqlite), or the signing key's (postgresql)."},
 	{"keys", "signing_key", CFG_PATH, 1, 4096, "/var/lib/corelocker/signing.key", NULL, S(signing_key),
 	 "Ed25519 private key (PEM, mode 0600) that signs answers and key volumes."},
 	{"keys", "master_key", CFG_PATH, 1, 4096, "/var/lib/corelocker/master.key", NULL, S(master_key),

@@ -470,7 +470,7 @@ static int cmd_serve(const char *conf)
 		goto out;
 	if (*c->spool) {
 		srv.spool = strdup(c->spool);
-	} else if ((dcopy = strdup(c->database))) {
+	} else if ((dcopy = strdup(c->backend == BACKEND_SQLITE ? c->database : c->signing_key))) {
 		srv.spool = strdup(dirname(dcopy));
 	}
 	if (!srv.spool)

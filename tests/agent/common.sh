@@ -7,26 +7,12 @@ MKMODEL="$top_srcdir/tests/agent/mkmodel.py"
 # The agent's journal key (client/jkey.c) lives under the test's own folder.
 export XDG_STATE_HOME="$T/state"
 
-# CL_TEST_BACKEND=postgresql (t_*_pg.sh): the daemon's database is a private
-# PostgreSQL cluster (tests/pg/cluster.sh) instead of SQLite.
-if [ "${CL_TEST_BACKEND:-sqlite}" = postgresql ]; then
-	. "$top_srcdir/tests/pg/cluster.sh"
-	pg_cluster_check || exit 77
-	PGD=$(mktemp -d /tmp/clpg.XXXXXX) # short: the socket path has at most 107 bytes
-	trap 'pg_cluster_stop "$PGD"; rm -rf "$PGD"; cleanup' EXIT
-	pg_cluster_start "$PGD" > /dev/null || fail "cannot start PostgreSQL"
-fi
-
 # Uploads here are bigger than the server tests' 64K.
 write_conf() {
 	mkdir -p "$T/var"
 	{
 		printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\nthreads = 4\n'
-		if [ "${CL_TEST_BACKEND:-sqlite}" = postgresql ]; then
-			printf '[storage]\nbackend = postgresql\ndsn = %s\nspool = var\n' "$CL_PG_DSN"
-		else
-			printf '[storage]\ndatabase = var/corelockerd.db\n'
-		fi
+		storage_conf
 		printf '[keys]\nsigning_key = var/signing.key\nmaster_key = var/master.key\n'
 		printf '[limits]\nmax_body = 256M\nrate = 0\nactivate_rate = 0\nlicense_rate = 0\n'
 		for l in "$@"; do printf '%s\n' "$l"; done

@@ -60,20 +60,10 @@ ok "a PUT without utility clears it; any finite number (a loss, a negative score
 
 # ---- a database from before schema 004 ----
 stop
-"$PY" - "$T/var/corelockerd.db" <<'PYEOF' || fail "downgrade script"
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.executescript("""
-ALTER TABLE tiers DROP COLUMN utility;
-ALTER TABLE tiers DROP COLUMN label;
-ALTER TABLE licenses DROP COLUMN lease_seconds;
-ALTER TABLE licenses DROP COLUMN floating;
-ALTER TABLE licenses DROP COLUMN max_checkout;
-ALTER TABLE machines DROP COLUMN lease_expires;
-ALTER TABLE machines DROP COLUMN checkout_until;
-PRAGMA user_version = 3;
-""")
-PYEOF
+schema_downgrade 3 "ALTER TABLE tiers DROP COLUMN utility; ALTER TABLE tiers DROP COLUMN label;
+	ALTER TABLE licenses DROP COLUMN lease_seconds; ALTER TABLE licenses DROP COLUMN floating;
+	ALTER TABLE licenses DROP COLUMN max_checkout; ALTER TABLE machines DROP COLUMN lease_expires;
+	ALTER TABLE machines DROP COLUMN checkout_until;"
 start
 grep -q "applied migration 004_tier_utility.sql" "$T/serve.log" || fail "migration 004 not applied: $(cat "$T/serve.log")"
 api GET "/v1/models/$MID/tiers"

@@ -41,12 +41,31 @@ make_cert() {
 		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null || fail "openssl req"
 }
 
+# The backend under test: sqlite (the default) or postgresql, whose private
+# cluster tests/pg/run-one.sh starts and names in CL_PG_DSN (and CL_PG_PSQL).
+CL_BACKEND=${CL_BACKEND:-sqlite}
+case $CL_BACKEND in
+sqlite) ;;
+postgresql) : "${CL_PG_DSN:?CL_BACKEND=postgresql runs through tests/pg/run-one.sh}" ;;
+*) echo "common.sh: CL_BACKEND must be sqlite or postgresql, not $CL_BACKEND" >&2 && exit 99 ;;
+esac
+
+# The [storage] section of the backend under test.
+storage_conf() {
+	if [ "$CL_BACKEND" = postgresql ]; then
+		# the upload spool where the SQLite pass has it (its database's folder)
+		printf '[storage]\nbackend = postgresql\ndsn = %s\nspool = var\n' "$CL_PG_DSN"
+	else
+		printf '[storage]\ndatabase = var/corelockerd.db\n'
+	fi
+}
+
 # write_conf [extra [limits] lines...]
 write_conf() {
 	mkdir -p "$T/var"
 	{
 		printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\nthreads = 4\n'
-		printf '[storage]\ndatabase = var/corelockerd.db\n'
+		storage_conf
 		printf '[keys]\nsigning_key = var/signing.key\nmaster_key = var/master.key\n'
 		printf '[limits]\nmax_body = 64K\nrate = 0\nactivate_rate = 0\nlicense_rate = 0\n'
 		for l in "$@"; do printf '%s\n' "$l"; done
@@ -149,8 +168,65 @@ cut_tier() {
 	expect 201 "tier $1"
 }
 
-db_count() {
-	"$PY" -c 'import sqlite3,sys
-c=sqlite3.connect(sys.argv[1])
-print(c.execute(sys.argv[2]).fetchone()[0])' "$T/var/corelockerd.db" "$1"
+# sql_run [--csv] STATEMENTS: run them on the daemon's database with the
+# sqlite3 or psql command line: the rows, columns split by | (or as CSV with
+# a header), then any error; the status is the tool's.
+sql_run() {
+	local fmt=()
+	if [ "$CL_BACKEND" = postgresql ]; then
+		if [ "$1" = --csv ]; then fmt=(--csv) && shift; else fmt=(-At); fi
+		"${CL_PG_PSQL:-psql}" -Xq "${fmt[@]}" -v ON_ERROR_STOP=1 -d "$CL_PG_DSN" -c "$1" 2>&1
+	else
+		[ "$1" = --csv ] && fmt=(-csv -header) && shift
+		sqlite3 -batch -bail "${fmt[@]}" "$T/var/corelockerd.db" "$1" 2>&1
+	fi
+}
+# sql [--csv] STATEMENTS: the same, failing the test on an error.  The schema
+# is the same on both backends; where the SQL must differ a test asks the
+# helpers below or branches on $CL_BACKEND.
+sql() {
+	local out rc=0
+	out=$(sql_run "$@") || rc=$?
+	[ "$rc" = 0 ] || fail "sql: ${*: -1}: $out"
+	printf '%s\n' "$out"
+}
+# sql_hex BLOB_EXPR: the expression of a blob's bytes in hex
+sql_hex() {
+	if [ "$CL_BACKEND" = postgresql ]; then echo "encode($1, 'hex')"; else echo "hex($1)"; fi
+}
+# audit_unguard, audit_guard: the statements that lift the audit log's
+# append-only triggers (as someone who owns the database could), and that
+# put them back
+audit_unguard() {
+	if [ "$CL_BACKEND" = postgresql ]; then
+		echo "ALTER TABLE audit DISABLE TRIGGER USER;"
+	else
+		echo "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;"
+	fi
+}
+audit_guard() {
+	if [ "$CL_BACKEND" = postgresql ]; then
+		echo "ALTER TABLE audit ENABLE TRIGGER USER;"
+	else
+		local op
+		for op in update delete; do
+			echo "CREATE TRIGGER IF NOT EXISTS audit_no_$op BEFORE ${op^^} ON audit" \
+				"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+		done
+	fi
+}
+# schema_downgrade VERSION STATEMENTS: take the database (the daemon stopped)
+# back to schema VERSION: STATEMENTS undo the later migrations' tables and
+# columns (the same on both backends: schema/NNN_*.sql and schema/pg/NNN_*.sql
+# mean the same), this undoes what only one set does, then the migrations
+# past VERSION are forgotten, so the daemon runs them again.
+schema_downgrade() {
+	if [ "$CL_BACKEND" = postgresql ]; then
+		local own=
+		# 006_clock: SQLite has unixepoch() built in, PostgreSQL gets it
+		[ "$1" -ge 6 ] || own="DROP FUNCTION unixepoch();"
+		sql "$2 $own DELETE FROM schema_version WHERE version > $1;" > /dev/null
+	else
+		sql "$2 PRAGMA user_version = $1;" > /dev/null
+	fi
 }

@@ -31,42 +31,52 @@ PYEOF
 stop
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" || fail "audit-verify: $(cat "$T/av")"
 grep -qx "audit chain ok: $N entries ($N keyed)" "$T/av" || fail "audit-verify: $(cat "$T/av")"
-cp "$T/var/corelockerd.db" "$T/clean.db"
 ok "every entry keyed; GET /v1/audit and audit-verify agree ($N entries)"
 
-# plainchain DB [SEQ DETAIL]: rewrite entry SEQ's detail (triggers dropped),
-# recompute the SHA-256 chain from there on, then check that the plain chain
-# verifies, as the unkeyed audit-verify did
-plainchain() {
-	"$PY" - "$@" <<'PYEOF'
-import hashlib, sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.execute("DROP TRIGGER IF EXISTS audit_no_update")
-if len(sys.argv) > 2:
-    c.execute("UPDATE audit SET detail = ? WHERE seq = ?", (sys.argv[3], int(sys.argv[2])))
+# plainchain SEQ DETAIL: rewrite entry SEQ's detail (append-only triggers
+# lifted), recompute the SHA-256 chain from there on, then check that the
+# plain chain verifies, as the unkeyed audit-verify did
+CHAIN_PY=$(cat <<'PYEOF'
+import csv, hashlib, sys
 prev = "0" * 64
-for seq, ts, actor, action, target, detail, ph, h in c.execute(
-        "SELECT seq, ts, actor, action, target, detail, prev_hash, hash FROM audit ORDER BY seq").fetchall():
-    text = "%s\n%d\n%d\n%s\n%s\n%s\n%s" % (prev, seq, ts, actor, action, target, detail)
+for r in csv.DictReader(open(sys.argv[1], newline="")):
+    text = "\n".join([prev] + [r[k] for k in ("seq", "ts", "actor", "action", "target", "detail")])
     new = hashlib.sha256(text.encode()).hexdigest()
-    if (ph, h) != (prev, new):
-        c.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, new, seq))
-    prev = new
-c.commit()
-# the plain chain now verifies, as the attacker intends
-prev = "0" * 64
-for seq, ts, actor, action, target, detail, ph, h in c.execute(
-        "SELECT seq, ts, actor, action, target, detail, prev_hash, hash FROM audit ORDER BY seq"):
-    text = "%s\n%d\n%d\n%s\n%s\n%s\n%s" % (prev, seq, ts, actor, action, target, detail)
-    assert ph == prev and h == hashlib.sha256(text.encode()).hexdigest(), seq
-    prev = h
+    if sys.argv[2] == "fix":
+        if (r["prev_hash"], r["hash"]) != (prev, new):
+            print("UPDATE audit SET prev_hash = '%s', hash = '%s' WHERE seq = %s;" % (prev, new, r["seq"]))
+        prev = new
+    else:
+        # the plain chain now verifies, as the attacker intends
+        assert r["prev_hash"] == prev and r["hash"] == new, r["seq"]
+        prev = r["hash"]
 PYEOF
+)
+chain() {
+	sql --csv "SELECT seq, ts, actor, action, target, detail, prev_hash, hash FROM audit ORDER BY seq" > "$T/rows.csv"
+	"$PY" -c "$CHAIN_PY" "$T/rows.csv" "$1"
 }
+plainchain() {
+	local detail=${2//"'"/"''"}
+	sql "$(audit_unguard) UPDATE audit SET detail = '$detail' WHERE seq = $1" > /dev/null
+	chain fix > "$T/fix.sql" && [ -s "$T/fix.sql" ] || return 1
+	sql "$(audit_unguard) $(cat "$T/fix.sql")" > /dev/null
+	chain check
+}
+# save_audit NAME, restore_audit NAME: a copy of the log kept in the
+# database (audit_NAME), and put back, append-only again.
+save_audit() {
+	sql "DROP TABLE IF EXISTS audit_$1; CREATE TABLE audit_$1 AS SELECT * FROM audit" > /dev/null
+}
+restore_audit() {
+	sql "$(audit_unguard) DELETE FROM audit; INSERT INTO audit SELECT * FROM audit_$1; $(audit_guard)" > /dev/null
+}
+save_audit clean
 
 # ---- a rewrite with the plain chain recomputed ----
 K=$((N - 2))
-plainchain "$T/var/corelockerd.db" $K '{"name":"nobody","scope":"read"}' || fail "rewrite script"
-[ "$(sqlite3 "$T/var/corelockerd.db" "SELECT detail FROM audit WHERE seq = $K")" = '{"name":"nobody","scope":"read"}' ] ||
+plainchain $K '{"name":"nobody","scope":"read"}' || fail "rewrite script"
+[ "$(sql "SELECT detail FROM audit WHERE seq = $K")" = '{"name":"nobody","scope":"read"}' ] ||
 	fail "the rewrite did not happen"
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
@@ -85,41 +95,27 @@ stop
 ok "entry $K rewritten, SHA-256 chain recomputed: audit-verify, GET /v1/audit and corelockerctl audit verify name entry $K"
 
 # ---- the macs stripped: the keyed chain cannot pass as an unkeyed one ----
-cp "$T/clean.db" "$T/var/corelockerd.db"
-sqlite3 "$T/var/corelockerd.db" "DROP TRIGGER audit_no_update; UPDATE audit SET mac = NULL WHERE seq >= $K" ||
-	fail "sqlite3"
+restore_audit clean
+sql "$(audit_unguard) UPDATE audit SET mac = NULL WHERE seq >= $K" > /dev/null
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -qx "audit chain BROKEN at entry $K: no mac, although the chain is keyed since entry 1" "$T/av" ||
 	fail "macs stripped from $K on: $(cat "$T/av")"
-cp "$T/clean.db" "$T/var/corelockerd.db"
-sqlite3 "$T/var/corelockerd.db" "DROP TRIGGER audit_no_update; UPDATE audit SET mac = NULL" || fail "sqlite3"
+restore_audit clean
+sql "$(audit_unguard) UPDATE audit SET mac = NULL" > /dev/null
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "BROKEN at entry $N: no entry is keyed" "$T/av" || fail "all macs stripped: $(cat "$T/av")"
 ok "macs stripped from entry $K on, or from all: BROKEN"
 
 # ---- a database from before the keyed chain (schema 1) ----
-cp "$T/clean.db" "$T/var/corelockerd.db"
-"$PY" - "$T/var/corelockerd.db" <<'PYEOF' || fail "downgrade script"
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-c.executescript("""
-DROP TRIGGER audit_no_update;
-ALTER TABLE audit DROP COLUMN mac;
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-ALTER TABLE tokens DROP COLUMN scope;
-ALTER TABLE tokens DROP COLUMN expires_at;
-ALTER TABLE tiers DROP COLUMN utility;
-ALTER TABLE tiers DROP COLUMN label;
-ALTER TABLE licenses DROP COLUMN lease_seconds;
-ALTER TABLE licenses DROP COLUMN floating;
-ALTER TABLE licenses DROP COLUMN max_checkout;
-ALTER TABLE machines DROP COLUMN lease_expires;
-ALTER TABLE machines DROP COLUMN checkout_until;
-PRAGMA user_version = 1;
-""")
-PYEOF
+restore_audit clean
+schema_downgrade 1 "$(audit_unguard) ALTER TABLE audit DROP COLUMN mac; $(audit_guard)
+	ALTER TABLE tokens DROP COLUMN scope; ALTER TABLE tokens DROP COLUMN expires_at;
+	ALTER TABLE tiers DROP COLUMN utility; ALTER TABLE tiers DROP COLUMN label;
+	ALTER TABLE licenses DROP COLUMN lease_seconds; ALTER TABLE licenses DROP COLUMN floating;
+	ALTER TABLE licenses DROP COLUMN max_checkout; ALTER TABLE machines DROP COLUMN lease_expires;
+	ALTER TABLE machines DROP COLUMN checkout_until;"
 start
 grep -q "applied migration 003_audit_mac.sql" "$T/serve.log" || fail "migration 003 not applied: $(cat "$T/serve.log")"
 api GET /v1/audit
@@ -138,18 +134,18 @@ start
 stop
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" || fail "migrated audit-verify: $(cat "$T/av")"
 grep -qx "audit chain ok: $((N + 2)) entries (2 keyed)" "$T/av" || fail "migrated audit-verify: $(cat "$T/av")"
-cp "$T/var/corelockerd.db" "$T/migrated.db"
+save_audit migrated
 ok "schema 1 database: migrated, its $N plain entries verify, one audit.keyed transition, keyed from there on"
 
 # a rewrite of an entry from before the transition is caught at the transition
-plainchain "$T/var/corelockerd.db" 2 '{}' || fail "rewrite script"
+plainchain 2 '{}' || fail "rewrite script"
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -qx "audit chain BROKEN at entry $((N + 1)): mac does not match: the entry was rewritten (or an earlier unkeyed one)" "$T/av" ||
 	fail "old entry rewritten: $(cat "$T/av")"
 # and one after it, by its own seq
-cp "$T/migrated.db" "$T/var/corelockerd.db"
-plainchain "$T/var/corelockerd.db" $((N + 2)) '{"name":"forged"}' || fail "rewrite script"
+restore_audit migrated
+plainchain $((N + 2)) '{"name":"forged"}' || fail "rewrite script"
 rc=0
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 || rc=$?
 [ "$rc" = 1 ] && grep -q "BROKEN at entry $((N + 2)): mac does not match" "$T/av" || fail "new entry rewritten: $(cat "$T/av")"

@@ -41,13 +41,18 @@ for f in signing.key master.key; do
 	[ "$(stat -c %a "$T/var/$f")" = 600 ] || fail "$f mode $(stat -c %a "$T/var/$f")"
 done
 [ "$(stat -c %s "$T/var/master.key")" = 32 ] || fail "master key size"
-[ "$(db_count 'PRAGMA journal_mode')" = wal ] || fail "not in WAL mode"
-[ "$(db_count 'PRAGMA user_version')" -ge 1 ] || fail "no migration recorded"
-[ "$(db_count 'SELECT COUNT(*) FROM tokens')" = 1 ] || fail "token rows"
-db_count 'SELECT hex(hash) FROM tokens' | grep -qi "${TOKEN#clt_}" && fail "token stored in clear"
+if [ "$CL_BACKEND" = sqlite ]; then
+	[ "$(sql 'PRAGMA journal_mode')" = wal ] || fail "not in WAL mode"
+	[ "$(sql 'PRAGMA user_version')" -ge 1 ] || fail "no migration recorded"
+else
+	n=$(ls "$top_srcdir"/schema/pg/[0-9]*.sql | wc -l)
+	[ "$(sql 'SELECT count(*) FROM schema_version')" = "$n" ] || fail "not all $n migrations recorded"
+fi
+[ "$(sql 'SELECT COUNT(*) FROM tokens')" = 1 ] || fail "token rows"
+sql "SELECT $(sql_hex hash) FROM tokens" | grep -qi "${TOKEN#clt_}" && fail "token stored in clear"
 "$CORELOCKERD" init -c "$T/d.conf" > /dev/null 2>&1 && fail "a second init overwrote the keys"
 "$CORELOCKERD" check-config -c "$T/d.conf" > /dev/null || fail "check-config after init"
-ok "init: keys 0600, WAL database, token printed last and stored hashed; no second init"
+ok "init: keys 0600, WAL database (on SQLite), token printed last and stored hashed; no second init"
 
 # ---- serve ----
 start

@@ -40,7 +40,8 @@ wait "$W1" "$W2" "$W3" "$W4" || true
 n=$(cat "$T"/issued.* | sort -u | wc -l)
 ok "killed with SIGKILL after $n licenses were answered 201"
 
-[ "$(db_count 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
+# SQLite: the file the killed daemon wrote is intact (PostgreSQL's files are its server's).
+[ "$CL_BACKEND" != sqlite ] || [ "$(sql 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
 start
 missing=0
 for id in $(cat "$T"/issued.*); do
@@ -48,8 +49,8 @@ for id in $(cat "$T"/issued.*); do
 	[ "$STATUS" = 200 ] || missing=$((missing + 1))
 done
 [ "$missing" = 0 ] || fail "$missing licenses answered 201 are gone"
-lic=$(db_count 'SELECT COUNT(*) FROM licenses')
-aud=$(db_count "SELECT COUNT(*) FROM audit WHERE action = 'license.issue'")
+lic=$(sql 'SELECT COUNT(*) FROM licenses')
+aud=$(sql "SELECT COUNT(*) FROM audit WHERE action = 'license.issue'")
 [ "$lic" = "$aud" ] || fail "$lic licenses but $aud license.issue audit entries"
 [ "$lic" -ge "$n" ] || fail "fewer licenses ($lic) than 201 answers ($n)"
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" || fail "audit chain: $(cat "$T/av")"
@@ -57,11 +58,7 @@ ok "after restart: all $n answered licenses present ($lic stored), each with its
 
 # the chain detects tampering (triggers dropped by a hostile admin of the file)
 stop
-"$PY" -c 'import sqlite3,sys
-c=sqlite3.connect(sys.argv[1])
-c.execute("DROP TRIGGER audit_no_update")
-c.execute("UPDATE audit SET actor = ? WHERE seq = 3", ("someone else",))
-c.commit()' "$T/var/corelockerd.db"
+sql "$(audit_unguard) UPDATE audit SET actor = 'someone else' WHERE seq = 3" > /dev/null
 "$CORELOCKERD" audit-verify -c "$T/d.conf" > "$T/av" 2>&1 && fail "a tampered audit log verified"
 grep -q 'BROKEN at entry 3' "$T/av" || fail "tamper location: $(cat "$T/av")"
 ok "audit-verify finds a tampered entry"

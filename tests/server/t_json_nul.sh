@@ -9,7 +9,7 @@ setup
 make_model m 0.25
 push_model m nul
 cut_tier basic 0.1
-before=$(db_count 'SELECT COUNT(*) FROM licenses')
+before=$(sql 'SELECT COUNT(*) FROM licenses')
 
 # post_raw NAME: the bytes of $T/NAME as the body of POST /v1/licenses
 post_raw() {
@@ -48,7 +48,7 @@ expect 201 "U+00A0 and U+00E9 are text"
 n_ok=$((n_ok + 1))
 ok "C0, DEL and C1 controls in a text field: 400 INVALID_FIELD; U+00A0 and above pass"
 
-after=$(db_count 'SELECT COUNT(*) FROM licenses')
+after=$(sql 'SELECT COUNT(*) FROM licenses')
 [ "$after" = $((before + n_ok)) ] || fail "licenses stored: $before -> $after, want +$n_ok"
 ok "only the valid bodies stored a license ($before -> $after)"
 stop

@@ -92,7 +92,7 @@ pgt "ALTER TABLE audit DROP CONSTRAINT trap"
 	fail "migrate: $(cat "$T/m2.err")"
 grep -q "counts and audit chain verified" "$T/m2.out" || fail "migrate output: $(cat "$T/m2.out")"
 for t in tokens models model_keys slices tiers licenses machines; do
-	a=$(db_count "SELECT count(*) FROM $t")
+	a=$(sql "SELECT count(*) FROM $t")
 	b=$(pgt "SELECT count(*) FROM $t")
 	[ "$a" = "$b" ] && [ "$a" -gt 0 ] || fail "$t: $a rows in SQLite, $b in PostgreSQL"
 done

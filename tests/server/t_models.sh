@@ -20,7 +20,7 @@ call POST "/v1/models?name=m&version=1" --data-binary "@$T/m1.clkey" -H "Authori
 expect_error 401 UNAUTHORIZED "upload with basic auth"
 call PUT /v1/models/1/tiers/basic -d '{"ratio":0.1}' -H "Authorization: Bearer $TOKEN$TOKEN"
 expect_error 401 UNAUTHORIZED "overlong token"
-[ "$(db_count 'SELECT COUNT(*) FROM models')" = 0 ] || fail "unauthenticated upload stored"
+[ "$(sql 'SELECT COUNT(*) FROM models')" = 0 ] || fail "unauthenticated upload stored"
 ok "every admin route refuses missing, wrong and malformed tokens"
 
 # ---- upload ----
@@ -34,7 +34,7 @@ api POST "/v1/models?name=fashion&version=1" --data-binary "@$T/m2.clkey"
 expect_error 409 ALREADY_EXISTS "duplicate name and version"
 ok "push: 201 with fingerprints; duplicate 409"
 
-snapshot() { db_count "SELECT (SELECT COUNT(*) FROM models)||'/'||(SELECT COUNT(*) FROM model_keys)||'/'||(SELECT COUNT(*) FROM tiers)||'/'||(SELECT COUNT(*) FROM slices)||'/'||(SELECT COUNT(*) FROM licenses)"; }
+snapshot() { sql "SELECT (SELECT COUNT(*) FROM models)||'/'||(SELECT COUNT(*) FROM model_keys)||'/'||(SELECT COUNT(*) FROM tiers)||'/'||(SELECT COUNT(*) FROM slices)||'/'||(SELECT COUNT(*) FROM licenses)"; }
 before=$(snapshot)
 api POST "/v1/models?name=st&version=1" --data-binary "@$T/m1.safetensors"
 expect_error 400 INVALID_KEY "a safetensors file pushed as a key"
@@ -105,7 +105,7 @@ U1=$(jget '["units"]')
 cut_tier full 0
 UF=$(jget '["units"]')
 [ "$UF" -gt "$U1" ] || fail "the full tier restores more units ($UF) than basic ($U1)"
-[ "$UF" = "$(db_count "SELECT units_locked FROM models WHERE id = $MID")" ] || fail "full tier restores every locked unit"
+[ "$UF" = "$(sql "SELECT units_locked FROM models WHERE id = $MID")" ] || fail "full tier restores every locked unit"
 cut_tier top 0.25
 [ "$(jget '["units"]')" = 0 ] || fail "tier alpha restores nothing"
 for body in '{"ratio":0.3}' '{"ratio":-0.01}' '{"ratio":"0.1"}' '{"ratio":null}' '{}' '{"ratio":0.1,"x":1}' \
@@ -126,12 +126,12 @@ api GET "/v1/models/$MID/tiers/bad"
 expect_error 404 NOT_FOUND "no tier was created by bad requests"
 ok "tiers: create, ratio bounds [0, alpha], wrong types, malformed, deep and oversized JSON -> 4xx, nothing created"
 
-slice_before=$(db_count "SELECT slice_id FROM tiers WHERE model_id = $MID AND name = 'basic'")
+slice_before=$(sql "SELECT slice_id FROM tiers WHERE model_id = $MID AND name = 'basic'")
 api PUT "/v1/models/$MID/tiers/basic" -d '{"ratio":0.05}'
 expect 200 "re-cut"
 [ "$(jget '["units"]')" -gt "$U1" ] || fail "re-cut at 0.05 restores more"
-[ "$(db_count "SELECT COUNT(*) FROM slices WHERE id = '$slice_before'")" = 0 ] || fail "old slice left behind"
-[ "$(db_count "SELECT COUNT(*) FROM slices")" = "$(db_count "SELECT COUNT(*) FROM tiers")" ] || fail "one slice per tier"
+[ "$(sql "SELECT COUNT(*) FROM slices WHERE id = '$slice_before'")" = 0 ] || fail "old slice left behind"
+[ "$(sql "SELECT COUNT(*) FROM slices")" = "$(sql "SELECT COUNT(*) FROM tiers")" ] || fail "one slice per tier"
 api GET "/v1/models/$MID/tiers"
 expect 200 "list tiers"
 [ "$(jget '["tiers"][0]["name"]')" = top ] || fail "tiers listed by ratio"
@@ -141,17 +141,35 @@ expect 200 "show tier"
 ok "re-cut replaces the slice in one transaction; list and show"
 
 # ---- at rest ----
-"$PY" - "$T/var/corelockerd.db" "$T/m1.clkey" <<'PYEOF' || fail "key material found in clear in the database"
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
+sql "SELECT 'k', $(sql_hex sealed) FROM model_keys UNION ALL SELECT 's', $(sql_hex sealed) FROM slices" > "$T/sealed"
+# Every file the database keeps too: the SQLite file and its WAL, or the
+# PostgreSQL cluster's folder (tables, TOAST, WAL).
+if [ "$CL_BACKEND" = sqlite ]; then
+	at_rest=("$T/var/corelockerd.db"*)
+else
+	sql "CHECKPOINT" > /dev/null
+	at_rest=("${CL_PG_DATA:?}")
+fi
+"$PY" - "$T/sealed" "$T/m1.clkey" "${at_rest[@]}" <<'PYEOF' || fail "key material found in clear in the database"
+import os, sys
 key = open(sys.argv[2], "rb").read()
 needle = key[-200:-40]  # record bytes near the end of the key
-for (blob,) in db.execute("SELECT sealed FROM model_keys UNION ALL SELECT sealed FROM slices"):
+rows = [line.split("|") for line in open(sys.argv[1]).read().split()]
+assert any(kind == "k" for kind, _ in rows) and any(kind == "s" for kind, _ in rows), rows
+for kind, hexblob in rows:
+    blob = bytes.fromhex(hexblob)
     assert needle not in blob
-for (blob,) in db.execute("SELECT sealed FROM model_keys"):
-    assert len(blob) == len(key) + 29  # version, nonce, tag
-raw = open(sys.argv[1], "rb").read()
-assert needle not in raw
+    if kind == "k":
+        assert len(blob) == len(key) + 29  # version, nonce, tag
+files = 0
+for top in sys.argv[3:]:
+    for d, _, names in os.walk(top) if os.path.isdir(top) else [("", None, [top])]:
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files += 1
+                assert needle not in open(p, "rb").read(), p
+assert files, sys.argv[3:]
 PYEOF
 ok "keys and slices are sealed at rest"
 
@@ -164,7 +182,7 @@ api DELETE "/v1/models/$MID2"
 expect 204 "delete model"
 api GET "/v1/models/$MID2"
 expect_error 404 NOT_FOUND "deleted model"
-[ "$(db_count "SELECT COUNT(*) FROM model_keys WHERE model_id = $MID2")" = 0 ] || fail "key left behind"
+[ "$(sql "SELECT COUNT(*) FROM model_keys WHERE model_id = $MID2")" = 0 ] || fail "key left behind"
 ok "delete tier and model"
 
 # ---- survives a restart ----

@@ -69,7 +69,9 @@ ok "delivery $((READERS + 1)) is 503 UNAVAILABLE with Retry-After while $READERS
 
 api GET "/v1/models/$MID/tiers/full"
 SLICE_KB=$(($(jget '["bytes"]') / 1024 + $(jget '["entries"]') * 40 / 1024))
-VOL_KB=$(($(db_count "SELECT json_extract(detail, '$.bytes') FROM audit WHERE action = 'key.deliver' LIMIT 1") / 1024))
+bytes="json_extract(detail, '$.bytes')"
+[ "$CL_BACKEND" = sqlite ] || bytes="CAST(detail AS json)->>'bytes'"
+VOL_KB=$(($(sql "SELECT $bytes FROM audit WHERE action = 'key.deliver' LIMIT 1") / 1024))
 HWM=$(kb VmHWM)
 RSS=$(kb VmRSS)
 echo "# volume $((VOL_KB / 1024)) MiB, slice $((SLICE_KB / 1024)) MiB, $READERS slow readers:" \

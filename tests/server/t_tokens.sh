@@ -69,14 +69,14 @@ RO=$(jget '["token"]')
 RO_ID=$(jget '["id"]')
 [ "$(jget '["scope"]')" = read ] && [ "$(jget '["current"]')" = false ] || fail "create answer: $(cat "$T/body")"
 case "$RO" in clt_????????????????????????????????????????????????????????????????) ;; *) fail "token '$RO'" ;; esac
-db_count 'SELECT hex(hash) FROM tokens' | grep -qi "${RO#clt_}" && fail "token stored in clear"
+sql "SELECT $(sql_hex hash) FROM tokens" | grep -qi "${RO#clt_}" && fail "token stored in clear"
 for bad in '{"name":"x","scope":"root"}' '{"name":"x"}' '{"scope":"read"}' '{"name":"","scope":"read"}' \
 	'{"name":"a\u0085b","scope":"read"}' '{"name":"x","scope":"read","expires_at":"2001-01-01T00:00:00Z"}' \
 	'{"name":"x","scope":"read","expires_at":"9999-12-31T23:59:60-23:59"}' '{"name":"x","scope":"read","id":3}'; do
 	api POST /v1/tokens -d "$bad"
 	expect_error 400 INVALID_FIELD "create $bad"
 done
-[ "$(db_count 'SELECT COUNT(*) FROM tokens')" = 2 ] || fail "a refused create stored a token"
+[ "$(sql 'SELECT COUNT(*) FROM tokens')" = 2 ] || fail "a refused create stored a token"
 ok "GET /v1/tokens shows no secret; POST shows it once; bad scope, names, expiry: 400"
 
 # ---- the read scope ----
@@ -93,7 +93,7 @@ as "$RO" POST /v1/licenses -d '{"model":1,"tier":"x","customer":"c"}'
 expect_error 403 FORBIDDEN "a read token issues a license"
 as "$RO" DELETE /v1/models/1
 expect_error 403 FORBIDDEN "a read token deletes a model"
-[ "$(db_count 'SELECT COUNT(*) FROM tokens')" = 2 ] || fail "a read token changed the tokens"
+[ "$(sql 'SELECT COUNT(*) FROM tokens')" = 2 ] || fail "a read token changed the tokens"
 ok "a read token may GET; POST, DELETE (tokens, licenses, models): 403 FORBIDDEN"
 
 # ---- expiry: refused from the moment it passes ----
@@ -105,9 +105,7 @@ TMP_ID=$(jget '["id"]')
 as "$TMP" GET /v1/models
 expect 200 "before its expiry"
 # move its expiry into the past (as time passing would), without restarting the daemon
-"$PY" -c 'import sqlite3,sys,time
-c=sqlite3.connect(sys.argv[1]); c.execute("UPDATE tokens SET expires_at=? WHERE id=?", (int(time.time())-1, int(sys.argv[2]))); c.commit()' \
-	"$T/var/corelockerd.db" "$TMP_ID"
+sql "UPDATE tokens SET expires_at = $(($(date +%s) - 1)) WHERE id = $TMP_ID" > /dev/null
 as "$TMP" GET /v1/models
 expect_error 401 UNAUTHORIZED "after its expiry"
 api GET /v1/tokens
