@@ -128,6 +128,8 @@ max_body = 64M
 rate = 0
 license_rate = 0
 activate_rate = 0
+# every wrk connection comes from 127.0.0.1: the per-address cap (32) would refuse most of them
+max_connections_per_ip = 0
 [log]
 level = info
 EOF
@@ -318,6 +320,8 @@ for c in $conns; do
 			f=$(wrk_fields "$p.$c.$srv")
 			bad=$(field non2xx "$f")
 			[ "$bad" = 0 ] || die "$p at $c connections: $bad answers of $srv had a status >= 400"
+			# a refused connection is no answer at all: the run would measure the refusals
+			[ "$(field connect "$f")" = 0 ] || die "$p at $c connections: $srv refused $(field connect "$f") connections"
 			if [ $srv = corelockerd ]; then
 				[ "${after#* }" = "${before#* }" ] || die "$p at $c connections: /metrics counted non-200 answers"
 			fi
