@@ -294,6 +294,20 @@ static int parse_mode(const char *s, unsigned *mode)
 	return 0;
 }
 
+/* The settings every call to the server needs, then the connection. */
+static int online(struct agent *a)
+{
+	int r;
+
+	if (!a->server)
+		return ax_fail(AX_USAGE, "no server: give --server URL (or CORELOCKER_SERVER)");
+	if (!a->license)
+		return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
+	if ((r = machine_fingerprint(a)) < 0)
+		return r;
+	return ag_connect(a);
+}
+
 static int cmd_unlock(struct agent *a, int argc, char **argv)
 {
 	struct parsed p;
@@ -344,16 +358,11 @@ static int cmd_unlock(struct agent *a, int argc, char **argv)
 			return ax_fail(AX_USAGE,
 				       "--volume-file needs --server-key PUB.pem to verify the volume");
 		a->server = NULL; /* air-gapped: no server */
-	} else {
-		if (!a->server)
-			return ax_fail(AX_USAGE, "no server: give --server URL (or CORELOCKER_SERVER)");
-		if (!a->license)
-			return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
-		if ((r = machine_fingerprint(a)) < 0)
+		if ((r = ag_connect(a)) < 0)
 			return r;
-	}
-	if ((r = ag_connect(a)) < 0)
+	} else if ((r = online(a)) < 0) {
 		return r;
+	}
 	return ag_unlock(a, &u);
 }
 
@@ -396,19 +405,6 @@ static int parse_seconds(const char *opt, const char *s, int64_t min, int64_t ma
 	return 0;
 }
 
-/* The settings every call to the server needs, then the connection. */
-static int online(struct agent *a)
-{
-	int r;
-
-	if (!a->server)
-		return ax_fail(AX_USAGE, "no server: give --server URL (or CORELOCKER_SERVER)");
-	if (!a->license)
-		return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
-	if ((r = machine_fingerprint(a)) < 0)
-		return r;
-	return ag_connect(a);
-}
 
 /* Only the options a command knows: the others would be silently ignored. */
 static int only(const struct parsed *p, const char *cmd, int every, int grace, int ttl, int out)
