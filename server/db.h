@@ -79,9 +79,10 @@ struct db_driver {
 extern const struct db_driver db_sqlite, db_pg;
 
 /*
- * Set by a driver (to 1) whenever it answers DB_UNAVAILABLE on this thread;
- * the HTTP layer clears it before each request and, when it is set, turns
- * an internal error into 503 UNAVAILABLE with Retry-After.
+ * Set by a driver (to 1) whenever it answers DB_UNAVAILABLE or DB_RETRY on
+ * this thread (a failure that a later attempt may not meet); the HTTP layer
+ * clears it before each request and, when it is set, turns any error answer
+ * into 503 UNAVAILABLE with Retry-After, for the client to retry.
  */
 extern _Thread_local int db_lost;
 

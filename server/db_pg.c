@@ -119,11 +119,10 @@ static enum db_rc fail(struct pg *d, const PGresult *res, const char *what)
 		rc = DB_CONSTRAINT;
 	else if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
 		rc = DB_RETRY;
-	if (rc == DB_UNAVAILABLE) {
+	if (rc == DB_UNAVAILABLE || rc == DB_RETRY) /* worth a retry: the request answers 503 */
 		db_lost = 1;
-		if (d->in_tx)
-			d->tx_lost = 1;
-	}
+	if (rc == DB_UNAVAILABLE && d->in_tx)
+		d->tx_lost = 1;
 	/* A constraint is the caller's expected answer (409 and the like). */
 	log_msg(rc == DB_CONSTRAINT ? LOG_INFO : LOG_ERR, "database %s: %s: %s (SQLSTATE %s)", d->where, what,
 		d->err, state ? state : "none");

@@ -61,6 +61,7 @@ static enum db_rc map_rc(int rc)
 		return DB_CONSTRAINT;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
+		db_lost = 1; /* the busy timeout ran out: worth a retry, the request answers 503 */
 		return DB_RETRY;
 	default:
 		return DB_ERR;
