@@ -117,22 +117,27 @@ int lic_admitted(struct req *r, enum api_err e, const struct lic *l, enum MHD_Re
 	return 1;
 }
 
-int lic_renew(struct db *db, struct lic *l)
+int lic_touch(struct db *db, struct lic *l, const char *hostname, int64_t checkout_until)
 {
-	struct dbq *st;
+	struct dbq *st = db_q(db, "UPDATE machines SET last_seen = ?2, "
+				  "lease_expires = CASE WHEN ?3 > 0 THEN ?2 + ?3 ELSE lease_expires END, "
+				  "hostname = COALESCE(?4, hostname), checkout_until = CASE WHEN ?5 > "
+				  "COALESCE(checkout_until, 0) THEN ?5 ELSE checkout_until END WHERE id = ?1");
 	int rc;
 
-	if (!l->lease_seconds)
-		return 0;
-	if (!(st = db_q(db, "UPDATE machines SET lease_expires = ?2 WHERE id = ?1")))
+	if (!st)
 		return -1;
 	db_bind_int(st, 1, l->machine);
-	db_bind_int(st, 2, l->now + l->lease_seconds);
+	db_bind_int(st, 2, l->now);
+	db_bind_int(st, 3, l->lease_seconds);
+	db_bind_text(st, 4, hostname);
+	db_bind_int(st, 5, checkout_until);
 	rc = db_step(st);
 	db_reset(st);
 	if (rc != DB_DONE)
 		return -1;
-	l->lease_expires = l->now + l->lease_seconds;
+	if (l->lease_seconds)
+		l->lease_expires = l->now + l->lease_seconds;
 	return 0;
 }
 

@@ -49,8 +49,13 @@ enum api_err lic_seat(const struct lic *l);
  */
 int lic_admitted(struct req *r, enum api_err e, const struct lic *l, enum MHD_Result *res);
 
-/* Renew the seat's lease (when the license has one): 0 or -1. */
-int lic_renew(struct db *db, struct lic *l);
+/*
+ * The seat was seen (activate, heartbeat, key): last_seen, the lease renewed
+ * (when the license has one), HOSTNAME when not NULL, and an offline
+ * checkout held until CHECKOUT_UNTIL when it is later than the seat's; one
+ * write.  0 or -1.
+ */
+int lic_touch(struct db *db, struct lic *l, const char *hostname, int64_t checkout_until);
 
 /* Free the lapsed seats of floating license L (audited): how many, or -1. */
 int64_t lic_free_lapsed(struct db *db, const struct lic *l);

@@ -74,10 +74,6 @@ enum MHD_Result h_activate(struct req *r)
 	e = lic_seat(&l);
 	if (e == E_LEASE_EXPIRED) /* activating again is a sign of life: renewed below */
 		e = E_VALID;
-	if (e == E_UNAVAILABLE) {
-		res = reply_error(r, e, "database error while seating the machine; retry");
-		goto out;
-	}
 	if (e == E_NOT_ACTIVATED) {
 		if ((seats = seats_taken(db, &l)) >= l.max_machines && l.floating &&
 		    lic_free_lapsed(db, &l) > 0) /* a floating seat whose lease lapsed goes to this machine */
@@ -115,13 +111,7 @@ enum MHD_Result h_activate(struct req *r)
 		res = reply_error(r, e, "%s", api_errors[e].meaning);
 		goto out;
 	} else {
-		st = db_q(db, "UPDATE machines SET last_seen = ?2, hostname = COALESCE(?3, hostname) WHERE id = ?1");
-		db_bind_int(st, 1, l.machine);
-		db_bind_int(st, 2, l.now);
-		db_bind_text(st, 3, v[2].is_null ? NULL : v[2].s);
-		rc = db_step(st);
-		db_reset(st);
-		if (rc != DB_DONE || lic_renew(db, &l) < 0) {
+		if (lic_touch(db, &l, v[2].is_null ? NULL : v[2].s, 0) < 0) {
 			res = reply_error(r, E_UNAVAILABLE, "cannot renew the seat; retry");
 			goto out;
 		}
@@ -169,7 +159,7 @@ static int renew_lease(struct db *db, void *arg)
 	if (w->e != E_VALID && w->e != E_LEASE_EXPIRED)
 		return 1;
 	lapsed_at = w->l.lease_expires;
-	if (lic_renew(db, &w->l) < 0)
+	if (lic_touch(db, &w->l, NULL, 0) < 0)
 		return -1;
 	if (w->e == E_LEASE_EXPIRED) {
 		snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)w->l.id,
@@ -418,19 +408,9 @@ static int record_delivery(struct db *db, void *arg)
 		return -1;
 	if (!same)
 		return TIER_MOVED;
-	/* last_seen, the lease (renewed: a delivery is a sign of life) and the checkout, in one write */
-	if (!(st = db_q(db, "UPDATE machines SET last_seen = ?2, checkout_until = CASE WHEN ?3 > "
-			    "COALESCE(checkout_until, 0) THEN ?3 ELSE checkout_until END, lease_expires = CASE "
-			    "WHEN ?4 > 0 THEN ?2 + ?4 ELSE lease_expires END WHERE id = ?1")))
-		return -1;
-	db_bind_int(st, 1, now.machine);
-	db_bind_int(st, 2, now.now);
-	db_bind_int(st, 3, d->checkout_until);
-	db_bind_int(st, 4, now.lease_seconds);
-	rc = db_step(st);
-	db_reset(st);
+	/* a delivery is a sign of life: the lease is renewed with last_seen */
 	snprintf(target, sizeof(target), "license:%lld/machine:%lld", (long long)now.id, (long long)now.machine);
-	if (rc != DB_DONE ||
+	if (lic_touch(db, &now, NULL, d->checkout_until) < 0 ||
 	    audit_append(db, "agent", d->checkout_until ? "key.checkout" : "key.deliver", target, d->detail) < 0)
 		return -1;
 	return 0;
