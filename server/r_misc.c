@@ -25,13 +25,11 @@ static int64_t leases_active(void)
 {
 	struct db *db = store_db();
 	struct dbq *st = db ? db_q(db, "SELECT COUNT(*) FROM machines m JOIN licenses l ON l.id = m.license_id "
-				       "WHERE l.lease_seconds IS NOT NULL AND (m.lease_expires + ?1 > ?2 OR "
-				       "m.checkout_until > ?2)")
+				       "WHERE l.lease_seconds IS NOT NULL AND (m.lease_expires + ?1 > unixepoch() OR "
+				       "m.checkout_until > unixepoch())")
 			    : NULL;
-	if (st) {
+	if (st)
 		db_bind_int(st, 1, srv.cfg->lease_grace);
-		db_bind_int(st, 2, db_now(db));
-	}
 	return db_scalar(st);
 }
 
