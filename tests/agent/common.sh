@@ -91,7 +91,9 @@ kill_after() {
 		kill -0 "$pid" 2>/dev/null || fail "the agent ended before pausing: $(cat "$T/crash.err")"
 		sleep 0.05
 	done
-	grep -q "test pause after $n spans" "$T/crash.err" || fail "the agent never paused at span $n: $(cat "$T/crash.err")"
+	# a hang is reported with where the agent waits, for the next reader of this log
+	grep -q "test pause after $n spans" "$T/crash.err" ||
+		fail "the agent never paused at span $n: $(cat "$T/crash.err" "$T/crash.out") (wchan $(cat "/proc/$pid/wchan" 2>/dev/null); fds: $(ls -l "/proc/$pid/fd" 2>/dev/null | tail -n +2 | awk '{print $NF}' | tr '\n' ' '))"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null || true
 }
