@@ -2,7 +2,7 @@
  * remote.h - what corelockerctl's remote commands (model, tier, license,
  * machine, audit) share: the settings (--server, --token, --cacert, or
  * CORELOCKER_* variables, or the [ctl] section of a config file), the HTTPS
- * client of client/http.h, the subcommand and option tables, exit statuses
+ * client of net/http.h, the subcommand and option tables, exit statuses
  * that follow the HTTP result, and table or JSON output.
  */
 #ifndef CTL_REMOTE_H

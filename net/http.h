@@ -29,8 +29,8 @@
  * then holds one line naming the URL and the reason.  A response's buffers
  * belong to it: clh_resp_free() releases them.
  */
-#ifndef CL_CLIENT_HTTP_H
-#define CL_CLIENT_HTTP_H
+#ifndef CL_NET_HTTP_H
+#define CL_NET_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  * section and those of its own section, refuses unknown keys there, and
  * ignores other sections.  Values are copied; clc_free() releases them.
  */
-#ifndef CL_CLIENT_CONF_H
-#define CL_CLIENT_CONF_H
+#ifndef CL_NET_CONF_H
+#define CL_NET_CONF_H
 
 #include <getopt.h>
 #include <stddef.h>
