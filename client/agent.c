@@ -96,6 +96,46 @@ struct agent_cmd {
 	int (*run)(struct agent *a, int argc, char **argv);
 };
 
+/* The directory PATH is in (malloc'd): "." or "/" where it names none. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+}
+
+/*
+ * OUT can be written before the server hears of this run: its directory
+ * (which also takes the state file and the temp files) is writable, OUT is
+ * a file (DIR: a directory, for a sharded model) or does not exist yet, and
+ * it is not LOCKED itself (nor, DIR, LOCKED's own directory).
+ */
+static int check_output(const char *out, const char *locked, int dir)
+{
+	struct stat so, sl;
+	char *d = dir_of(out), *ld = dir ? dir_of(locked) : NULL;
+	const char *same = dir ? ld : locked;
+	int exists = stat(out, &so) == 0, r = 0;
+
+	if (!d || (dir && !ld))
+		r = cl_fail(CL_ENOMEM, "out of memory");
+	else if (exists && !dir && S_ISDIR(so.st_mode))
+		r = ax_fail(AX_USAGE, "-o %s is a directory: name the file to write", out);
+	else if (exists && dir && !S_ISDIR(so.st_mode))
+		r = ax_fail(AX_USAGE, "-o %s is not a directory: a sharded model unlocks into one", out);
+	else if (exists && same && stat(same, &sl) == 0 && so.st_dev == sl.st_dev && so.st_ino == sl.st_ino)
+		r = ax_fail(AX_USAGE, "-o %s is %s", out,
+			    dir ? "the locked model's own directory: give another one"
+				: "the locked model itself: give another file, or --in-place to patch it");
+	else if (exists && dir && access(out, W_OK | X_OK) < 0)
+		r = ax_fail(AX_USAGE, "cannot write into -o %s: %s", out, strerror(errno));
+	else if (access(d, W_OK | X_OK) < 0)
+		r = ax_fail(AX_USAGE, "cannot write -o %s: directory %s: %s", out, d, strerror(errno));
+	free(d);
+	free(ld);
+	return r;
+}
+
 static int cmd_unlock(struct agent *a, int argc, char **argv);
 static int cmd_validate(struct agent *a, int argc, char **argv);
 static int cmd_recover(struct agent *a, int argc, char **argv);
@@ -353,6 +393,10 @@ static int cmd_unlock(struct agent *a, int argc, char **argv)
 		    AX_USAGE, "--in-place patches one file; unlock a sharded model into a directory with -o");
 	if (p.nonce && !p.volume_file)
 		return ax_fail(AX_USAGE, "--nonce goes with --volume-file");
+	if (access(u.locked, R_OK) < 0)
+		return ax_fail(AX_USAGE, "%s: %s", u.locked, strerror(errno));
+	if (!u.in_place && (r = check_output(u.out, u.locked, cl_path_is_index(u.locked))) < 0)
+		return r;
 	if (u.volume_file) {
 		if (!clc_get(&a->conf, "server_key"))
 			return ax_fail(AX_USAGE,
@@ -369,9 +413,7 @@ static int cmd_unlock(struct agent *a, int argc, char **argv)
 static int cmd_validate(struct agent *a, int argc, char **argv)
 {
 	struct parsed p;
-	char code[32], tier[65];
-	int64_t model;
-	double beta;
+	struct ag_answer an;
 	int r = parse(a, argc, argv, &p);
 
 	if (r)
@@ -383,11 +425,12 @@ static int cmd_validate(struct agent *a, int argc, char **argv)
 	if (!a->license)
 		return ax_fail(AX_USAGE, "no license: give --license KEY (or CORELOCKER_LICENSE)");
 	if ((r = machine_fingerprint(a)) < 0 || (r = ag_connect(a)) < 0 ||
-	    (r = ag_validate(a, code, tier, &model, &beta)) < 0)
+	    (r = ag_check(a, 0, &an)) < 0)
 		return r;
-	printf("%s\n", code);
-	r = ag_code_status(code);
-	return r == AX_OK ? 0 : ax_fail(r, "the license is not valid for this machine: %s", code);
+	printf("%s\n", an.code);
+	r = ag_code_status(an.code);
+	/* The code is on stdout; stderr says what it means, without repeating it. */
+	return r == AX_OK ? 0 : ax_fail(r, "%s", ag_code_text(an.code));
 }
 
 /* A whole number of seconds from MIN to MAX. */
@@ -499,7 +542,8 @@ static int cmd_checkout(struct agent *a, int argc, char **argv)
 		return r;
 	if (!p.ttl || !p.output)
 		return ax_fail(AX_USAGE, "checkout needs --ttl SECONDS and -o VOLUME");
-	if ((r = parse_seconds("--ttl", p.ttl, 1, 31536000, &ttl)) < 0 || (r = online(a)) < 0 ||
+	if ((r = parse_seconds("--ttl", p.ttl, 1, 31536000, &ttl)) < 0 ||
+	    (r = check_output(p.output, NULL, 0)) < 0 || (r = online(a)) < 0 ||
 	    (r = ag_activate(a)) < 0)
 		return r;
 	/* Verified in memory first: a refused or forged volume never reaches VOLUME. */

@@ -67,11 +67,6 @@ struct agent {
 /* Open the connection; load the pinned key, or fetch it when trusting on first use. */
 int ag_connect(struct agent *a);
 int ag_activate(struct agent *a);
-/*
- * Validate with a fresh nonce and check the signed answer; CODE, TIER, MODEL
- * and the tier's ratio BETA (NAN when the answer does not carry it) out.
- */
-int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta);
 /* A signed answer of validate or heartbeat, its nonce checked. */
 struct ag_answer {
 	char code[32], tier[65];
@@ -79,6 +74,8 @@ struct ag_answer {
 	double beta;	       /* NAN when absent */
 	int64_t lease_expires; /* seconds since the epoch; -1: the license has no lease */
 	int64_t ts;	       /* the server's time of the answer; -1 if absent */
+	uint8_t locked[CL_SHA256_LEN]; /* validate: the licensed model's locked fingerprint */
+	int has_locked;		       /* 0: an older server that does not send it */
 };
 /* POST /v1/validate (HEARTBEAT 0) or /v1/heartbeat (1: renews the lease). */
 int ag_check(struct agent *a, int heartbeat, struct ag_answer *out);
@@ -87,8 +84,9 @@ int ag_check(struct agent *a, int heartbeat, struct ag_answer *out);
  * offline volume, exactly like /v1/key's.
  */
 int ag_checkout(struct agent *a, int64_t ttl, int fd, uint64_t max, char nonce[33], uint64_t *bytes);
-/* AX_* status for a validation code (AX_OK for VALID). */
+/* AX_* status for a validation code (AX_OK for VALID), and what it means in words. */
 int ag_code_status(const char *code);
+const char *ag_code_text(const char *code);
 /*
  * POST /v1/key with a fresh nonce (written to NONCE) into FD; FROM_BETA (or
  * NULL) is the ratio the file to upgrade holds.  A 400 for it returns

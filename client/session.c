@@ -37,7 +37,7 @@ int ag_code_status(const char *code)
 	return AX_REFUSED;
 }
 
-static const char *code_text(const char *code)
+const char *ag_code_text(const char *code)
 {
 	static const struct {
 		const char *code, *text;
@@ -75,7 +75,7 @@ static int refused(const char *what, const struct clh_resp *r)
 		return ax_fail(AX_REFUSED, "%s: the server is rate limiting this client (retry after %ld s)",
 			       what, r->retry_after);
 	if ((r->status == 403 || r->status == 404) && r->code[0] && ag_code_status(r->code) != AX_REFUSED)
-		return ax_fail(ag_code_status(r->code), "%s refused: %s (%s)", what, code_text(r->code),
+		return ax_fail(ag_code_status(r->code), "%s refused: %s (%s)", what, ag_code_text(r->code),
 			       r->code);
 	return ax_fail(AX_REFUSED, "%s: the server answered HTTP %ld %s%s%s", what, r->status, r->code,
 		       r->message[0] ? ": " : "", r->message);
@@ -258,6 +258,9 @@ int ag_check(struct agent *a, int heartbeat, struct ag_answer *out)
 							    : "");
 	out->model = json_integer_value(json_object_get(j, "model"));
 	out->beta = json_is_number(json_object_get(j, "beta")) ? json_number_value(json_object_get(j, "beta")) : NAN;
+	out->has_locked = json_is_string(json_object_get(j, "locked_sha256")) &&
+			  cl_unhex(json_string_value(json_object_get(j, "locked_sha256")), out->locked,
+				   CL_SHA256_LEN) == 0;
 	out->ts = time_field(j, "ts");
 	out->lease_expires = time_field(j, "lease_expires");
 	if (out->lease_expires < -1 || out->ts < -1)
@@ -266,20 +269,6 @@ out:
 	json_decref(j);
 	clh_resp_free(&r);
 	return rc;
-}
-
-int ag_validate(struct agent *a, char code[32], char tier[65], int64_t *model, double *beta)
-{
-	struct ag_answer an;
-	int rc = ag_check(a, 0, &an);
-
-	if (rc < 0)
-		return rc;
-	memcpy(code, an.code, sizeof(an.code));
-	memcpy(tier, an.tier, sizeof(an.tier));
-	*model = an.model;
-	*beta = an.beta;
-	return 0;
 }
 
 int ag_checkout(struct agent *a, int64_t ttl, int fd, uint64_t max, char nonce[33], uint64_t *bytes)

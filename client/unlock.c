@@ -404,6 +404,47 @@ static int check_asked(const struct ag_vol *vol, const char *tier, double beta)
 	return 0;
 }
 
+/*
+ * Everything that takes a seat or records a delivery waits for this: validate
+ * (which never writes), then, when the server names the licensed model's
+ * locked fingerprint, check the file to patch against it (ST, when given,
+ * stands for a file patched before: it recorded the locked model it builds
+ * on), and only then activate.  A machine seated just now is validated
+ * again, for its fresh lease.
+ */
+static int preflight(struct agent *a, const char *locked, const struct ag_state *st, struct ag_answer *an)
+{
+	uint8_t d[CL_SHA256_LEN];
+	int s, r;
+
+	if ((r = ag_check(a, 0, an)) < 0)
+		return r;
+	s = ag_code_status(an->code);
+	if (s != AX_OK && s != AX_NOT_ACTIVATED && s != AX_LEASE)
+		return ax_fail(s, "the license is not valid: %s (%s)", ag_code_text(an->code), an->code);
+	if (an->has_locked && st && memcmp(st->locked, an->locked, CL_SHA256_LEN))
+		return ax_fail(AX_BASE,
+			       "wrong base model: %s holds tier '%s' of %s %s, not of the licensed model; nothing "
+			       "was fetched",
+			       locked, st->tier, st->model_name, st->model_version);
+	if (an->has_locked && !st) {
+		if ((r = model_digest(locked, d)) < 0)
+			return r;
+		if (memcmp(d, an->locked, CL_SHA256_LEN))
+			return ax_fail(AX_BASE,
+				       "wrong base model: %s is not the locked model the license is for (its SHA-256 "
+				       "differs: the original, or another model?); give the .locked file you were "
+				       "sent. Nothing was fetched",
+				       locked);
+	}
+	if ((r = ag_activate(a)) < 0 || s == AX_OK)
+		return r;
+	if ((r = ag_check(a, 0, an)) < 0)
+		return r;
+	s = ag_code_status(an->code);
+	return s == AX_OK ? 0 : ax_fail(s, "the license is not valid: %s (%s)", ag_code_text(an->code), an->code);
+}
+
 static int already(const struct agent *a, const char *target, const struct ag_state *st, uint64_t bytes)
 {
 	if (!a->quiet)
@@ -446,16 +487,16 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	const char *target = u->in_place ? u->locked : u->out;
 	int sharded = cl_path_is_index(u->locked);
 	struct ag_state st, ns;
+	struct ag_answer an;
 	struct ag_vol vol = {.fd = -1};
 	struct cl_model *m = NULL;
 	const struct cl_volume *v;
 	uint8_t cur[CL_SHA256_LEN];
 	const uint8_t *expect;
-	char nonce[33] = "", code[32], tier[65], *tmodel = NULL;
+	char nonce[33] = "", *tmodel = NULL;
 	const char *slash = strrchr(u->locked, '/');
 	uint64_t transferred = 0;
-	int64_t model = 0;
-	double vbeta = NAN, from_beta;
+	double from_beta;
 	int have_state = 0, r, fd, upgrade, from_file;
 
 	/* The model the target holds: the file, or the index inside the output directory. */
@@ -463,6 +504,9 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	if (!tmodel)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	if ((r = ag_journal_recover(target, a->quiet)) < 0)
+		goto out;
+	/* LOCKED is a readable, valid model before the server hears of this run. */
+	if ((r = model_open(u->locked, &m)) < 0)
 		goto out;
 	r = ag_state_load(target, &st);
 	if (r < 0) {
@@ -488,14 +532,10 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		if ((r = ag_vol_check(&vol, u->nonce)) < 0 || (r = ag_vol_check_age(&vol, u->max_age)) < 0)
 			goto out;
 	} else {
-		if ((r = ag_activate(a)) < 0 || (r = ag_validate(a, code, tier, &model, &vbeta)) < 0)
+		if ((r = preflight(a, have_state ? target : u->locked, have_state ? &st : NULL, &an)) < 0)
 			goto out;
-		if (ag_code_status(code) != AX_OK) {
-			r = ax_fail(ag_code_status(code), "the license is not valid: %s", code);
-			goto out;
-		}
 		/* Only a validation that names the tier's ratio settles it: a tier may be re-cut under its name. */
-		if (have_state && st.model == model && !strcmp(st.tier, tier) && vbeta == st.beta) {
+		if (have_state && st.model == an.model && !strcmp(st.tier, an.tier) && an.beta == st.beta) {
 			r = already(a, target, &st, 0);
 			goto out;
 		}
@@ -510,7 +550,7 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		clh_close(a->h); /* no idle connection to the server while patching */
 		a->h = NULL;
 		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0 ||
-		    (r = check_asked(&vol, tier, vbeta)) < 0)
+		    (r = check_asked(&vol, an.tier, an.beta)) < 0)
 			goto out;
 	}
 	v = vol.v;
@@ -549,7 +589,13 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		goto out;
 	}
 	expect = from_file ? NULL : v->locked; /* a file is hashed above against its state */
-	if ((r = model_open(from_file ? tmodel : u->locked, &m)) < 0 || (r = check_shape(m, v)) < 0)
+	if (from_file) {
+		cl_model_free(m);
+		m = NULL;
+		if ((r = model_open(tmodel, &m)) < 0)
+			goto out;
+	}
+	if ((r = check_shape(m, v)) < 0)
 		goto out;
 
 	memset(&ns, 0, sizeof(ns));
@@ -617,12 +663,8 @@ int ag_unlock_memory(struct agent *a, const char *locked, struct ag_memmodel *mm
 	/* The locked model first: a wrong path fails before the server counts a delivery. */
 	if ((r = model_open(locked, &m)) < 0)
 		goto out;
-	if ((r = ag_activate(a)) < 0 || (r = ag_check(a, 0, &an)) < 0)
+	if ((r = preflight(a, locked, NULL, &an)) < 0)
 		goto out;
-	if (ag_code_status(an.code) != AX_OK) {
-		r = ax_fail(ag_code_status(an.code), "the license is not valid: %s", an.code);
-		goto out;
-	}
 	/* The volume holds original bytes too: it stays in memory like the model. */
 	if ((fd = memfd_create("corelocker-volume", MFD_CLOEXEC)) < 0) {
 		r = cl_fail_errno("key volume: memfd_create");

@@ -98,6 +98,9 @@ int clh_open(const struct clh_opts *o, struct clh **out)
 		return cl_fail(CL_ESYS, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
 	if (!o->url || !*o->url)
 		return cl_fail(CL_EINVAL, "no server URL (--server or CORELOCKER_SERVER)");
+	/* Checked here: libcurl would report a missing file as an untrusted certificate. */
+	if (o->cacert && access(o->cacert, R_OK) < 0)
+		return cl_fail(CL_EINVAL, "cannot read CA file %s: %s", o->cacert, strerror(errno));
 	if (!(h = calloc(1, sizeof(*h))) || !(h->c = curl_easy_init()) ||
 	    (o->cacert && !(h->cacert = strdup(o->cacert))) || (o->who && !(h->who = strdup(o->who))) ||
 	    (o->token && asprintf(&h->auth, "Authorization: Bearer %s", o->token) < 0)) {

@@ -189,6 +189,7 @@ static enum MHD_Result check_answer(struct req *r, int heartbeat)
 	struct db *db = store_db();
 	struct renewal w = {0};
 	struct lic *l = &w.l;
+	struct dbq *st;
 	enum api_err e;
 	char ts[32];
 	int limited;
@@ -224,6 +225,13 @@ static enum MHD_Result check_answer(struct req *r, int heartbeat)
 		json_object_set_new(body, "tier", json_string(l->tier));
 		json_object_set_new(body, "expires_at", json_time(l->expires_at, l->has_exp));
 		json_object_set_new(body, "lease_expires", lic_lease_json(l));
+		/* The model the agent must patch: it checks its file before activating or fetching. */
+		if (!heartbeat && (st = db_q(db, "SELECT locked_sha256 FROM models WHERE id = ?1"))) {
+			db_bind_int(st, 1, l->model);
+			if (db_step(st) == DB_ROW)
+				json_object_set_new(body, "locked_sha256", json_string(db_text(st, 0)));
+			store_reset(db);
+		}
 	}
 	res = body ? reply_signed_json(r, 200, body) : reply_error(r, E_INTERNAL, "out of memory");
 out:
