@@ -8,6 +8,10 @@
 #include "model.h"
 
 #define INDEX_MAX (64u << 20)
+/* Any .json is read as an index: one that is not says what a model is. */
+#define NOT_INDEX                                                                                          \
+	"not a sharded safetensors index (a model is a .safetensors file, or the *.safetensors.index.json "  \
+	"of a sharded one)"
 
 int cl_path_is_index(const char *path)
 {
@@ -101,10 +105,10 @@ static int open_index(struct cl_model *m)
 		return cl_fail(CL_EFORMAT, "%s: index larger than %u bytes", m->path, INDEX_MAX);
 	m->index_json = cl_json_parse((const char *)m->index.data, m->index.size, 3, why, sizeof(why));
 	if (!m->index_json)
-		return cl_fail(CL_EFORMAT, "%s: %s", m->path, why);
+		return cl_fail(CL_EFORMAT, "%s: " NOT_INDEX ": %s", m->path, why);
 	wmap = json_object_get(m->index_json, "weight_map");
 	if (!json_is_object(m->index_json) || !json_is_object(wmap) || json_object_size(wmap) == 0)
-		return cl_fail(CL_EFORMAT, "%s: no weight_map object", m->path);
+		return cl_fail(CL_EFORMAT, "%s: " NOT_INDEX ": no weight_map object", m->path);
 	if ((r = index_shards(m, wmap, &names, &m->nshards)) < 0)
 		return r;
 	m->shards = calloc(m->nshards, sizeof(*m->shards));

@@ -117,6 +117,8 @@ static int check_tiling(const struct cl_tensor *t, size_t n, uint64_t data_size)
 	return 0;
 }
 
+#define NOT_ST "not a safetensors file (expected an 8-byte little-endian header length, then a JSON header)"
+
 int cl_st_parse(const uint8_t *buf, uint64_t size, uint32_t shard, struct cl_st *out)
 {
 	struct cl_st st = {0};
@@ -127,19 +129,22 @@ int cl_st_parse(const uint8_t *buf, uint64_t size, uint32_t shard, struct cl_st 
 	size_t i = 0;
 	int r = 0;
 
+	/* A file that fails these is most likely no safetensors file at all (a
+	 * README, a .bin): say so first, then the detail. */
 	if (size < 8)
-		return cl_fail(CL_EFORMAT, "file too short for a safetensors header (%llu bytes)",
+		return cl_fail(CL_EFORMAT, NOT_ST ": file too short for a safetensors header (%llu bytes)",
 			       (unsigned long long)size);
 	for (int b = 7; b >= 0; b--)
 		hlen = hlen << 8 | buf[b];
 	if (hlen > CL_MAX_HEADER)
-		return cl_fail(CL_EFORMAT, "header length %llu exceeds the %u-byte limit",
+		return cl_fail(CL_EFORMAT, NOT_ST ": header length %llu exceeds the %u-byte limit",
 			       (unsigned long long)hlen, CL_MAX_HEADER);
 	if (hlen > size - 8)
-		return cl_fail(CL_EFORMAT, "header length %llu runs past the end of the file (%llu bytes)",
+		return cl_fail(CL_EFORMAT,
+			       "header length %llu runs past the end of the file (%llu bytes): truncated, or " NOT_ST,
 			       (unsigned long long)hlen, (unsigned long long)size);
 	if (hlen < 2 || buf[8] != '{')
-		return cl_fail(CL_EFORMAT, "header is not a JSON object");
+		return cl_fail(CL_EFORMAT, NOT_ST ": header is not a JSON object");
 	data_size = size - 8 - hlen;
 	st.header_len = hlen;
 	st.header = cl_json_parse((const char *)buf + 8, hlen, HEADER_DEPTH, why, sizeof(why));

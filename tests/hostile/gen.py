@@ -379,7 +379,18 @@ def shard_cases():
           {IX: b'{"weight_map": {"a.weight": "%s", "a.weight": "%s"}}' % (S1.encode(), S1.encode()),
            S1: s1})
     shard("index_as_shard", "weight_map names the index itself as a shard",
-          IX + ": header length", {IX: index(dict(wmap, **{"b.weight": IX})), S1: s1})
+          IX + ": not a safetensors file", {IX: index(dict(wmap, **{"b.weight": IX})), S1: s1})
+    # --- not a model at all (issue 16): say what a model is
+    case("not_model/README.md", "a Markdown text given as a model",
+         "README.md: not a safetensors file (expected an 8-byte little-endian header length, then a JSON header)",
+         b"# corelocker\n\nLocks a trained network and sells its key by the tier.\n")
+    case("not_model/notes.txt", "a short text file given as a model",
+         "notes.txt: not a safetensors file (expected an 8-byte little-endian header length, then a JSON "
+         "header): file too short for a safetensors header (3 bytes)", b"ok\n")
+    case("not_model/config.json", "a model's config.json given as a model (a .json is read as an index)",
+         "config.json: not a sharded safetensors index (a model is a .safetensors file, or the "
+         "*.safetensors.index.json of a sharded one): no weight_map object",
+         json.dumps({"model_type": "vit", "hidden_size": 64}).encode() + b"\n")
 
 
 # ---------------------------------------------------------------------------
