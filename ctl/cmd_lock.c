@@ -1,5 +1,4 @@
 /* cmd_lock.c - corelockerctl lock: extract the key from a model. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +6,24 @@
 #include "ctl.h"
 
 static int run(int argc, char **argv);
+
+const struct ctl_opt ctl_lock_opts[] = {
+	{'o', "output", 'o', "LOCKED", "write the locked model to LOCKED (a directory for a sharded one)"},
+	{'k', "key", 'k', "KEY", "write the key (the owner's secret, mode 0600) to KEY"},
+	{0, "ratio", 'r', "A", "fraction of the units to extract, in (0, 0.5]"},
+	{0, "unit", 'u', "UNIT", "element (default), neuron or channel; auto with --target-utility"},
+	{0, "scope", 's', "SCOPE", "global (default), layer or global-norm; auto with --target-utility"},
+	{0, "include", 'i', "RE", "lock only tensors whose name matches RE"},
+	{0, "exclude", 'x', "RE", "never lock tensors whose name matches RE"},
+	{0, "select", 'S', "HOW", "top (default) or random: a baseline that never protects"},
+	{0, "seed", 'e', "N", "the seed of --select random"},
+	{0, "target-utility", 't', "U", "search the smallest key that takes utility to U or below"},
+	{0, "eval-cmd", 'E', "CMD", "with --target-utility: prints the utility of {model}"},
+	{0, "max-ratio", 'M', "A", "with --target-utility: the largest ratio tried (default 0.5)"},
+	{0, "allow-whole-tensor", 'W', NULL, "with --target-utility: accept locks that empty a tensor"},
+	{0, "json", 'j', NULL, "print the result as one JSON object"},
+	{0},
+};
 
 const struct ctl_cmd ctl_lock_cmd = {
 	"lock", "lock a model: extract its most significant units into a key",
@@ -20,32 +37,23 @@ const struct ctl_cmd ctl_lock_cmd = {
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"key", required_argument, NULL, 'k'},
-		{"ratio", required_argument, NULL, 'r'},  {"unit", required_argument, NULL, 'u'},
-		{"scope", required_argument, NULL, 's'},  {"include", required_argument, NULL, 'i'},
-		{"exclude", required_argument, NULL, 'x'}, {"select", required_argument, NULL, 'S'},
-		{"seed", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
-		{"target-utility", required_argument, NULL, 't'}, {"eval-cmd", required_argument, NULL, 'E'},
-		{"max-ratio", required_argument, NULL, 'M'},	  {"allow-whole-tensor", no_argument, NULL, 'W'},
-		{NULL, 0, NULL, 0},
-	};
 	/* Default unit and scope: the measured best unrestricted setting (docs/utility.md). */
 	struct cl_lock_opts o = {.ratio = -1, .unit = CL_UNIT_ELEMENT, .scope = CL_SCOPE_GLOBAL,
 				 .progress = ctl_progress};
 	struct ctl_autolock a = {.target = NAN, .max_ratio = 0.5, .unit = -1, .scope = -1};
 	struct cl_lock_stats st;
 	const char *out = NULL, *key = NULL;
-	int c, json = 0, r, unit_set = 0, scope_set = 0;
+	int c, json = 0, r, unit_set = 0, scope_set = 0, ratio_set = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:k:", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, ctl_lock_opts)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'k': key = optarg; break;
 		case 'r':
 			if (ctl_parse_double(optarg, &o.ratio) < 0)
 				return ctl_usage(&ctl_lock_cmd, "--ratio '%s' is not a number", optarg);
+			ratio_set = 1;
 			break;
 		case 'u':
 			unit_set = 1;
@@ -91,7 +99,7 @@ static int run(int argc, char **argv)
 	if (!out || !key)
 		return ctl_usage(&ctl_lock_cmd, "-o and -k are required");
 	if (!isnan(a.target) || a.eval_cmd) {
-		if (isnan(a.target) || !a.eval_cmd || o.ratio >= 0)
+		if (isnan(a.target) || !a.eval_cmd || ratio_set)
 			return ctl_usage(&ctl_lock_cmd, "--target-utility and --eval-cmd go together, without --ratio");
 		if (!strstr(a.eval_cmd, "{model}"))
 			return ctl_usage(&ctl_lock_cmd, "--eval-cmd must contain {model}");
@@ -99,8 +107,10 @@ static int run(int argc, char **argv)
 	}
 	if (unit_set == 2 || scope_set == 2 || a.allow_whole_tensor)
 		return ctl_usage(&ctl_lock_cmd, "--unit auto, --scope auto and --allow-whole-tensor need --target-utility");
-	if (o.ratio < 0)
+	if (!ratio_set)
 		return ctl_usage(&ctl_lock_cmd, "--ratio is required (or --target-utility with --eval-cmd)");
+	if (!(o.ratio > 0 && o.ratio <= 0.5))
+		return ctl_usage(&ctl_lock_cmd, "--ratio %g is outside (0, 0.5]", o.ratio);
 	if ((r = cl_lock(argv[optind], out, key, &o, &st)) < 0)
 		return ctl_fail(r);
 	ctl_progress_end();

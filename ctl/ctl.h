@@ -5,9 +5,23 @@
 #ifndef CTL_H
 #define CTL_H
 
+#include <getopt.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "corelocker.h"
+
+/*
+ * One option of a local command: the table drives both getopt_long
+ * (ctl_getopt) and --help (ctl_help), so the two cannot drift apart.
+ */
+struct ctl_opt {
+	char shrt;	  /* the short option (then VAL is the same character), or 0 */
+	const char *name; /* the long option */
+	int val;	  /* what ctl_getopt returns for it */
+	const char *arg;  /* its argument, for --help; NULL for a flag */
+	const char *help;
+};
 
 struct ctl_cmd {
 	const char *name;
@@ -17,12 +31,18 @@ struct ctl_cmd {
 };
 
 extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd, ctl_calibrate_cmd;
+/* Their option tables (each ends with {0}), for main.c's --help. */
+extern const struct ctl_opt ctl_lock_opts[], ctl_unlock_opts[];
 /* Remote commands (remote.c): exit statuses follow the HTTP result, see remote.h. */
 extern const struct ctl_cmd ctl_model_cmd, ctl_tier_cmd, ctl_license_cmd, ctl_machine_cmd, ctl_audit_cmd,
 	ctl_token_cmd;
 
 /* Print "corelockerctl: <msg>" for a library failure; returns exit status 1. */
 int ctl_fail(int code);
+/* --help of a local command: usage, summary and its option table OPTS (NULL: none yet). */
+void ctl_help(const struct ctl_cmd *cmd, const struct ctl_opt *opts, FILE *f);
+/* getopt_long over the option table OPTS (set optind first, as for getopt_long). */
+int ctl_getopt(int argc, char **argv, const struct ctl_opt *opts);
 /* Print "corelockerctl: <fmt>" and the usage line; returns exit status 2. */
 int ctl_usage(const struct ctl_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Strict number parsing: the whole string, finite. 0 or -1. */

@@ -17,9 +17,12 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_audit_cmd,
 	&ctl_token_cmd,
 };
+/* The local commands' option tables, in the order above (NULL: none yet). */
+static const struct ctl_opt *const local_opts[] = {ctl_lock_opts, ctl_unlock_opts, NULL, NULL};
 /* Commands with subcommands answer --help themselves (remote.c). */
 #define FIRST_REMOTE 4
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+_Static_assert(sizeof(local_opts) / sizeof(local_opts[0]) == FIRST_REMOTE, "one option table per local command");
 
 static void usage(FILE *f)
 {
@@ -48,8 +51,7 @@ int main(int argc, char **argv)
 			continue;
 		for (int a = 2; a < argc && i < FIRST_REMOTE; a++)
 			if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-				printf("usage: corelockerctl %s %s\n\n%s\n", commands[i]->name, commands[i]->usage,
-				       commands[i]->summary);
+				ctl_help(commands[i], local_opts[i], stdout);
 				return 0;
 			}
 		return commands[i]->run(argc - 1, argv + 1);

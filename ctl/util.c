@@ -1,5 +1,6 @@
 /* util.c - error reporting, number parsing and the progress bar. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,50 @@ int ctl_usage(const struct ctl_cmd *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nusage: corelockerctl %s %s\n", cmd->name, cmd->usage);
 	return 2;
+}
+
+void ctl_help(const struct ctl_cmd *cmd, const struct ctl_opt *opts, FILE *f)
+{
+	char left[64];
+
+	fprintf(f, "usage: corelockerctl %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+	if (!opts)
+		return;
+	fprintf(f, "\noptions:\n");
+	for (const struct ctl_opt *o = opts; o->name; o++) {
+		if (o->shrt)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shrt, o->name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-26s %s\n", left, o->help);
+	}
+}
+
+#define CTL_MAX_OPTS 32
+
+int ctl_getopt(int argc, char **argv, const struct ctl_opt *opts)
+{
+	/* Built once per table: a process runs one command. */
+	static const struct ctl_opt *built;
+	static struct option lo[CTL_MAX_OPTS + 1];
+	static char shorts[3 * CTL_MAX_OPTS + 1];
+
+	if (built != opts) {
+		size_t n = 0, k = 0;
+		for (const struct ctl_opt *o = opts; o->name && n < CTL_MAX_OPTS; o++, n++) {
+			lo[n] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->val};
+			if (o->shrt) {
+				shorts[k++] = o->shrt;
+				if (o->arg)
+					shorts[k++] = ':';
+			}
+		}
+		lo[n] = (struct option){NULL, 0, NULL, 0};
+		shorts[k] = 0;
+		built = opts;
+	}
+	return getopt_long(argc, argv, shorts, lo, NULL);
 }
 
 int ctl_parse_double(const char *s, double *out)

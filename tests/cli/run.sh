@@ -30,13 +30,40 @@ expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0.1 --unit atom
 expect 0 "$CTL" --help
 check "help lists calibrate" grep -q calibrate "$W/out"
 expect 0 "$CTL" lock --help
+# every option of the table has its line with a description (issue 16, item 7)
+for o in "-o, --output LOCKED" "-k, --key KEY" "--ratio A" "--unit UNIT" "--scope SCOPE" "--include RE" \
+	"--exclude RE" "--select HOW" "--seed N" "--target-utility U" "--eval-cmd CMD" "--max-ratio A" \
+	"--allow-whole-tensor" "--json"; do
+	check "lock --help describes $o" grep -Eq "^  $o +[a-z]" "$W/out"
+done
+expect 0 "$CTL" unlock --help
+check "unlock --help describes --tier-ratio" grep -Eq '^  --tier-ratio B +restore the tier' "$W/out"
+# an out-of-range value is a usage error too (issue 16, item 7)
+expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0.9
+check "ratio message" grep -q "^corelockerctl: --ratio 0.9 is outside (0, 0.5]" "$W/err"
+check "ratio usage line" grep -q "^usage: corelockerctl lock" "$W/err"
+expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0
+expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio -0.1
+expect 2 "$CTL" unlock "$MODEL" -k "$W/k" -o "$W/l" --tier-ratio 0.6
+check "tier-ratio message" grep -q "tier-ratio 0.6 is outside \[0, 0.5\]" "$W/err"
 
 # runtime failures: status 1, one line, nothing written
-expect 1 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0.9
-check "one line on stderr" test "$(wc -l <"$W/err")" = 1
-check "ratio message" grep -q "outside (0, 0.5]" "$W/err"
 expect 1 "$CTL" lock "$W/missing.safetensors" -o "$W/l" -k "$W/k" --ratio 0.1
+check "one line on stderr" test "$(wc -l <"$W/err")" = 1
 check "missing file named" grep -q "missing.safetensors: No such file" "$W/err"
+# not a model at all: say so, and what a model is (issue 16, item 6)
+printf '# notes\n\nnot a model\n' > "$W/README.md"
+expect 1 "$CTL" lock "$W/README.md" -o "$W/l" -k "$W/k" --ratio 0.1
+check "README.md: one line" test "$(wc -l <"$W/err")" = 1
+check "README.md: not a safetensors file" grep -q "README.md: not a safetensors file (expected an 8-byte little-endian header length, then a JSON header)" "$W/err"
+printf '{"model_type": "cnn"}\n' > "$W/config.json"
+expect 1 "$CTL" lock "$W/config.json" -o "$W/l" -k "$W/k" --ratio 0.1
+check "config.json: not a sharded index" grep -q "config.json: not a sharded safetensors index" "$W/err"
+rm -f "$W/README.md" "$W/config.json"
+# a missing CA file is named as such, before any connection (issue 16, item 7)
+CORELOCKER_TOKEN=t expect 2 "$CTL" model list --server https://127.0.0.1:1 --cacert "$W/no-ca.pem"
+check "CA file message" grep -q "^corelockerctl: cannot read CA file $W/no-ca.pem: No such file or directory" "$W/err"
+check "not reported as untrusted" test -z "$(grep 'not trusted' "$W/err")"
 check "no output after failures" test -z "$(ls -A "$W" | grep -v '^out$\|^err$')"
 
 # lock, inspect, unlock
