@@ -410,7 +410,8 @@ static int check_asked(const struct ag_vol *vol, const char *tier, double beta)
  * locked fingerprint, check the file to patch against it (ST, when given,
  * stands for a file patched before: it recorded the locked model it builds
  * on), and only then activate.  A machine seated just now is validated
- * again, for its fresh lease.
+ * again, for its fresh lease.  An older server names no fingerprint: the
+ * volume's own check after the fetch is then the only one.
  */
 static int preflight(struct agent *a, const char *locked, const struct ag_state *st, struct ag_answer *an)
 {
@@ -427,7 +428,8 @@ static int preflight(struct agent *a, const char *locked, const struct ag_state 
 			       "wrong base model: %s holds tier '%s' of %s %s, not of the licensed model; nothing "
 			       "was fetched",
 			       locked, st->tier, st->model_name, st->model_version);
-	if (an->has_locked && !st) {
+	/* The full tier is checked against the original after patching: any file that becomes it will do. */
+	if (an->has_locked && !st && an->beta != 0) {
 		if ((r = model_digest(locked, d)) < 0)
 			return r;
 		if (memcmp(d, an->locked, CL_SHA256_LEN))

@@ -225,11 +225,19 @@ static enum MHD_Result check_answer(struct req *r, int heartbeat)
 		json_object_set_new(body, "tier", json_string(l->tier));
 		json_object_set_new(body, "expires_at", json_time(l->expires_at, l->has_exp));
 		json_object_set_new(body, "lease_expires", lic_lease_json(l));
-		/* The model the agent must patch: it checks its file before activating or fetching. */
-		if (!heartbeat && (st = db_q(db, "SELECT locked_sha256 FROM models WHERE id = ?1"))) {
+		/*
+		 * The model the agent must patch and the tier's ratio: it checks
+		 * its file before it activates or fetches anything.
+		 */
+		if (!heartbeat && (st = db_q(db, "SELECT m.locked_sha256, t.ratio FROM models m LEFT JOIN tiers t "
+						 "ON t.model_id = m.id AND t.name = ?2 WHERE m.id = ?1"))) {
 			db_bind_int(st, 1, l->model);
-			if (db_step(st) == DB_ROW)
+			db_bind_text(st, 2, l->tier);
+			if (db_step(st) == DB_ROW) {
 				json_object_set_new(body, "locked_sha256", json_string(db_text(st, 0)));
+				if (!db_is_null(st, 1))
+					json_object_set_new(body, "beta", json_real(db_double(st, 1)));
+			}
 			store_reset(db);
 		}
 	}

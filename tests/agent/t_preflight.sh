@@ -81,9 +81,36 @@ refused 11 origrun "run: the original"
 nothing_sent orig "the original model"
 ok "the original instead of the locked model: wrong base (11) before any seat or delivery (unlock, in place, run)"
 
+# What the agent checks against: validate names the licensed model's locked
+# fingerprint and the tier's ratio (the server's answer, read with curl).
+post_json /v1/validate "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp-9\",\"nonce\":\"n-1\"}"
+expect 200 "validate by curl"
+[ "$(jget '["locked_sha256"]')" = "$(sha256sum < "$L" | cut -d' ' -f1)" ] || fail "validate's locked_sha256: $(cat "$T/body")"
+[ "$(jget '["beta"]')" = 0.02 ] || fail "validate's beta: $(cat "$T/body")"
+ok "validate names the locked model's SHA-256 and the tier's ratio"
+
 # The one seat is still free: another machine unlocks, and that is recorded.
 run_agent good unlock "$L" -o "$T/out.safetensors" --license "$KEY" --fingerprint fp-2
 expect_rc 0 good "the correct run on another machine"
 [ "$(agent_calls)" = 2 ] || fail "the correct run: expected an activation and a delivery in the audit log"
 ok "the one seat was still free: the correct run activates and gets its delivery"
+
+# The full tier is verified against the original after patching, so any
+# file that becomes the original is accepted, the original itself too.
+tier m full 0
+issue m full
+run_agent full unlock "$T/m.safetensors" -o "$T/full.safetensors" --license "$KEY" --fingerprint fp-1
+expect_rc 0 full "the full tier over the original"
+cmp -s "$T/full.safetensors" "$T/m.safetensors" || fail "the full tier over the original is not the original"
+ok "the full tier: the original given as the base still gives the original"
+
+# validate: the code once on stdout, what it means on stderr (issue 16, item 7)
+api POST "/v1/licenses/$LID/revoke"
+expect 200 revoke
+run_agent rv validate --license "$KEY" --fingerprint fp-1
+refused 6 rv "validate a revoked license"
+[ "$(cat "$T/rv.out")" = REVOKED ] || fail "validate prints: $(cat "$T/rv.out")"
+grep -q "REVOKED" "$T/rv.err" && fail "validate repeats the code on stderr: $(cat "$T/rv.err")"
+grep -q "the license has been revoked" "$T/rv.err" || fail "validate's stderr: $(cat "$T/rv.err")"
+ok "validate prints REVOKED once (stdout) and says what it means on stderr"
 stop
