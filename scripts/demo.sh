@@ -2,8 +2,8 @@
 # The main job, end to end on this machine: set up and build, lock the bundled
 # reference model, serve its key from corelockerd over TLS on 127.0.0.1, sell
 # three tiers (basic, pro, full), unlock each with corelocker-agent as a
-# customer would, and print what each tier achieves on Fashion-MNIST, how
-# many key bytes it took and how long.  The daemon is stopped cleanly at the
+# customer would, and print what each tier achieves on Fashion-MNIST, the
+# weight bytes it restores, the key volume bytes it received and how long.  The daemon is stopped cleanly at the
 # end.  ARCH (cnn), ALPHA (0.1), EXCLUDE (tensors left out of the lock; for
 # the CNN its stem '^conv1\.'), BASIC and PRO (target accuracies in percent,
 # 50 and 80) can be set in the environment.
@@ -112,10 +112,15 @@ fi
 "$CTL" tier set "$ARCH" full --ratio 0 > /dev/null
 echo "   tiers ($how):"
 "$CTL" tier list "$ARCH" | sed 's/^/   /'
+# What the owner reasons about: the key file, and what each tier puts back.
+"$CTL" tier list "$ARCH" --json > "$W/tiers.json"
+KEYFILE=$(stat -c %s "$W/$ARCH.clkey")
 
 # ---- sales issues a license per tier; the customer's agent unlocks each ----
 echo "== issue a license per tier and unlock each with corelocker-agent"
-declare -A ACC BYTES SECS RATIO
+declare -A ACC BYTES SECS RATIO RESTORES
+while read -r name bytes; do RESTORES[$name]=$bytes; done < <("$PY" -c 'import json,sys
+for t in json.load(open(sys.argv[1]))["tiers"]: print(t["name"], t["bytes"])' "$W/tiers.json")
 RATIO[locked]=$ALPHA RATIO[basic]=$beta_basic RATIO[pro]=$beta_pro RATIO[full]=0
 for tier in basic pro full; do
 	"$CTL" license issue --model "$ARCH" --tier "$tier" --customer "demo-$tier" --json > "$W/lic-$tier.json" 2> /dev/null
@@ -131,7 +136,7 @@ for tier in basic pro full; do
 	cmp -s "$W/$tier.safetensors" "$W/ref.safetensors" || die "the agent's $tier tier differs from corelockerctl unlock"
 done
 cmp -s "$W/full.safetensors" "$MODEL" || die "the full tier is not the original"
-BYTES[locked]=0 SECS[locked]=-
+BYTES[locked]=0 SECS[locked]=- RESTORES[locked]=0
 for tier in locked basic pro full; do
 	f=$W/$tier.safetensors
 	[ "$tier" = locked ] && f=$LOCKED
@@ -150,15 +155,19 @@ up=$(sed -n 's/.* \([0-9][0-9]*\) bytes transferred.*/\1/p' "$W/agent-upgrade.ou
 
 echo
 echo "$ARCH on Fashion-MNIST (10,000 test images); original accuracy ${ACC[original]}%"
-printf '%-8s %-12s %10s %12s %10s\n' tier ratio accuracy "key bytes" time
+echo "key file $ARCH.clkey: $KEYFILE bytes (the whole key: every tier is cut from it)"
+printf '%-8s %-12s %10s %16s %16s %10s\n' tier ratio accuracy "weights restored" "volume received" time
 for tier in locked basic pro full; do
 	t=${SECS[$tier]}
 	[ "$t" = - ] || t="${t}s"
-	printf '%-8s %-12.6g %9s%% %12s %10s\n' "$tier" "${RATIO[$tier]}" "${ACC[$tier]}" "${BYTES[$tier]}" "$t"
+	printf '%-8s %-12.6g %9s%% %16s %16s %10s\n' "$tier" "${RATIO[$tier]}" "${ACC[$tier]}" "${RESTORES[$tier]}" \
+		"${BYTES[$tier]}" "$t"
 done
+echo "weights restored: the tier's original weight bytes (bytes, in tier list); volume received: the signed"
+echo "key volume the agent downloaded, those bytes plus 16 bytes of offset and length per span and a header"
 echo
 echo "every tier is byte-identical to corelockerctl unlock --tier-ratio; full is the original, bit for bit"
-echo "upgrade basic -> full: $up key bytes instead of ${BYTES[full]}"
+echo "upgrade basic -> full: a volume of $up bytes received instead of ${BYTES[full]}"
 
 # ---- stop the daemon cleanly ----
 kill -TERM "$DPID"
