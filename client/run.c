@@ -372,7 +372,7 @@ int ag_heartbeat(struct agent *a, int64_t every)
 		printf("%s lease_expires=%s\n", an.code, when);
 		fflush(stdout);
 		if ((r = ag_code_status(an.code)) != AX_OK)
-			return ax_fail(r, "the license is not valid for this machine: %s", an.code);
+			return ax_fail(r, "%s", ag_code_text(an.code)); /* the code is on stdout already */
 		if (!every)
 			return 0;
 		sleep((unsigned)every);

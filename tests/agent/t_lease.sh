@@ -48,6 +48,8 @@ until_rc 0 b2 unlock "$L" -o "$T/b.safetensors" --license "$KEY" --fingerprint f
 run_agent ha2 heartbeat --license "$KEY" --fingerprint fp-A
 refused 14 ha2 "A's heartbeat after B took the seat"
 grep -q '^NOT_ACTIVATED' "$T/ha2.out" || fail "A's heartbeat: $(cat "$T/ha2.out")"
+grep -q 'NOT_ACTIVATED' "$T/ha2.err" && fail "A's heartbeat repeats the code on stderr: $(cat "$T/ha2.err")"
+grep -q 'this machine is not activated for the license' "$T/ha2.err" || fail "A's heartbeat: $(cat "$T/ha2.err")"
 run_agent hb heartbeat --license "$KEY" --fingerprint fp-B
 expect_rc 0 hb "B's heartbeat"
 api GET "/v1/licenses/$LID/machines"
