@@ -29,8 +29,18 @@ curl -sfI --max-time 20 "$MIRROR/dists/bookworm/Release" > /dev/null || skip "th
 
 W=$(mktemp -d /var/tmp/corelocker-pkg.XXXXXX)
 R=$W/root
+# What the quick start left running in the root (a failed run's daemon):
+# the processes whose root folder is $R, by their ids.
+stop_root_processes() {
+	local p pids=()
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] && pids+=("${p#/proc/}")
+	done
+	[ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+}
 cleanup() {
 	local m
+	stop_root_processes
 	for m in sys dev proc; do
 		mountpoint -q "$R/$m" 2>/dev/null && umount "$R/$m" 2>/dev/null || umount -l "$R/$m" 2>/dev/null || true
 	done
@@ -57,6 +67,10 @@ debootstrap --variant=minbase bookworm "$R" "$MIRROR" > "$W/debootstrap.log" 2>&
 	fail "debootstrap: $(tail -n 5 "$W/debootstrap.log")"
 for m in proc dev sys; do mount --bind "/$m" "$R/$m"; done
 cp /etc/resolv.conf "$R/etc/resolv.conf"
+# An installed system has a machine id (systemd writes it at first boot); a
+# debootstrap root has none, and the agent's fingerprint is derived from it.
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > "$R/etc/machine-id"
+echo >> "$R/etc/machine-id"
 
 # The quick start runs in a folder holding what it uses from the clone.
 Q=/root/quickstart
@@ -86,6 +100,7 @@ if ! chroot "$R" /bin/bash -c "cd $Q && bash -euo pipefail -x quickstart.sh" > "
 	[ -f "$R$Q/corelockerd.log" ] && tail -n 10 "$R$Q/corelockerd.log" >&2
 	fail "the README's quick start failed in the fresh root (above: the end of its log)"
 fi
+grep -qx "restored bit for bit" "$W/quickstart.log" || fail "the full tier did not restore the original"
 grep -qx VALID "$W/quickstart.log" || fail "corelocker-agent validate did not print VALID"
 [ "$(chroot "$R" stat -c '%U %a' /var/lib/corelocker)" = "corelocker 700" ] ||
 	fail "/var/lib/corelocker is $(chroot "$R" stat -c '%U %a' /var/lib/corelocker), not corelocker 700"
