@@ -17,7 +17,7 @@
 static int have_owner;
 static uid_t owner_uid;
 static gid_t owner_gid;
-static char owner_name[64];
+static char owner_name[65]; /* [server] user: at most 64 characters */
 
 void owner_init(const char *configured_user)
 {
