@@ -1,6 +1,6 @@
 /*
- * main.c - corelockerd: init, check-config, dump-config, audit-verify, in the foreground (systemd Type=notify).
- * cert, and serving in the foreground (systemd Type=notify).
+ * main.c - corelockerd: init, cert, check-config, dump-config, audit-verify,
+ * token-create, migrate, and serving in the foreground (systemd Type=notify).
  *
  * Serving order: read the configuration, the keys and the TLS material, bind
  * the port, then drop privileges (when root and [server] user is set), open
