@@ -1,6 +1,6 @@
 /*
- * main.c - corelockerd: init, check-config, dump-config, audit-verify, and
- * serving in the foreground (systemd Type=notify).
+ * main.c - corelockerd: init, cert, check-config, dump-config, audit-verify,
+ * token-create, migrate, and serving in the foreground (systemd Type=notify).
  *
  * Serving order: read the configuration, the keys and the TLS material, bind
  * the port, then drop privileges (when root and [server] user is set), open
@@ -29,10 +29,12 @@
 #include "corelocker.h"
 #include "audit.h"
 #include "auth.h"
+#include "cert.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
+#include "owner.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -49,7 +51,12 @@ struct server srv;
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: corelockerd [-c CONF]              serve in the foreground\n"
-		   "       corelockerd init -c CONF           create the database and keys; print the first admin token\n"
+		   "       corelockerd init -c CONF           create the state folder, database and keys; print the\n"
+		   "                                          first admin token\n"
+		   "       corelockerd cert -c CONF --self-signed HOSTNAME [--force]\n"
+		   "                                          write a TLS key and a self-signed certificate for\n"
+		   "                                          HOSTNAME (a name or an IP address) to tls_key and\n"
+		   "                                          tls_cert, for a first test\n"
 		   "       corelockerd check-config -c CONF   validate the configuration\n"
 		   "       corelockerd dump-config            print a commented sample configuration\n"
 		   "       corelockerd audit-verify -c CONF   verify the audit log's keyed hash chain\n"
@@ -213,6 +220,10 @@ static int cmd_init(const char *conf)
 		return 1;
 	}
 	umask(077);
+	owner_init(c->user);
+	if ((c->backend == BACKEND_SQLITE && owner_mkdir_for(c->database) < 0) || owner_mkdir_for(c->signing_key) < 0 ||
+	    owner_mkdir_for(c->master_key) < 0)
+		return 1;
 	if (store_open(1, &db) < 0)
 		goto fail_db;
 	if (audit_entries(db) != 0) {
@@ -230,6 +241,10 @@ static int cmd_init(const char *conf)
 	    audit_append(db, "init", "init", "server", NULL) < 0 || store_commit(db) != DB_OK)
 		goto fail;
 	store_close(db);
+	db = NULL;
+	if ((c->backend == BACKEND_SQLITE && owner_chown(c->database) < 0) || owner_chown(c->signing_key) < 0 ||
+	    owner_chown(c->master_key) < 0)
+		goto fail;
 	printf("created %s\ncreated %s (Ed25519 signing key)\ncreated %s (master key)\n"
 	       "the first admin token follows; it is shown only once:\n%s\n",
 	       db_where(c), c->signing_key, c->master_key, token);
@@ -243,6 +258,42 @@ fail_db:
 	if (c->backend == BACKEND_SQLITE)
 		unlink(c->database);
 	return r;
+}
+
+/* ---- cert ---- */
+
+/* A DNS name or an IP address: nothing that could end the SAN value (',') or a line. */
+static int host_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (const char *p = h; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr(".-:*", *p)))
+			return 0;
+	return 1;
+}
+
+static int cmd_cert(const char *conf, const char *host, int force)
+{
+	const struct config *c;
+
+	if (!host || !host_ok(host)) {
+		log_err("cert needs --self-signed HOSTNAME: the DNS name or IP address clients connect to");
+		return 2;
+	}
+	if (load_config(conf) < 0)
+		return 1;
+	c = srv.cfg;
+	owner_init(c->user);
+	if (cert_self_signed(host, c->tls_cert, c->tls_key, force) < 0)
+		return 1;
+	printf("created %s (TLS key, mode 0600)\ncreated %s (self-signed certificate for %s)\n"
+	       "clients trust it as their CA file: --cacert %s (or CORELOCKER_CACERT)\n",
+	       c->tls_key, c->tls_cert, host, c->tls_cert);
+	return 0;
 }
 
 /* ---- check-config ---- */
@@ -538,7 +589,8 @@ static int cmd_migrate(const char *conf, const char *from)
 
 /* What the command line said. */
 struct args {
-	const char *conf, *arg, *scope, *expires, *from;
+	const char *conf, *arg, *scope, *expires, *from, *self_signed;
+	int force;
 };
 
 static int run_serve(const struct args *a) { return cmd_serve(a->conf); }
@@ -547,6 +599,7 @@ static int run_check(const struct args *a) { return cmd_check(a->conf); }
 static int run_audit_verify(const struct args *a) { return cmd_audit_verify(a->conf); }
 static int run_token_create(const struct args *a) { return cmd_token_create(a->conf, a->arg, a->scope, a->expires); }
 static int run_migrate(const struct args *a) { return cmd_migrate(a->conf, a->from); }
+static int run_cert(const struct args *a) { return cmd_cert(a->conf, a->self_signed, a->force); }
 static int run_dump_config(const struct args *a)
 {
 	(void)a;
@@ -565,6 +618,7 @@ static const struct command {
 	{"audit-verify", run_audit_verify},
 	{"token-create", run_token_create},
 	{"migrate", run_migrate},
+	{"cert", run_cert},
 };
 
 int main(int argc, char **argv)
@@ -589,6 +643,10 @@ int main(int argc, char **argv)
 			a.expires = argv[++i];
 		} else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
 			a.from = argv[++i];
+		} else if (!strcmp(argv[i], "--self-signed") && i + 1 < argc) {
+			a.self_signed = argv[++i];
+		} else if (!strcmp(argv[i], "--force")) {
+			a.force = 1;
 		} else if (!strcmp(argv[i], "--debug")) {
 			log_threshold = LOG_DEBUG;
 		} else if (argv[i][0] != '-' && !strcmp(cmd, "serve") && i == 1) {
