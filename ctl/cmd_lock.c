@@ -28,6 +28,7 @@ static int run(int argc, char **argv)
 		{"seed", required_argument, NULL, 'e'},   {"json", no_argument, NULL, 'j'},
 		{"target-utility", required_argument, NULL, 't'}, {"eval-cmd", required_argument, NULL, 'E'},
 		{"max-ratio", required_argument, NULL, 'M'},	  {"allow-whole-tensor", no_argument, NULL, 'W'},
+		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
 	/* Default unit and scope: the measured best unrestricted setting (docs/utility.md). */
@@ -67,6 +68,7 @@ static int run(int argc, char **argv)
 			break;
 		case 'E': a.eval_cmd = optarg; break;
 		case 'W': a.allow_whole_tensor = 1; break;
+		case 'q': a.quiet = 1; break;
 		case 'M':
 			if (ctl_parse_double(optarg, &a.max_ratio) < 0 || !(a.max_ratio > 0 && a.max_ratio <= 0.5))
 				return ctl_usage(&ctl_lock_cmd, "--max-ratio '%s' is not in (0, 0.5]", optarg);
