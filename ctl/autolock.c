@@ -1,12 +1,15 @@
 /*
  * autolock.c - lock --target-utility: find the unit, scope and ratio whose
- * lock brings the model's measured utility down to at most U with the
- * smallest key, then lock with them.
+ * lock brings the model's measured utility to U with the smallest key, then
+ * lock with them.  The metric's direction is read from two measured ends,
+ * the original and a lock at --max-ratio: "to U" is "down to at most U"
+ * for an accuracy, "up to at least U" for a loss or a perplexity.
  *
  * Each candidate setting is locked into a private directory beside the
  * output and measured by the owner's evaluation command.  Per setting, the
  * ratio climbs a doubling grid until the utility reaches the target, then a
- * few geometric bisection steps shrink it.  The key only grows with the
+ * few bisection steps shrink it, down to one unit at most: for the global
+ * scopes on the count of units itself, else geometrically on the ratio.  The key only grows with the
  * ratio, so a setting stops as soon as its key is no smaller than the best
  * key found so far.  Utility is not strictly monotone in the ratio: the
  * answer is the smallest ratio on the search path that reached the target,
@@ -23,9 +26,10 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "progress.h"
 
 #define GRID_STEPS 12  /* the grid starts at max_ratio / 2^12 */
-#define REFINE_STEPS 5 /* then bisects a doubling down to about 2% */
+#define REFINE_STEPS 5 /* then bisects a doubling down to about 2%, or to one unit */
 
 /* Candidates, the measured best first (docs/utility.md): it prunes the rest early. */
 static const struct {
@@ -44,15 +48,16 @@ static const char *const state_names[] = {"reached", "not_reached", "whole_tenso
 
 struct trial {
 	double ratio, utility;
-	uint64_t units, key_bytes, model_bytes;
+	uint64_t units, total, key_bytes, model_bytes; /* total: the units that could be extracted */
 	int wiped; /* extracts every unit of a tensor (not accepted unless --allow-whole-tensor) */
 };
 
 struct outcome {
 	enum state state;
 	struct trial hit;    /* found: the smallest ratio found at or below the target */
-	struct trial lowest; /* measured: the lowest utility of a lock that wipes no tensor */
-	int evals, found, measured;
+	struct trial lowest; /* measured: the utility closest to the target of a lock that wipes no tensor */
+	struct trial below;  /* has_below: the largest measured lock below the hit, short of the target */
+	int evals, found, measured, has_below;
 	int wiped; /* the search stopped where a lock wipes a whole tensor */
 };
 
@@ -60,12 +65,20 @@ struct search {
 	const char *model, *cmd;
 	struct cl_lock_opts opts; /* unit, scope and ratio vary per trial */
 	double target, max_ratio;
+	int sense; /* +1: the lock must bring the utility down (higher is better), -1: up */
+	struct ctl_evals evals;
 	char dir[4096], locked[4200], key[4200];
 	char eval_path[8400]; /* what {model} names: the locked file, or a sharded lock's index */
 	const struct trial *best; /* smallest key reaching the target so far */
 	struct trial last;	  /* the previous trial, to skip re-measuring an identical lock */
 	int have_last, allow_whole;
 };
+
+/* Does utility U reach the target, in the metric's direction? */
+static int reached(const struct search *s, double u)
+{
+	return s->sense * u <= s->sense * s->target;
+}
 
 /* Does the key extract every unit of some tensor (or BN layer)?  That lock
  * deletes a layer, which whoever holds a little data retrains (a head). */
@@ -98,7 +111,7 @@ static int try_ratio(struct search *s, double ratio, struct outcome *o, struct t
 	if (r < 0)
 		return ctl_fail(r), -1;
 	ctl_progress_end();
-	*t = (struct trial){ratio, 0, st.units_locked, st.key_bytes, st.model_bytes, 0};
+	*t = (struct trial){ratio, 0, st.units_locked, st.units_total, st.key_bytes, st.model_bytes, 0};
 	if (s->best && t->key_bytes >= s->best->key_bytes)
 		return 2;
 	t->wiped = !s->allow_whole && wipes_a_tensor(s->key);
@@ -107,18 +120,18 @@ static int try_ratio(struct search *s, double ratio, struct outcome *o, struct t
 	    s->last.key_bytes == t->key_bytes) {
 		t->utility = s->last.utility;
 	} else {
-		if (ctl_evaluate(s->cmd, s->eval_path, &t->utility) < 0)
+		char what[160];
+		snprintf(what, sizeof(what), "%s/%s ratio %.6g (%llu units, key %llu bytes%s)", cl_unit_name(s->opts.unit),
+			 cl_scope_name(s->opts.scope), ratio, (unsigned long long)t->units,
+			 (unsigned long long)t->key_bytes, t->wiped ? ", a whole tensor" : "");
+		if (ctl_evals_run(&s->evals, s->cmd, s->eval_path, what, &t->utility) < 0)
 			return -1;
 		o->evals++;
-		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "  %s/%s ratio %-12.6g key %llu bytes utility %g%s\n",
-				cl_unit_name(s->opts.unit), cl_scope_name(s->opts.scope), ratio,
-				(unsigned long long)t->key_bytes, t->utility, t->wiped ? " (a whole tensor)" : "");
 	}
 	s->last = *t;
 	s->have_last = 1;
 	o->wiped |= t->wiped;
-	if (!t->wiped && (!o->measured || t->utility < o->lowest.utility)) {
+	if (!t->wiped && (!o->measured || s->sense * t->utility < s->sense * o->lowest.utility)) {
 		o->lowest = *t;
 		o->measured = 1;
 	}
@@ -126,13 +139,44 @@ static int try_ratio(struct search *s, double ratio, struct outcome *o, struct t
 }
 
 /*
+ * The next ratio between LO and HI.  Global scopes rank every unit against
+ * every other, so a count of units is a ratio: the smallest ratio that locks
+ * the middle count (a lower one locks fewer units).  Layer scope rounds per
+ * tensor: the geometric mean of the ratios.
+ */
+static double between(const struct search *s, double lo, double hi, uint64_t lo_units, uint64_t hi_units,
+		      uint64_t total)
+{
+	if (s->opts.scope != CL_SCOPE_LAYER && total && hi_units > lo_units + 1) {
+		uint64_t m = lo_units + (hi_units - lo_units) / 2;
+		double r = ((double)m - 0.5) / (double)total;
+		while (cl_count(r, total) < m)
+			r = nextafter(r, 1);
+		if (r > lo && r < hi)
+			return r;
+	}
+	return lo > 0 ? sqrt(lo * hi) : hi / 2;
+}
+
+/* Move the lower end to a measured trial short of the target. */
+static void short_of_target(struct outcome *o, const struct trial *t, int r, uint64_t *lo_units)
+{
+	*lo_units = r ? t->units : 0; /* r 0: nothing extracted */
+	if (r == 1) {
+		o->below = *t;
+		o->has_below = 1;
+	}
+}
+
+/*
  * Search one setting: climb the grid to the first acceptable hit (or to the
  * first lock that wipes a whole tensor: every larger ratio does too), then
- * bisect below it.
+ * bisect below it, until one unit separates the two ends.
  */
 static int search_setting(struct search *s, struct outcome *o)
 {
 	double lo = 0, hi = 0;
+	uint64_t lo_units = 0, hi_units = 0, total = 0;
 	int r = 0, any = 0;
 
 	memset(o, 0, sizeof(*o));
@@ -147,30 +191,35 @@ static int search_setting(struct search *s, struct outcome *o)
 			o->state = PRUNED;
 			return 0;
 		}
-		if (r == 1 && (t.wiped || t.utility <= s->target)) {
+		if (r == 1 && (t.wiped || reached(s, t.utility))) {
 			hi = ratio;
+			hi_units = t.units;
+			total = t.total;
 			if (!t.wiped)
 				o->hit = t, o->found = 1;
 		} else {
 			lo = ratio;
+			short_of_target(o, &t, r, &lo_units);
 		}
 	}
 	if (!hi) {
 		o->state = any ? NOT_REACHED : NO_UNITS;
 		return 0;
 	}
-	/* Without a hit yet, a few more steps look below the wiping ratio. */
-	for (int i = 0; i < REFINE_STEPS + (o->found ? 0 : 3); i++) {
+	/* Without a hit yet, a few more steps look below the wiping ratio.  One unit apart, nothing lies between. */
+	for (int i = 0; i < REFINE_STEPS + (o->found ? 0 : 3) && hi_units > lo_units + 1; i++) {
 		struct trial t;
-		double mid = lo > 0 ? sqrt(lo * hi) : hi / 2;
+		double mid = between(s, lo, hi, lo_units, hi_units, total);
 		if ((r = try_ratio(s, mid, o, &t)) < 0)
 			return -1;
-		if (r == 1 && (t.wiped || t.utility <= s->target)) {
+		if (r == 1 && (t.wiped || reached(s, t.utility))) {
 			hi = mid;
+			hi_units = t.units;
 			if (!t.wiped)
 				o->hit = t, o->found = 1;
 		} else {
-			lo = mid; /* nothing extracted, or still above the target */
+			lo = mid; /* nothing extracted, or still short of the target */
+			short_of_target(o, &t, r, &lo_units);
 		}
 	}
 	o->state = o->found ? REACHED : o->wiped ? WHOLE_TENSOR : NOT_REACHED;
@@ -184,7 +233,9 @@ static int wanted(int i, int unit, int scope)
 
 /*
  * One row per searched setting: the hit when the setting reached the
- * target (utility), else its lowest measured point (lowest_utility).
+ * target (utility, and the measured lock just short of it: below), else
+ * its measured point closest to the target (lowest_utility, or
+ * highest_utility for a metric where lower is better).
  */
 static json_t *rows(const struct search *s, const struct outcome *out, int unit, int scope)
 {
@@ -200,43 +251,71 @@ static json_t *rows(const struct search *s, const struct outcome *out, int unit,
 				      o->evals);
 		if (o->state == REACHED || o->measured) {
 			json_object_set_new(r, "ratio", json_real(t->ratio));
+			json_object_set_new(r, "units", json_integer((json_int_t)t->units));
 			json_object_set_new(r, "key_bytes", json_integer((json_int_t)t->key_bytes));
 			json_object_set_new(r, "key_percent",
 					    json_real(100.0 * (double)t->key_bytes / (double)t->model_bytes));
+			json_object_set_new(r,
+					    o->state == REACHED ? "utility"
+					    : s->sense > 0	? "lowest_utility"
+								: "highest_utility",
+					    json_real(t->utility));
 		}
-		if (o->state == REACHED || o->measured)
-			json_object_set_new(r, o->state == REACHED ? "utility" : "lowest_utility", json_real(t->utility));
+		if (o->state == REACHED && o->has_below)
+			json_object_set_new(r, "below",
+					    json_pack("{s:f, s:I, s:f}", "ratio", o->below.ratio, "units",
+						      (json_int_t)o->below.units, "utility", o->below.utility));
 		json_object_set_new(r, "chosen", json_boolean(o->state == REACHED && &o->hit == s->best));
 		json_array_append_new(arr, r);
 	}
 	return arr;
 }
 
-static void print_table(json_t *arr)
+/* The RESULT column: what the row's state means, and what its numbers are. */
+static void row_note(json_t *r, const char *state, int measured, char *buf, size_t len)
 {
 	static const struct {
 		const char *state, *text;
 	} notes[] = {
 		{"reached", "reaches the target"},
-		{"not_reached", "not reached within --max-ratio: lowest utility shown"},
-		{"whole_tensor", "not reached without extracting a whole tensor: lowest utility shown"},
-		{"pruned", "stopped: a larger ratio's key is no smaller than the best; lowest utility shown"},
+		{"not_reached", "not reached within --max-ratio"},
+		{"whole_tensor", "not reached without extracting a whole tensor"},
+		{"pruned", "stopped: a larger ratio's key is no smaller than the best"},
 		{"no_units", "nothing to extract"},
 	};
+	json_t *b = json_object_get(r, "below");
+	int n = snprintf(buf, len, "%s", state);
+
+	for (size_t k = 0; k < sizeof(notes) / sizeof(notes[0]); k++)
+		if (!strcmp(notes[k].state, state))
+			n = snprintf(buf, len, "%s", notes[k].text);
+	if (b) /* the step the target lies in */
+		snprintf(buf + n, len - (size_t)n, " at %lld units (%lld units score %g)",
+			 (long long)json_integer_value(json_object_get(r, "units")),
+			 (long long)json_integer_value(json_object_get(b, "units")),
+			 json_real_value(json_object_get(b, "utility")));
+	else if (measured && strcmp(state, "reached"))
+		snprintf(buf + n, len - (size_t)n, "; the closest utility measured shown");
+	else if (!strcmp(state, "pruned"))
+		snprintf(buf + n, len - (size_t)n, " (before its first measurement)");
+}
+
+static void print_table(json_t *arr)
+{
 	size_t i;
 	json_t *r;
 
 	printf("%-8s %-12s %-12s %-9s %-11s %-7s %-6s %s\n", "UNIT", "SCOPE", "RATIO", "UTILITY", "KEY BYTES",
 	       "KEY %", "EVALS", "RESULT");
 	json_array_foreach(arr, i, r) {
-		const char *state = json_string_value(json_object_get(r, "result")), *note = state;
+		const char *state = json_string_value(json_object_get(r, "result"));
 		json_t *u = json_object_get(r, "utility");
-		char ratio[32] = "-", util[32] = "-", kb[32] = "-", kp[32] = "-";
+		char ratio[32] = "-", util[32] = "-", kb[32] = "-", kp[32] = "-", note[160];
 		if (!u)
 			u = json_object_get(r, "lowest_utility");
-		for (size_t k = 0; k < sizeof(notes) / sizeof(notes[0]); k++)
-			if (!strcmp(notes[k].state, state))
-				note = notes[k].text;
+		if (!u)
+			u = json_object_get(r, "highest_utility");
+		row_note(r, state, u != NULL, note, sizeof(note));
 		if (json_object_get(r, "ratio")) {
 			snprintf(ratio, sizeof(ratio), "%.6g", json_real_value(json_object_get(r, "ratio")));
 			snprintf(kb, sizeof(kb), "%lld", (long long)json_integer_value(json_object_get(r, "key_bytes")));
@@ -258,18 +337,66 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return 0;
 }
 
+/*
+ * The metric's direction, from the original's utility and the first
+ * wanted setting's lock at --max-ratio (the other end).  With no setting
+ * that extracts anything, the target's side of the original tells.
+ */
+static int read_direction(struct search *s, const struct ctl_autolock *a, double original)
+{
+	char what[160];
+	double end;
+	int r;
+
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		struct cl_lock_stats st;
+		if (!wanted((int)i, a->unit, a->scope))
+			continue;
+		s->opts.unit = settings[i].unit;
+		s->opts.scope = settings[i].scope;
+		s->opts.ratio = s->max_ratio;
+		if ((r = cl_lock(s->model, s->locked, s->key, &s->opts, &st)) == CL_ENOUNITS)
+			continue;
+		if (r < 0)
+			return ctl_fail(r), -1;
+		ctl_progress_end();
+		snprintf(what, sizeof(what), "the other end, %s/%s ratio %g (%llu units)", cl_unit_name(s->opts.unit),
+			 cl_scope_name(s->opts.scope), s->max_ratio, (unsigned long long)st.units_locked);
+		if (ctl_evals_run(&s->evals, s->cmd, s->eval_path, what, &end) < 0)
+			return -1;
+		if (end == original) {
+			ctl_evals_end(&s->evals);
+			fprintf(stderr,
+				"corelockerctl: %s and its lock at ratio %g both measure %g: the evaluation command "
+				"cannot tell them apart\n",
+				s->model, s->max_ratio, end);
+			return -1;
+		}
+		s->sense = original > end ? 1 : -1;
+		return 0;
+	}
+	s->sense = s->target < original ? 1 : -1;
+	return 0;
+}
+
 static int search_all(struct search *s, const struct ctl_autolock *a, const char *out, const char *key, int json)
 {
 	static struct outcome outcomes[NSETTINGS];
 	struct cl_lock_stats st;
 	double original;
-	int best = -1, r;
+	int best = -1, r, n = 0;
 
-	if (ctl_evaluate(s->cmd, s->model, &original) < 0)
+	for (size_t i = 0; i < NSETTINGS; i++)
+		n += wanted((int)i, a->unit, a->scope);
+	/* the bound: both ends, then every wanted setting's whole grid and refinement */
+	ctl_evals_init(&s->evals, "lock", 2 + n * (GRID_STEPS + 1 + REFINE_STEPS + 3), a->quiet);
+	if (ctl_evals_run(&s->evals, s->cmd, s->model, "the original", &original) < 0 ||
+	    read_direction(s, a, original) < 0)
 		return 1;
-	if (original <= s->target) {
-		fprintf(stderr, "corelockerctl: %s already scores %g, at or below --target-utility %g\n", s->model,
-			original, s->target);
+	if (s->sense * original <= s->sense * s->target) {
+		ctl_evals_end(&s->evals);
+		fprintf(stderr, "corelockerctl: %s already scores %g, at or %s --target-utility %g\n", s->model,
+			original, s->sense > 0 ? "below" : "above", s->target);
 		return 1;
 	}
 	for (size_t i = 0; i < NSETTINGS; i++) {
@@ -284,6 +411,7 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 			s->best = &outcomes[i].hit;
 		}
 	}
+	ctl_evals_end(&s->evals);
 	if (best >= 0) { /* the outputs appear only for a setting that reached the target */
 		s->opts.unit = settings[best].unit;
 		s->opts.scope = settings[best].scope;
@@ -294,7 +422,8 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 	}
 	json_t *arr = rows(s, outcomes, a->unit, a->scope);
 	if (json) {
-		printf("{\"target_utility\":%.17g,\"original_utility\":%.17g,\"settings\":", s->target, original);
+		printf("{\"target_utility\":%.17g,\"original_utility\":%.17g,\"higher_is_better\":%s,\"settings\":",
+		       s->target, original, s->sense > 0 ? "true" : "false");
 		json_dumpf(arr, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 		if (best >= 0) {
 			printf(",\"utility\":%.17g,\"chosen\":", outcomes[best].hit.utility);
@@ -304,13 +433,13 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 		}
 		printf("}\n");
 	} else {
-		printf("original utility %g, target <= %g\n", original, s->target);
+		printf("original utility %g, target %s %g\n", original, s->sense > 0 ? "<=" : ">=", s->target);
 		print_table(arr);
 	}
 	json_decref(arr);
 	if (best < 0) {
-		fprintf(stderr, "corelockerctl: no setting brings the utility to %g or below within --max-ratio %g\n",
-			s->target, s->max_ratio);
+		fprintf(stderr, "corelockerctl: no setting brings the utility to %g or %s within --max-ratio %g\n",
+			s->target, s->sense > 0 ? "below" : "above", s->max_ratio);
 		return 1;
 	}
 	if (!json) {

@@ -9,7 +9,7 @@ static int run(int argc, char **argv);
 
 const struct ctl_cmd ctl_inspect_cmd = {
 	"inspect", "describe a safetensors model, sharded index, .clkey or key volume",
-	"FILE [--json]",
+	"FILE [-k KEY] [--json]",
 	run,
 };
 
@@ -49,6 +49,8 @@ static void print_model(json_t *d)
 		       json_string_value(json_object_get(t, "dtype")), shape,
 		       (long long)json_integer_value(json_object_get(t, "bytes")));
 	}
+	/* a lock keeps the header byte for byte, metadata included */
+	printf("\nlocked, tier or original: cannot tell without the key (inspect FILE -k KEY)\n");
 }
 
 static void print_key(json_t *d)
@@ -107,25 +109,53 @@ static void print_volume(json_t *d)
 	printf("signature %s\n", json_string_value(json_object_get(d, "signature")));
 }
 
+/* With a key: which of the key's files MODEL is. */
+static void print_identity(json_t *d)
+{
+	const char *is = json_string_value(json_object_get(d, "is"));
+	long long units = (long long)json_integer_value(json_object_get(d, "units")),
+		  restored = (long long)json_integer_value(json_object_get(d, "units_restored"));
+
+	printf("%s: ", json_string_value(json_object_get(d, "path")));
+	if (!strcmp(is, "locked"))
+		printf("the locked model of this key (beta %g, none of its %lld units restored)\n",
+		       json_real_value(json_object_get(d, "beta")), units);
+	else if (!strcmp(is, "original"))
+		printf("the original model of this key (all %lld units restored)\n", units);
+	else if (!strcmp(is, "tier"))
+		printf("a tier of this key: beta %.9g, %lld of its %lld units restored\n",
+		       json_real_value(json_object_get(d, "beta")), restored, units);
+	else
+		printf("neither the locked model, a tier nor the original of this key: %s\n",
+		       json_string_value(json_object_get(d, "reason")));
+}
+
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {"key", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
+	const char *key = NULL;
 	json_t *d;
 	int c, json = 0, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'j')
+	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (c == 'k')
+			key = optarg;
+		else if (c == 'j')
+			json = 1;
+		else
 			return ctl_usage(&ctl_inspect_cmd, "invalid option");
-		json = 1;
 	}
 	if (optind != argc - 1)
 		return ctl_usage(&ctl_inspect_cmd, "expected exactly one FILE");
-	if ((r = cl_describe(argv[optind], &d)) < 0)
+	if ((r = key ? cl_identify(argv[optind], key, &d) : cl_describe(argv[optind], &d)) < 0)
 		return ctl_fail(r);
 	if (json) {
 		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
+	} else if (key) {
+		print_identity(d);
 	} else if (!strcmp(json_string_value(json_object_get(d, "type")), "clkey")) {
 		print_key(d);
 	} else if (!strcmp(json_string_value(json_object_get(d, "type")), "clvol")) {

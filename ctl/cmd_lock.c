@@ -17,11 +17,12 @@ const struct ctl_opt ctl_lock_opts[] = {
 	{0, "exclude", 'x', "RE", "never lock tensors whose name matches RE"},
 	{0, "select", 'S', "HOW", "top (default) or random: a baseline that never protects"},
 	{0, "seed", 'e', "N", "the seed of --select random"},
-	{0, "target-utility", 't', "U", "search the smallest key that takes utility to U or below"},
+	{0, "target-utility", 't', "U", "search the smallest key whose locked utility reaches U"},
 	{0, "eval-cmd", 'E', "CMD", "with --target-utility: prints the utility of {model}"},
 	{0, "max-ratio", 'M', "A", "with --target-utility: the largest ratio tried (default 0.5)"},
 	{0, "allow-whole-tensor", 'W', NULL, "with --target-utility: accept locks that empty a tensor"},
 	{0, "json", 'j', NULL, "print the result as one JSON object"},
+	{0, "quiet", 'q', NULL, "with --target-utility: no progress lines on stderr"},
 	{0},
 };
 
@@ -31,7 +32,7 @@ const struct ctl_cmd ctl_lock_cmd = {
 	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]\n"
 	"   or: corelockerctl lock MODEL -o LOCKED -k KEY --target-utility U --eval-cmd 'CMD {model}'\n"
 	"       [--unit auto|UNIT] [--scope auto|SCOPE] [--max-ratio A] [--allow-whole-tensor]\n"
-	"       [--include RE] [--exclude RE] [--json]",
+	"       [--include RE] [--exclude RE] [--json] [--quiet]",
 	run,
 };
 
@@ -75,6 +76,7 @@ static int run(int argc, char **argv)
 			break;
 		case 'E': a.eval_cmd = optarg; break;
 		case 'W': a.allow_whole_tensor = 1; break;
+		case 'q': a.quiet = 1; break;
 		case 'M':
 			if (ctl_parse_double(optarg, &a.max_ratio) < 0 || !(a.max_ratio > 0 && a.max_ratio <= 0.5))
 				return ctl_usage(&ctl_lock_cmd, "--max-ratio '%s' is not in (0, 0.5]", optarg);

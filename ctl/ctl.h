@@ -62,6 +62,7 @@ struct ctl_autolock {
 	const char *eval_cmd; /* contains {model} */
 	int unit, scope;      /* -1: try every one */
 	int allow_whole_tensor; /* accept locks that extract every unit of a tensor */
+	int quiet;		/* no progress lines */
 };
 int ctl_autolock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
 		 const struct ctl_autolock *a, int json);

@@ -494,20 +494,25 @@ static int global_kept(const struct cl_key *k, uint64_t cut, uint64_t *kept)
 	return 0;
 }
 
+int cl_key_kept(const struct cl_key *k, double beta, uint64_t *kept)
+{
+	if (!(beta >= 0) || beta > k->alpha)
+		return cl_fail(CL_EINVAL, "tier ratio %g is outside [0, alpha = %g]", beta, k->alpha);
+	if (k->scope != CL_SCOPE_LAYER)
+		return global_kept(k, cl_count(beta, k->finite), kept);
+	for (size_t i = 0; i < k->ng; i++)
+		kept[i] = cl_count(beta, k->g[i].finite);
+	return 0;
+}
+
 int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_fn fn, void *ctx)
 {
 	uint64_t *kept;
-	int r = 0;
+	int r;
 
-	if (!(beta >= 0) || beta > k->alpha)
-		return cl_fail(CL_EINVAL, "tier ratio %g is outside [0, alpha = %g]", beta, k->alpha);
 	if (!(kept = calloc(k->ng + 1, sizeof(*kept))))
 		return cl_fail(CL_ENOMEM, "out of memory");
-	if (k->scope != CL_SCOPE_LAYER)
-		r = global_kept(k, cl_count(beta, k->finite), kept);
-	else
-		for (size_t i = 0; i < k->ng; i++)
-			kept[i] = cl_count(beta, k->g[i].finite);
+	r = cl_key_kept(k, beta, kept);
 	for (size_t i = 0; i < k->ng && r == 0; i++) {
 		const struct cl_key_group *g = &k->g[i];
 		uint64_t rec = g->index_bytes + g->unit_bytes;

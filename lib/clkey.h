@@ -78,6 +78,8 @@ int cl_key_load(const char *path, struct cl_key **out);
 void cl_key_free(struct cl_key *k);
 
 typedef int (*cl_key_restore_fn)(void *ctx, uint32_t group, uint64_t unit, const uint8_t *bytes);
+/* Per group (K->ng entries), the leading units in rank order that tier BETA keeps locked. */
+int cl_key_kept(const struct cl_key *k, double beta, uint64_t *kept);
 /* Calls FN for every unit that tier BETA restores. */
 int cl_key_foreach_restore(const struct cl_key *k, double beta, cl_key_restore_fn fn, void *ctx);
 

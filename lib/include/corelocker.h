@@ -101,6 +101,11 @@ CL_API int cl_unlock(const char *locked, const char *key, double beta,
 
 /* Describe a safetensors file, sharded index, .clkey or key volume as JSON (for inspect). */
 CL_API int cl_describe(const char *path, json_t **out);
+/*
+ * Which file of KEY's family the model at PATH is: {"is": "locked", "tier",
+ * "original" or "other", "beta", "units_restored" (and "reason" for other)}.
+ */
+CL_API int cl_identify(const char *path, const char *key, json_t **out);
 
 /*
  * Applying a key volume to a model held in memory, for inference servers
