@@ -16,6 +16,7 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_machine_cmd,
 	&ctl_audit_cmd,
 	&ctl_token_cmd,
+	&ctl_trace_cmd,
 };
 /* Commands with subcommands answer --help themselves (remote.c). */
 #define FIRST_REMOTE 4

@@ -72,7 +72,8 @@ static const struct {
 
 static void sub_usage_line(FILE *f, const struct ctl_cmd *cmd, const struct ctl_sub *s)
 {
-	fprintf(f, "  corelockerctl %s %s%s%s", cmd->name, s->name, *s->args ? " " : "", s->args);
+	/* a command of one unnamed subcommand (trace) has no name to print */
+	fprintf(f, "  corelockerctl %s%s%s%s%s", cmd->name, *s->name ? " " : "", s->name, *s->args ? " " : "", s->args);
 	for (const struct sub_opt *o = s->opts; o && o->name; o++)
 		fprintf(f, " [--%s%s%s]", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
 	fputc('\n', f);
