@@ -39,10 +39,33 @@ int cl_mark_code(struct cl_mark_code *g, const char *tensor, uint64_t index)
 	return (g->bits[(index % 256) / 8] >> (index % 8)) & 1 ? 1 : -1;
 }
 
-/* W moved by code C, as delivered (before rounding to the dtype). */
-static double moved(double w, int c)
+double cl_mark_delta(double beta)
 {
-	return w + CL_MARK_DELTA * fabs(w) * c;
+	return beta == 0 ? CL_MARK_DELTA : CL_MARK_DELTA_PARTIAL;
+}
+
+/*
+ * Element P (of dtype ID) moved by code C: to w * (1 + delta * c) rounded to
+ * the dtype, and at least to the next value in that direction, so that a
+ * dtype coarser than delta (BF16) still carries the mark.
+ */
+static void move(int id, uint8_t *p, int c, double delta)
+{
+	unsigned size = cl_dtype_get(id)->size;
+	double w = cl_dtype_value(id, p);
+	uint64_t bits;
+
+	if (!isfinite(w) || w == 0)
+		return;
+	cl_dtype_store(id, w + delta * fabs(w) * c, p);
+	if (cl_dtype_value(id, p) != w)
+		return;
+	/* one step of the magnitude bits: up when C points away from zero */
+	bits = cl_le(p, size) + ((w > 0) == (c > 0) ? 1 : (uint64_t)-1);
+	uint8_t q[8];
+	cl_put_le(q, bits, size);
+	if (isfinite(cl_dtype_value(id, q)))
+		memcpy(p, q, size);
 }
 
 /* Key tensors by (shard, file offset), for finding the tensor of an entry. */
@@ -76,9 +99,10 @@ static const struct cl_key_tensor *tensor_at(const struct cl_key *k, const size_
 	return t->shard == shard && off < t->file_off + (t->end - t->begin) ? t : NULL;
 }
 
-int cl_mark_entries(const struct cl_key *k, const uint8_t *secret, int64_t license, const struct cl_volume_entry *in,
-		    size_t n, struct cl_volume_entry *out, uint8_t *bytes)
+int cl_mark_entries(const struct cl_key *k, const uint8_t *secret, int64_t license, double beta,
+		    const struct cl_volume_entry *in, size_t n, struct cl_volume_entry *out, uint8_t *bytes)
 {
+	double delta = cl_mark_delta(beta);
 	struct cl_mark_code g = {secret, license, NULL, 0, {0}};
 	size_t *order = malloc((k->nt ? k->nt : 1) * sizeof(*order));
 	int r = 0;
@@ -102,15 +126,12 @@ int cl_mark_entries(const struct cl_key *k, const uint8_t *secret, int64_t licen
 		}
 		uint64_t first = (in[i].off - t->file_off) / d->size;
 		for (uint32_t j = 0; j < in[i].len / d->size; j++) {
-			uint8_t *p = bytes + (size_t)j * d->size;
-			double w = cl_dtype_value(t->dtype, p);
 			int c = cl_mark_code(&g, t->name, first + j);
 			if (!c) {
 				r = CL_ESYS;
 				break;
 			}
-			if (isfinite(w))
-				cl_dtype_store(t->dtype, moved(w, c), p);
+			move(t->dtype, bytes + (size_t)j * d->size, c, delta);
 		}
 		bytes += in[i].len;
 	}

@@ -101,8 +101,8 @@ int delivery_mark_secret(int64_t model, uint8_t out[32])
 	return cl_hmac_sha256(srv.master, sizeof(srv.master), label, strlen(label), out);
 }
 
-int delivery_mark(struct db *db, int64_t model, int64_t license, const struct cl_volume_entry *e, size_t n,
-		  struct cl_volume_entry **out, size_t *outlen)
+int delivery_mark(struct db *db, int64_t model, int64_t license, double beta, const struct cl_volume_entry *e,
+		  size_t n, struct cl_volume_entry **out, size_t *outlen)
 {
 	struct model_key mk;
 	struct cl_volume_entry *m = NULL;
@@ -121,7 +121,7 @@ int delivery_mark(struct db *db, int64_t model, int64_t license, const struct cl
 		goto out;
 	}
 	if (delivery_mark_secret(model, secret) < 0 ||
-	    cl_mark_entries(mk.k, secret, license, e, n, m, (uint8_t *)(m + n + 1)) < 0) {
+	    cl_mark_entries(mk.k, secret, license, beta, e, n, m, (uint8_t *)(m + n + 1)) < 0) {
 		log_bug("license %lld: cannot mark the volume: %s", (long long)license, cl_errmsg());
 		goto out;
 	}

@@ -27,11 +27,11 @@ unsigned delivery_in_flight(void);
 int delivery_mark_secret(int64_t model, uint8_t out[32]);
 /*
  * LICENSE's marked copy of the N entries E of a fingerprinted tier of MODEL
- * (lib/mark.h): *OUT is one malloc'd block of *OUTLEN bytes, the entries
+ * at ratio BETA (lib/mark.h): *OUT is one malloc'd block of *OUTLEN bytes, the entries
  * then their bytes.  0, or -1 (logged).
  */
-int delivery_mark(struct db *db, int64_t model, int64_t license, const struct cl_volume_entry *e, size_t n,
-		  struct cl_volume_entry **out, size_t *outlen);
+int delivery_mark(struct db *db, int64_t model, int64_t license, double beta, const struct cl_volume_entry *e,
+		  size_t n, struct cl_volume_entry **out, size_t *outlen);
 
 /*
  * Answer 200 with volume VS; takes VS, S, OWN (malloc'd, or NULL; its first

@@ -605,7 +605,7 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			te = diff;
 		}
 		if (tier_fp) {
-			if (delivery_mark(db, l.model, l.id, te, tn, &marked, &marked_len) < 0) {
+			if (delivery_mark(db, l.model, l.id, beta, te, tn, &marked, &marked_len) < 0) {
 				res = reply_error(r, E_INTERNAL, "cannot mark the key volume");
 				goto out;
 			}

@@ -6,7 +6,7 @@
 # licensees' average names one of the two.  A fingerprinted full tier is
 # not the original, and the agent still refuses a flipped bit in the volume
 # or in the locked model; an upgrade from a marked tier to the plain full
-# tier gives back the original.
+# tier gives back the original.  A BF16 model is marked as well.
 . "$top_srcdir/tests/agent/common.sh"
 RESAVE="$PY $top_srcdir/tests/agent/resave.py"
 
@@ -32,7 +32,7 @@ ok "tier set --fingerprint: shown by the tier route and tier list"
 ref "$L" "$T/m.clkey" 0.01 "$T/ref-fp.safetensors"
 for i in $(seq 1 10); do
 	issue m fp
-	eval "LID_$i=$LID"
+	eval "LID_$i=$LID KEY_$i=$KEY"
 	run_agent "u$i" unlock "$L" -o "$T/fp$i.safetensors" --license "$KEY" --fingerprint "fp-$i"
 	expect_rc 0 "u$i" "unlock license $i"
 	grep -q "SHA-256 verified" "$T/u$i.out" && fail "a marked tier reported as the original"
@@ -40,7 +40,11 @@ for i in $(seq 1 10); do
 	[ "$(stat -c %s "$T/fp$i.safetensors")" = "$(stat -c %s "$T/ref-fp.safetensors")" ] || fail "size of $i"
 done
 [ "$(sha256sum "$T"/fp*.safetensors | cut -d' ' -f1 | sort -u | wc -l)" = 10 ] || fail "two licenses got the same model"
-ok "ten licenses of a fingerprinted tier: ten different models, none the unmarked tier"
+cp "$L" "$T/ip1.safetensors"
+run_agent ip1 unlock "$T/ip1.safetensors" --in-place --license "$KEY_1" --fingerprint fp-1
+expect_rc 0 ip1 "unlock license 1 in place"
+cmp -s "$T/ip1.safetensors" "$T/fp1.safetensors" || fail "in place, license 1 got other values than before"
+ok "ten licenses of a fingerprinted tier: ten different models, none the unmarked tier; in place the same as before"
 
 # trace TAG SUSPECT: RC, the JSON answer in $T/TAG.out
 trace() { c "$1" trace "$2" -k "$T/m.clkey" --json; }
@@ -87,6 +91,28 @@ mkdir -p "$T/odd" && "$PY" "$MKMODEL" "$T/odd/x.safetensors" --mib 0.5 || fail m
 c odd trace "$T/odd/x.safetensors" -k "$T/m.clkey"
 [ "$RC" = 1 ] && grep -q "of the key's shape" "$T/odd.err" || fail "a model of other shapes: $RC $(cat "$T/odd.err")"
 ok "traced after re-saving in another order, as F16, BF16 and sharded; an average names one of the two; other shapes refused"
+
+# ---- a BF16 model: its step is coarser than the marks, which move at least one step ----
+$RESAVE "$T/m.safetensors" "$T/b.safetensors" --dtype BF16 || fail resave
+"$CTL" lock "$T/b.safetensors" -o "$T/b.locked.safetensors" -k "$T/b.clkey" --ratio 0.05 > /dev/null || fail "lock b"
+push b
+c tb tier set b fp --ratio 0.01 --fingerprint
+[ "$RC" = 0 ] || fail "tier set b: $(cat "$T/tb.err")"
+ref "$T/b.locked.safetensors" "$T/b.clkey" 0.01 "$T/ref-b.safetensors"
+for i in 1 2; do
+	issue b fp
+	run_agent "b$i" unlock "$T/b.locked.safetensors" -o "$T/b$i.safetensors" --license "$KEY" --fingerprint "fp-b$i"
+	expect_rc 0 "b$i" "unlock BF16 license $i"
+	# every restored element moved (the locked file holds zeros where the tier restores)
+	"$PY" -c 'import sys, numpy as np
+lk, ref, lic = (np.fromfile(f, np.uint16) for f in sys.argv[1:])
+assert np.count_nonzero(lic != ref) == np.count_nonzero(ref != lk) > 0, (np.count_nonzero(lic != ref), np.count_nonzero(ref != lk))' \
+		"$T/b.locked.safetensors" "$T/ref-b.safetensors" "$T/b$i.safetensors" || fail "BF16 license $i: not every restored element moved"
+	c "tb$i" trace "$T/b$i.safetensors" -k "$T/b.clkey" --json
+	matched "tb$i" "$LID"
+done
+cmp -s "$T/b1.safetensors" "$T/b2.safetensors" && fail "two BF16 licenses got the same model"
+ok "a BF16 model is marked too: every restored element moved, two licenses differ, each is traced"
 
 # ---- the fingerprinted full tier ----
 issue m ffull
