@@ -180,8 +180,8 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 		}
 	}
 	if (argc - optind != rc.sub->nargs) {
-		status = remote_fail_usage(&rc, "%s %s takes %d argument%s (%s)", cmd->name, rc.sub->name,
-					   rc.sub->nargs, rc.sub->nargs == 1 ? "" : "s",
+		status = remote_fail_usage(&rc, "%s%s%s takes %d argument%s (%s)", cmd->name, *rc.sub->name ? " " : "",
+					   rc.sub->name, rc.sub->nargs, rc.sub->nargs == 1 ? "" : "s",
 					   *rc.sub->args ? rc.sub->args : "none");
 		goto out;
 	}
