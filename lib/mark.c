@@ -159,7 +159,14 @@ static int trace_unit(void *arg, uint32_t group, uint64_t unit, const uint8_t *b
 		uint64_t count = g->m[j].stride / es, first = unit * count;
 		for (uint64_t e = 0; e < count; e++, bytes += es) {
 			double w = cl_dtype_value(t->dtype, bytes), s = cl_dtype_value(st->dtype, st->data + (first + e) * ses);
-			double a = (s - w) / (CL_MARK_DELTA * fabs(w));
+			/*
+			 * Compare with the original as the suspect's dtype holds it: a
+			 * cast then leaves an unmarked value exactly in place (no
+			 * evidence) instead of adding its rounding error as noise.
+			 */
+			uint8_t wb[8];
+			cl_dtype_store(st->dtype, w, wb);
+			double a = (s - cl_dtype_value(st->dtype, wb)) / (CL_MARK_DELTA * fabs(w));
 			/* Far from the original (a locked or retrained value) or no number: no evidence. */
 			if (!isfinite(a) || fabs(s - w) > fabs(w) / 2)
 				continue;

@@ -12,9 +12,10 @@
  * secret recomputes every code.
  *
  * The score of a suspect against one license is the normalised correlation
- * z = sum(c a) / sqrt(sum(a^2)) of the code with a = (s - w) / (CL_MARK_DELTA |w|),
- * clipped to [-CL_MARK_CLIP, CL_MARK_CLIP], over the key's elements whose
- * suspect value s lies within half of |w| of the original w.  For a license
+ * z = sum(c a) / sqrt(sum(a^2)) of the code with a = (s - w') / (CL_MARK_DELTA |w|),
+ * clipped to [-CL_MARK_CLIP, CL_MARK_CLIP], where w' is the original w
+ * rounded to the suspect's dtype, over the key's elements whose suspect
+ * value s lies within half of |w| of w.  For a license
  * whose code is independent of the suspect, Hoeffding's inequality bounds
  * P(z >= t) by exp(-t^2 / 2) whatever a is.
  */
