@@ -6,7 +6,8 @@
 # licensees' average names one of the two.  A fingerprinted full tier is
 # not the original, and the agent still refuses a flipped bit in the volume
 # or in the locked model; an upgrade from a marked tier to the plain full
-# tier gives back the original.  A BF16 model is marked as well.
+# tier gives back the original.  A BF16 model is marked as well.  The trace
+# secret is refused to a read-scope token and audited.
 . "$top_srcdir/tests/agent/common.sh"
 RESAVE="$PY $top_srcdir/tests/agent/resave.py"
 
@@ -63,6 +64,19 @@ c th trace "$T/fp3.safetensors" -k "$T/m.clkey"
 [ "$RC" = 0 ] && grep -q "^license $LID_3 matches: customer c-fp, tier fp" "$T/th.out" &&
 	grep -q "false-positive probability" "$T/th.out" || fail "text answer: $(cat "$T/th.out" "$T/th.err")"
 ok "each of the ten traced to its own license, false-positive probability <= 1e-6"
+
+# ---- the trace route: admin scope only, audited ----
+api POST /v1/tokens -d '{"name":"viewer","scope":"read"}'
+expect 201 "read token"
+RO=$(jget '["token"]')
+STATUS=$(curl -sS --cacert "$T/tls.crt" -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $RO" \
+	"$URL/v1/models/m/trace") || STATUS=000
+expect 403 "a read-scope token asks for the trace secret"
+! grep -q secret "$T/body" || fail "secret in a refusal: $(cat "$T/body")"
+api GET "/v1/audit?since=0&limit=1000"
+[ "$("$PY" -c 'import json,sys; print(sum(e["action"] == "model.trace" for e in json.load(open(sys.argv[1]))["entries"]))' "$T/body")" = 11 ] ||
+	fail "not one model.trace audit entry per trace: $(grep -o '"model.trace"' "$T/body" | wc -l)"
+ok "the trace secret: refused to a read-scope token (403), every read audited"
 
 # ---- no license: the original, an unrelated model, the unmarked tier ----
 mk u 0.05 1 2
