@@ -270,12 +270,12 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 		 * a wrong base cannot pass: the base is hashed only to name the
 		 * failure.  Other tiers hash the base while it is copied.
 		 */
-		if (expect && v->beta != 0)
+		if (expect && !v->exact)
 			hash_start(&hj, map, bd[i]);
 		r = cl_patch_copy(map, next_entry, &w, &h, o[i], ad[i]);
-		if (expect && v->beta != 0 && hash_join(&hj) < 0 && r == 0)
+		if (expect && !v->exact && hash_join(&hj) < 0 && r == 0)
 			r = hj.r;
-		if (r == 0 && v->beta == 0 &&
+		if (r == 0 && v->exact &&
 		    ((r = original_of(v, i, orig)) < 0 || memcmp(ad[i], orig, CL_SHA256_LEN))) {
 			if (r == 0 && expect)
 				hash_thread(&(struct hash_job){.m = map, .d = bd[i]});
@@ -284,12 +284,12 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 				? wrong_base(m->shards[i].path, v)
 				: not_original(path);
 		}
-		if (r == 0 && expect && v->beta != 0 && memcmp(bd[i], v->shards[i].locked, CL_SHA256_LEN))
+		if (r == 0 && expect && !v->exact && memcmp(bd[i], v->shards[i].locked, CL_SHA256_LEN))
 			r = wrong_base(m->shards[i].path, v);
 	}
 	if (r < 0)
 		goto out;
-	if (expect && v->beta != 0) {
+	if (expect && !v->exact) {
 		if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])bd, fp)) < 0)
 			goto out;
 		if (memcmp(fp, expect, CL_SHA256_LEN)) {
@@ -299,7 +299,7 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 	}
 	if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])ad, result)) < 0)
 		goto out;
-	if (v->beta == 0 && memcmp(result, v->original, CL_SHA256_LEN)) { /* the index, for a sharded model */
+	if (v->exact && memcmp(result, v->original, CL_SHA256_LEN)) { /* the index, for a sharded model */
 		r = not_original(out ? out : m->path);
 		goto out;
 	}
@@ -350,18 +350,18 @@ static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, c
 	int r;
 
 	cl_map_sequential(map);
-	if (expect && v->beta != 0) /* the full tier: as in patch_copy */
+	if (expect && !v->exact) /* the full tier: as in patch_copy */
 		hash_start(&hj, map, base);
 	r = cl_patch_digest(map, next_entry, &it, ns->sha);
-	if (expect && v->beta != 0 && hash_join(&hj) < 0 && r == 0)
+	if (expect && !v->exact && hash_join(&hj) < 0 && r == 0)
 		r = hj.r;
-	if (r == 0 && v->beta == 0 && memcmp(ns->sha, v->original, CL_SHA256_LEN)) {
+	if (r == 0 && v->exact && memcmp(ns->sha, v->original, CL_SHA256_LEN)) {
 		if (expect)
 			hash_thread(&(struct hash_job){.m = map, .d = base});
 		r = expect && memcmp(base, expect, CL_SHA256_LEN) ? wrong_base(m->path, v)
 								  : not_original(m->path);
 	}
-	if (r == 0 && expect && v->beta != 0 && memcmp(base, expect, CL_SHA256_LEN))
+	if (r == 0 && expect && !v->exact && memcmp(base, expect, CL_SHA256_LEN))
 		r = wrong_base(m->path, v);
 	return r == 0 ? ag_patch_in_place(m->path, map, v, ns, mode) : r;
 }
@@ -622,7 +622,7 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		       v->tier, v->beta);
 		if (upgrade)
 			printf(", upgraded from tier %s (ratio %g)", st.tier, st.beta);
-		if (v->beta == 0)
+		if (v->exact)
 			printf(", the original (SHA-256 verified)");
 		printf("; %zu spans, %llu bytes restored, %llu bytes transferred\n", v->n,
 		       (unsigned long long)v->bytes, (unsigned long long)transferred);

@@ -38,7 +38,8 @@ static const struct col model_fields[] = {
 
 const struct col ctl_tier_cols[] = {
     {"TIER", "name", 16},   {"RATIO", "ratio", 10},	   {"UTILITY", "utility", 10}, {"UNITS", "units", 10},
-    {"SPANS", "entries", 10}, {"BYTES", "bytes", 10}, {"UPDATED", "updated_at", 20}, {NULL, NULL, 0},
+    {"SPANS", "entries", 10}, {"BYTES", "bytes", 10}, {"FP", "fingerprint", 4}, {"UPDATED", "updated_at", 20},
+    {NULL, NULL, 0},
 };
 
 static int show(struct remote *rc, json_t *m)

@@ -9,8 +9,8 @@ extern const struct col ctl_tier_cols[];
 static const struct col tier_fields[] = {
     {"tier", "name", 0},   {"ratio", "ratio", 0},	 {"utility", "utility", 0},
     {"label", "label", 0}, {"units", "units", 0},	 {"spans", "entries", 0},
-    {"bytes", "bytes", 0}, {"created", "created_at", 0}, {"updated", "updated_at", 0},
-    {NULL, NULL, 0},
+    {"bytes", "bytes", 0}, {"fingerprint", "fingerprint", 0}, {"created", "created_at", 0},
+    {"updated", "updated_at", 0}, {NULL, NULL, 0},
 };
 
 static int run_set(struct remote *rc, char **args, const char **val)
@@ -31,7 +31,8 @@ static int run_set(struct remote *rc, char **args, const char **val)
 	path = remote_path("/v1/models/%s/tiers/%s", args[0], args[1]);
 	body = json_pack("{s:f}", "ratio", ratio);
 	if (!path || !body || (val[1] && json_object_set_new(body, "utility", json_real(utility)) < 0) ||
-	    (label && json_object_set_new(body, "label", label) < 0)) {
+	    (label && json_object_set_new(body, "label", label) < 0) ||
+	    (val[3] && json_object_set_new(body, "fingerprint", json_true()) < 0)) {
 		free(path);
 		json_decref(body);
 		return ctl_fail(CL_ENOMEM);
@@ -66,6 +67,7 @@ static const struct sub_opt set_opts[] = {
     {"utility", "U",
      "the utility measured at this ratio (e.g. by calibrate), on any scale; shown by the console"},
     {"label", "L", "what U measures, e.g. 'top-1 accuracy %' (needs --utility)"},
+    {"fingerprint", NULL, "give every license its own marked values, for corelockerctl trace"},
     {NULL, NULL, NULL},
 };
 

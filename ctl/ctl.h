@@ -35,7 +35,7 @@ extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd, ctl_c
 extern const struct ctl_opt ctl_lock_opts[], ctl_unlock_opts[];
 /* Remote commands (remote.c): exit statuses follow the HTTP result, see remote.h. */
 extern const struct ctl_cmd ctl_model_cmd, ctl_tier_cmd, ctl_license_cmd, ctl_machine_cmd, ctl_audit_cmd,
-	ctl_token_cmd;
+	ctl_token_cmd, ctl_trace_cmd;
 
 /* Print "corelockerctl: <msg>" for a library failure; returns exit status 1. */
 int ctl_fail(int code);

@@ -16,6 +16,7 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_machine_cmd,
 	&ctl_audit_cmd,
 	&ctl_token_cmd,
+	&ctl_trace_cmd,
 };
 /* The local commands' option tables, in the order above (NULL: none yet). */
 static const struct ctl_opt *const local_opts[] = {ctl_lock_opts, ctl_unlock_opts, NULL, NULL};

@@ -72,7 +72,8 @@ static const struct {
 
 static void sub_usage_line(FILE *f, const struct ctl_cmd *cmd, const struct ctl_sub *s)
 {
-	fprintf(f, "  corelockerctl %s %s%s%s", cmd->name, s->name, *s->args ? " " : "", s->args);
+	/* a command of one unnamed subcommand (trace) has no name to print */
+	fprintf(f, "  corelockerctl %s%s%s%s%s", cmd->name, *s->name ? " " : "", s->name, *s->args ? " " : "", s->args);
 	for (const struct sub_opt *o = s->opts; o && o->name; o++)
 		fprintf(f, " [--%s%s%s]", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
 	fputc('\n', f);
@@ -179,8 +180,8 @@ int remote_main(const struct ctl_cmd *cmd, const struct ctl_sub *subs, size_t n,
 		}
 	}
 	if (argc - optind != rc.sub->nargs) {
-		status = remote_fail_usage(&rc, "%s %s takes %d argument%s (%s)", cmd->name, rc.sub->name,
-					   rc.sub->nargs, rc.sub->nargs == 1 ? "" : "s",
+		status = remote_fail_usage(&rc, "%s%s%s takes %d argument%s (%s)", cmd->name, *rc.sub->name ? " " : "",
+					   rc.sub->name, rc.sub->nargs, rc.sub->nargs == 1 ? "" : "s",
 					   *rc.sub->args ? rc.sub->args : "none");
 		goto out;
 	}

@@ -123,7 +123,7 @@ static int check(const struct cl_volume *v, const struct cl_apply_opts *o, struc
 			r = cl_fail(CL_EMISMATCH,
 				    "shard %u (%s) does not hash to the %s the key volume builds on", i,
 				    v->shards[i].file, v->upgrade ? "tier" : "locked model");
-		else if (v->beta == 0 &&
+		else if (v->exact &&
 			 ((r = original_of(v, i, orig)) < 0 || memcmp(after[i], orig, CL_SHA256_LEN)))
 			r = r < 0 ? r
 				  : cl_fail(CL_EINTEGRITY,
@@ -179,7 +179,7 @@ int cl_volume_apply(const void *volume, size_t volume_len, const struct cl_apply
 		info->beta = v->beta;
 		info->entries = v->n;
 		info->bytes = v->bytes;
-		info->original_verified = v->beta == 0;
+		info->original_verified = v->exact;
 	}
 out:
 	free(after);

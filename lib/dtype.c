@@ -96,3 +96,71 @@ double cl_dtype_l1(int id, const uint8_t *p, uint64_t count)
 	}
 	return sum;
 }
+
+double cl_dtype_value(int id, const uint8_t *p)
+{
+	float f;
+	double d;
+	uint32_t bits;
+
+	switch (id) {
+	case DT_F32:
+		memcpy(&f, p, 4);
+		return f;
+	case DT_F64:
+		memcpy(&d, p, 8);
+		return d;
+	case DT_F16:
+		return half_to_double(load16(p));
+	default: /* BF16 */
+		bits = (uint32_t)load16(p) << 16;
+		memcpy(&f, &bits, 4);
+		return f;
+	}
+}
+
+/* V rounded to binary16 in one step (no double rounding through float). */
+static uint16_t double_to_half(double v)
+{
+	uint16_t sign = signbit(v) ? 0x8000 : 0;
+	double m;
+	int e;
+
+	v = fabs(v);
+	if (isnan(v))
+		return sign | 0x7e00;
+	if (v < ldexp(1, -14)) /* subnormal; 1024 units round up to the smallest normal */
+		return sign | (uint16_t)nearbyint(ldexp(v, 24));
+	m = nearbyint((2 * frexp(v, &e) - 1) * 1024);
+	e += 14; /* v = 1.m * 2^(e-1), biased by 15 */
+	if (m == 1024)
+		m = 0, e++;
+	return e >= 31 ? sign | 0x7c00 : (uint16_t)(sign | (unsigned)e << 10 | (unsigned)m);
+}
+
+void cl_dtype_store(int id, double v, uint8_t *p)
+{
+	float f = (float)v;
+	uint32_t bits;
+	uint16_t h;
+
+	switch (id) {
+	case DT_F32:
+		memcpy(p, &f, 4);
+		break;
+	case DT_F64:
+		memcpy(p, &v, 8);
+		break;
+	case DT_F16:
+		h = double_to_half(v);
+		memcpy(p, &h, 2);
+		break;
+	default: /* BF16: the float's upper half, rounded to nearest even */
+		memcpy(&bits, &f, 4);
+		if (!isnan(f))
+			bits += 0x7fff + ((bits >> 16) & 1);
+		h = (uint16_t)(bits >> 16);
+		memcpy(p, &h, 2);
+		break;
+	}
+}

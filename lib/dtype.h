@@ -23,5 +23,9 @@ const struct cl_dtype *cl_dtype_get(int id);
 void cl_dtype_abs(int id, const uint8_t *p, size_t count, double *out);
 /* Sum of |x| over COUNT elements, in index order, in double. */
 double cl_dtype_l1(int id, const uint8_t *p, uint64_t count);
+/* One element of lockable dtype ID at P, as double. */
+double cl_dtype_value(int id, const uint8_t *p);
+/* Store V at P in lockable dtype ID, rounded to nearest (ties to even). */
+void cl_dtype_store(int id, double v, uint8_t *p);
 
 #endif

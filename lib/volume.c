@@ -188,8 +188,16 @@ static int parse_header(struct cl_volume *v)
 			return r;
 		v->has_original = 1;
 	}
-	if (v->beta == 0 && !v->has_original)
+	/* A marked full tier is no longer the original, so it names none. */
+	x = json_object_get(h, "fingerprint");
+	if (x && !json_is_boolean(x))
+		return vbad("fingerprint");
+	v->fingerprint = json_is_true(x);
+	if (v->fingerprint && v->has_original)
 		return vbad("original_sha256");
+	if (v->beta == 0 && !v->has_original && !v->fingerprint)
+		return vbad("original_sha256");
+	v->exact = v->beta == 0 && !v->fingerprint;
 	return parse_shards(v, json_object_get(h, "shards"));
 }
 

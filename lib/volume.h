@@ -57,6 +57,8 @@ struct cl_volume {
 	uint8_t locked[CL_SHA256_LEN];
 	uint8_t original[CL_SHA256_LEN];
 	int has_original; /* only for the full tier (beta 0) */
+	int fingerprint;  /* the values are a license's marked copy (docs/trace.md) */
+	int exact;        /* the result must be the original: the full tier, unmarked */
 	struct cl_volume_shard *shards;
 	uint32_t nshards;
 	struct cl_volume_entry *e;

@@ -12,6 +12,7 @@
 #ifndef SRV_DELIVERY_H
 #define SRV_DELIVERY_H
 
+#include "db.h"
 #include "http.h"
 #include "slicecache.h"
 #include "volstream.h"
@@ -22,7 +23,20 @@ void delivery_give_slot(void);
 /* Deliveries in flight now (for /metrics). */
 unsigned delivery_in_flight(void);
 
-/* Answer 200 with volume VS; takes VS, S, OWN (malloc'd, or NULL) and the slot in every case. */
-enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, struct slice *s, void *own);
+/* The secret of MODEL's leak-tracing codes, derived from the master key (docs/trace.md). */
+int delivery_mark_secret(int64_t model, uint8_t out[32]);
+/*
+ * LICENSE's marked copy of the N entries E of a fingerprinted tier of MODEL
+ * at ratio BETA (lib/mark.h): *OUT is one malloc'd block of *OUTLEN bytes, the entries
+ * then their bytes.  0, or -1 (logged).
+ */
+int delivery_mark(struct db *db, int64_t model, int64_t license, double beta, const struct cl_volume_entry *e,
+		  size_t n, struct cl_volume_entry **out, size_t *outlen);
+
+/*
+ * Answer 200 with volume VS; takes VS, S, OWN (malloc'd, or NULL; its first
+ * OWN_LEN bytes are wiped when it is freed) and the slot in every case.
+ */
+enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, struct slice *s, void *own, size_t own_len);
 
 #endif

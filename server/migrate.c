@@ -35,8 +35,9 @@ static const struct table tables[] = {
 	 "ittttdtttiiiti", "id", "id"},
 	{"model_keys", "model_id, sealed", "ib", "model_id", NULL},
 	{"slices", "id, model_id, sealed", "tib", "id", NULL},
-	{"tiers", "model_id, name, ratio, slice_id, units, entries, bytes, created_at, updated_at, utility, label",
-	 "itdtiiiiidt", "model_id, name", NULL},
+	{"tiers", "model_id, name, ratio, slice_id, units, entries, bytes, created_at, updated_at, utility, label, "
+	 "fingerprint",
+	 "itdtiiiiidti", "model_id, name", NULL},
 	{"licenses",
 	 "id, key_hash, model_id, tier, customer, status, expires_at, max_machines, created_at, updated_at, "
 	 "lease_seconds, floating, max_checkout",

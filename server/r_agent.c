@@ -1,4 +1,5 @@
 /* r_agent.c - the agent's calls: /v1/activate, /v1/validate, /v1/key. */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,10 +253,12 @@ enum MHD_Result h_heartbeat(struct req *r) { return check_answer(r, 1); }
 
 /*
  * The fields of a volume header, in a fixed order.  An upgrade carries
- * from_beta, and from_tier only when the request named one.
+ * from_beta, and from_tier only when the request named one.  A MARKED
+ * (fingerprinted) full tier is not the original: it carries no original
+ * digest to check against.
  */
 static json_t *volume_header(struct db *db, const struct lic *l, double beta, int upgrade, const char *from,
-			     double from_beta, const char *nonce, int64_t checkout_until)
+			     double from_beta, int marked, const char *nonce, int64_t checkout_until)
 {
 	struct dbq *st = db_q(db, "SELECT name, version, unit, scope, alpha, locked_sha256, original_sha256, "
 				       "shards FROM models WHERE id = ?1");
@@ -279,11 +282,13 @@ static json_t *volume_header(struct db *db, const struct lic *l, double beta, in
 	if (upgrade)
 		json_object_set_new(h, "from_beta", json_real(from_beta));
 	json_object_set_new(h, "locked_sha256", json_string(db_text(st, 5)));
-	if (beta == 0)
+	if (marked)
+		json_object_set_new(h, "fingerprint", json_true());
+	else if (beta == 0)
 		json_object_set_new(h, "original_sha256", json_string(db_text(st, 6)));
 	shards = cl_json_parse(db_text(st, 7), strlen(db_text(st, 7)), 4, NULL, 0);
 	json_array_foreach(shards, i, s)
-		if (beta != 0)
+		if (beta != 0 || marked)
 			json_object_del(s, "original_sha256");
 	json_object_set_new(h, "shards", shards ? shards : json_array());
 	json_object_set_new(h, "license", json_integer((json_int_t)l->id));
@@ -376,6 +381,28 @@ static int open_tier(struct req *r, struct db *db, const struct lic *l, double *
 	else if (rc < 0)
 		*res = reply_error(r, E_INTERNAL, "cannot open the tier's slice");
 	return rc == 0;
+}
+
+/*
+ * Whether tier TIER of MODEL is fingerprinted (*TIER_FP) and whether any of
+ * the model's tiers is (*ANY_FP): 0, or -1 on a database error.
+ */
+static int tier_marks(struct db *db, int64_t model, const char *tier, int *tier_fp, int *any_fp)
+{
+	struct dbq *st = db_q(db, "SELECT coalesce(max(fingerprint), 0), coalesce(max(CASE WHEN name = ?2 THEN "
+				  "fingerprint END), 0) FROM tiers WHERE model_id = ?1");
+	int rc;
+
+	if (!st)
+		return -1;
+	db_bind_int(st, 1, model);
+	db_bind_text(st, 2, tier);
+	if ((rc = db_step(st)) == DB_ROW) {
+		*any_fp = db_int(st, 0) != 0;
+		*tier_fp = db_int(st, 1) != 0;
+	}
+	db_reset(st);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 /* A delivery to record in a shared transaction (batch.h): what was prepared. */
@@ -508,14 +535,14 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 	enum api_err e;
 	struct slice *ts = NULL;
 	struct tier_cut base = {0};
-	struct cl_volume_entry *diff = NULL;
+	struct cl_volume_entry *diff = NULL, *marked = NULL;
 	const struct cl_volume_entry *te;
 	struct cl_volstream *vs = NULL;
 	const char *from = q->from;
 	double beta = 0, from_beta = q->from_beta;
-	size_t tn;
+	size_t tn, marked_len = 0;
 	uint64_t size = 0;
-	int upgrade = q->upgrade || q->from, slot = 0, rc = TIER_MOVED, tries;
+	int upgrade = q->upgrade || q->from, slot = 0, rc = TIER_MOVED, tries, tier_fp = 0, any_fp = 0;
 	int64_t until = 0;
 	struct delivery d = {0};
 
@@ -551,8 +578,10 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			json_decref(h);
 			json_decref(d.detail);
 			free(diff);
+			OPENSSL_cleanse(marked, marked_len);
+			free(marked);
 			slice_release(ts);
-			vs = NULL, h = NULL, d.detail = NULL, diff = NULL, ts = NULL;
+			vs = NULL, h = NULL, d.detail = NULL, diff = NULL, marked = NULL, ts = NULL, marked_len = 0;
 			e = lic_check(db, q->key, q->fp, &l, 1);
 			if (e != E_VALID && e != E_LEASE_EXPIRED) {
 				res = reply_error(r, e, "%s", e == E_UNAVAILABLE ? "database error; retry" : api_errors[e].meaning);
@@ -561,6 +590,10 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 		}
 		if (!open_tier(r, db, &l, &beta, &ts, &res))
 			goto out;
+		if (tier_marks(db, l.model, l.tier, &tier_fp, &any_fp) < 0) {
+			res = reply_error(r, E_UNAVAILABLE, "database error; retry");
+			goto out;
+		}
 		store_reset(db);
 		te = ts->e;
 		tn = ts->n;
@@ -571,7 +604,13 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 						  from_beta, l.tier, beta);
 				goto out;
 			}
-			/* The slice is shared (slicecache.h): subtract from a copy. */
+		}
+		/*
+		 * The slice is shared (slicecache.h): subtract from a copy.  While
+		 * the model has a fingerprinted tier, the base may hold marked
+		 * values: an upgrade then writes every span of the tier again.
+		 */
+		if (upgrade && !any_fp) {
 			if (!(diff = malloc((tn ? tn : 1) * sizeof(*diff)))) {
 				res = reply_error(r, E_INTERNAL, "out of memory");
 				goto out;
@@ -581,7 +620,15 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			tn = subtract(diff, tn, base.e, base.n);
 			te = diff;
 		}
-		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, q->nonce, until)) ||
+		if (tier_fp) {
+			if (delivery_mark(db, l.model, l.id, beta, te, tn, &marked, &marked_len) < 0) {
+				res = reply_error(r, E_INTERNAL, "cannot mark the key volume");
+				goto out;
+			}
+			store_reset(db);
+			te = marked;
+		}
+		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, tier_fp, q->nonce, until)) ||
 		    cl_volstream_new(h, te, tn, srv.sk, &vs) < 0) {
 			res = reply_error(r, E_INTERNAL, "cannot build the key volume");
 			goto out;
@@ -615,10 +662,12 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 	else
 		log_info("license %lld: delivered tier %s (%zu entries, %llu bytes)", (long long)l.id, l.tier, tn,
 			 (unsigned long long)size);
-	res = reply_volume(r, vs, ts, diff); /* takes the stream, the slice, the table and the slot */
+	/* takes the stream, the slice, the table (at most one of the two) and the slot */
+	res = marked ? reply_volume(r, vs, ts, marked, marked_len) : reply_volume(r, vs, ts, diff, 0);
 	vs = NULL;
 	ts = NULL;
-	diff = NULL;
+	diff = marked = NULL;
+	marked_len = 0;
 	slot = 0;
 out:
 	store_rollback(db);
@@ -626,6 +675,8 @@ out:
 	json_decref(h);
 	json_decref(d.detail);
 	free(diff);
+	OPENSSL_cleanse(marked, marked_len);
+	free(marked);
 	tier_cut_free(&base);
 	slice_release(ts);
 	if (slot)

@@ -38,15 +38,18 @@ static uint8_t *serialize(const struct tier_cut *c, size_t *len)
 enum MHD_Result h_tier_put(struct req *r)
 {
 	/* utility/label: what the owner measured at this ratio; a PUT without
-	 * them clears them, as they belonged to the previous cut. */
+	 * them clears them, as they belonged to the previous cut.  fingerprint:
+	 * every license gets its own marked values (docs/trace.md); a PUT
+	 * without it cuts a plain tier. */
 	static const struct jfield spec[] = {
 		{"ratio", JF_NUMBER, JF_REQUIRED, 0, 0},
 		{"utility", JF_NUMBER, JF_NULLABLE, 0, 0},
 		{"label", JF_STRING, JF_NULLABLE, 1, 64},
+		{"fingerprint", JF_BOOL, JF_NULLABLE, 0, 0},
 	};
-	struct jval v[3];
+	struct jval v[4];
 	enum MHD_Result res;
-	json_t *root = jreq_parse(r, spec, 3, v, &res), *detail = NULL, *t;
+	json_t *root = jreq_parse(r, spec, 4, v, &res), *detail = NULL, *t;
 	const char *tier = r->seg[1];
 	struct db *db = store_db();
 	struct tier_cut c = {0};
@@ -61,6 +64,7 @@ enum MHD_Result h_tier_put(struct req *r)
 	if (!root)
 		return res;
 	int has_u = v[1].present && !v[1].is_null, has_l = v[2].present && !v[2].is_null;
+	int fingerprint = v[3].present && !v[3].is_null && v[3].i;
 	char label[65] = "";
 	if (has_l)
 		snprintf(label, sizeof(label), "%s", v[2].s);
@@ -118,9 +122,9 @@ enum MHD_Result h_tier_put(struct req *r)
 	if (rc != DB_DONE)
 		goto dbfail;
 	st = db_q(db, "INSERT INTO tiers (model_id, name, ratio, slice_id, units, entries, bytes, created_at, "
-			 "updated_at, utility, label) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10) ON CONFLICT (model_id, name) "
-			 "DO UPDATE SET ratio = ?3, slice_id = ?4, units = ?5, entries = ?6, bytes = ?7, updated_at = ?8, "
-			 "utility = ?9, label = ?10");
+			 "updated_at, utility, label, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11) "
+			 "ON CONFLICT (model_id, name) DO UPDATE SET ratio = ?3, slice_id = ?4, units = ?5, entries = ?6, "
+			 "bytes = ?7, updated_at = ?8, utility = ?9, label = ?10, fingerprint = ?11");
 	db_bind_int(st, 1, id);
 	db_bind_text(st, 2, tier);
 	db_bind_double(st, 3, v[0].d);
@@ -134,6 +138,7 @@ enum MHD_Result h_tier_put(struct req *r)
 	else
 		db_bind_null(st, 9); /* a cached statement keeps its last bindings */
 	db_bind_text(st, 10, has_l ? label : NULL);
+	db_bind_int(st, 11, fingerprint);
 	rc = db_step(st);
 	db_reset(st);
 	if (rc != DB_DONE)
@@ -146,8 +151,9 @@ enum MHD_Result h_tier_put(struct req *r)
 		if (rc != DB_DONE)
 			goto dbfail;
 	}
-	detail = json_pack("{s:f,s:I,s:I,s:o}", "ratio", v[0].d, "units", (json_int_t)c.units, "bytes",
-			   (json_int_t)c.bytes, "utility", has_u ? json_real(v[1].d) : json_null());
+	detail = json_pack("{s:f,s:I,s:I,s:o,s:b}", "ratio", v[0].d, "units", (json_int_t)c.units, "bytes",
+			   (json_int_t)c.bytes, "utility", has_u ? json_real(v[1].d) : json_null(), "fingerprint",
+			   fingerprint);
 	snprintf(target, sizeof(target), "model:%lld/tier:%s", (long long)id, tier);
 	if (audit_append(db, r->actor, created ? "tier.create" : "tier.recut", target, detail) < 0 ||
 	    store_commit(db) != DB_OK)

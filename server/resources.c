@@ -43,19 +43,19 @@ int64_t model_resolve(struct db *db, const char *ref)
 	return found;
 }
 
-#define TIER_COLS "name, ratio, units, entries, bytes, created_at, updated_at, utility, label"
+#define TIER_COLS "name, ratio, units, entries, bytes, created_at, updated_at, utility, label, fingerprint"
 
 static json_t *tier_row(struct dbq *st)
 {
 	int has_u = !db_is_null(st, 7), has_l = !db_is_null(st, 8);
 
-	return json_pack("{s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "name", db_text(st, 0), "ratio",
+	return json_pack("{s:s,s:f,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:b}", "name", db_text(st, 0), "ratio",
 			 db_double(st, 1), "units", (json_int_t)db_int(st, 2), "entries",
 			 (json_int_t)db_int(st, 3), "bytes", (json_int_t)db_int(st, 4),
 			 "created_at", json_time(db_int(st, 5), 1), "updated_at",
 			 json_time(db_int(st, 6), 1), "utility",
 			 has_u ? json_real(db_double(st, 7)) : json_null(), "label",
-			 has_l ? json_string(db_text(st, 8)) : json_null());
+			 has_l ? json_string(db_text(st, 8)) : json_null(), "fingerprint", db_int(st, 9) != 0);
 }
 
 json_t *model_json(struct db *db, int64_t id)

@@ -15,6 +15,7 @@ const struct route routes[] = {
 	{"GET", "/v1/models/{}/tiers/{}", R_ADMIN, h_tier_show},
 	{"PUT", "/v1/models/{}/tiers/{}", R_ADMIN | R_JSON, h_tier_put},
 	{"DELETE", "/v1/models/{}/tiers/{}", R_ADMIN, h_tier_delete},
+	{"POST", "/v1/models/{}/trace", R_ADMIN, h_model_trace},
 
 	{"POST", "/v1/licenses", R_ADMIN | R_JSON, h_license_issue},
 	{"GET", "/v1/licenses", R_ADMIN, h_license_list},

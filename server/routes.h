@@ -18,6 +18,8 @@ enum MHD_Result h_tier_list(struct req *r);
 enum MHD_Result h_tier_show(struct req *r);
 enum MHD_Result h_tier_put(struct req *r);
 enum MHD_Result h_tier_delete(struct req *r);
+/* r_trace.c */
+enum MHD_Result h_model_trace(struct req *r);
 /* r_licenses.c */
 enum MHD_Result h_license_issue(struct req *r);
 enum MHD_Result h_license_list(struct req *r);

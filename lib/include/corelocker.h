@@ -142,7 +142,7 @@ struct cl_apply_info {
 	char model_name[65], model_version[65], tier[65], from_tier[65]; /* from_tier "" unless an upgrade */
 	double beta;
 	uint64_t entries, bytes;   /* spans and bytes patched */
-	int original_verified;     /* full tier: every shard now hashes to the original */
+	int original_verified;     /* full tier, not fingerprinted: every shard now hashes to the original */
 };
 
 /* OUT_SHA256 (optional, NSHARDS entries) receives each shard's SHA-256 after patching. */

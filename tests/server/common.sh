@@ -221,12 +221,15 @@ audit_guard() {
 # mean the same), this undoes what only one set does, then the migrations
 # past VERSION are forgotten, so the daemon runs them again.
 schema_downgrade() {
+	local later=
+	# 007_fingerprint, undone here so that older callers need not know it
+	[ "$1" -ge 7 ] || later="ALTER TABLE tiers DROP COLUMN fingerprint;"
 	if [ "$CL_BACKEND" = postgresql ]; then
 		local own=
 		# 006_clock: SQLite has unixepoch() built in, PostgreSQL gets it
 		[ "$1" -ge 6 ] || own="DROP FUNCTION unixepoch();"
-		sql "$2 $own DELETE FROM schema_version WHERE version > $1;" > /dev/null
+		sql "$later $2 $own DELETE FROM schema_version WHERE version > $1;" > /dev/null
 	else
-		sql "$2 PRAGMA user_version = $1;" > /dev/null
+		sql "$later $2 PRAGMA user_version = $1;" > /dev/null
 	fi
 }
