@@ -13,7 +13,6 @@
  * search keeps a bracket [lo, hi] of counts around the target, bisects it,
  * and reports the closest tier measured.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,18 @@
 #define TOLERANCE_SHARE 0.015 /* default tolerance: of |original - locked| */
 
 static int run(int argc, char **argv);
+
+const struct ctl_opt ctl_calibrate_opts[] = {
+	{'k', "key", 'k', "KEY", "the model's .clkey"},
+	{0, "eval-cmd", 'e', "CMD", "prints the utility of {model} (any scale, higher or lower is better)"},
+	{0, "target", 't', "U", "a utility to find the ratio for; repeat for several tiers"},
+	{0, "tolerance", 'T', "T", "how close counts as reached (default 1.5 % of the measured span)"},
+	{0, "curve", 'c', "N", "measure N evenly spaced ratios instead (2 to 256)"},
+	{0, "csv", 'v', NULL, "print the result as CSV"},
+	{0, "json", 'j', NULL, "print the result as one JSON object"},
+	{'q', "quiet", 'q', NULL, "no progress lines on stderr"},
+	{0},
+};
 
 const struct ctl_cmd ctl_calibrate_cmd = {
 	"calibrate", "measure tiers with an evaluation command and find the ratio for each target utility",
@@ -331,13 +342,6 @@ static int expected_evals(const struct calib *c, int ntargets)
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},	  {"eval-cmd", required_argument, NULL, 'e'},
-		{"target", required_argument, NULL, 't'}, {"tolerance", required_argument, NULL, 'T'},
-		{"curve", required_argument, NULL, 'c'},  {"json", no_argument, NULL, 'j'},
-		{"csv", no_argument, NULL, 'v'},	  {"quiet", no_argument, NULL, 'q'},
-		{NULL, 0, NULL, 0},
-	};
 	static struct calib c;
 	struct result res[MAX_TARGETS];
 	struct ends e;
@@ -347,7 +351,7 @@ static int run(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "k:q", opts, NULL)) != -1) {
+	while ((ch = ctl_getopt(argc, argv, ctl_calibrate_opts)) != -1) {
 		switch (ch) {
 		case 'k': c.key = optarg; break;
 		case 'e': c.cmd = optarg; break;

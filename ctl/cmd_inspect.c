@@ -1,11 +1,16 @@
 /* cmd_inspect.c - corelockerctl inspect: describe a model or a key. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
 
 static int run(int argc, char **argv);
+
+const struct ctl_opt ctl_inspect_opts[] = {
+	{'k', "key", 'k', "KEY", "say whether FILE is this key's locked model, one of its tiers, the original or none"},
+	{0, "json", 'j', NULL, "print the description as one JSON object"},
+	{0},
+};
 
 const struct ctl_cmd ctl_inspect_cmd = {
 	"inspect", "describe a safetensors model, sharded index, .clkey or key volume",
@@ -132,14 +137,12 @@ static void print_identity(json_t *d)
 
 static int run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"key", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0}};
 	const char *key = NULL;
 	json_t *d;
 	int c, json = 0, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, ctl_inspect_opts)) != -1) {
 		if (c == 'k')
 			key = optarg;
 		else if (c == 'j')

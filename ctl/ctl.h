@@ -32,14 +32,14 @@ struct ctl_cmd {
 
 extern const struct ctl_cmd ctl_lock_cmd, ctl_unlock_cmd, ctl_inspect_cmd, ctl_calibrate_cmd;
 /* Their option tables (each ends with {0}), for main.c's --help. */
-extern const struct ctl_opt ctl_lock_opts[], ctl_unlock_opts[];
+extern const struct ctl_opt ctl_lock_opts[], ctl_unlock_opts[], ctl_inspect_opts[], ctl_calibrate_opts[];
 /* Remote commands (remote.c): exit statuses follow the HTTP result, see remote.h. */
 extern const struct ctl_cmd ctl_model_cmd, ctl_tier_cmd, ctl_license_cmd, ctl_machine_cmd, ctl_audit_cmd,
 	ctl_token_cmd, ctl_trace_cmd;
 
 /* Print "corelockerctl: <msg>" for a library failure; returns exit status 1. */
 int ctl_fail(int code);
-/* --help of a local command: usage, summary and its option table OPTS (NULL: none yet). */
+/* --help of a local command: usage, summary and its option table OPTS (NULL: none). */
 void ctl_help(const struct ctl_cmd *cmd, const struct ctl_opt *opts, FILE *f);
 /* getopt_long over the option table OPTS (set optind first, as for getopt_long). */
 int ctl_getopt(int argc, char **argv, const struct ctl_opt *opts);

@@ -18,8 +18,9 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_token_cmd,
 	&ctl_trace_cmd,
 };
-/* The local commands' option tables, in the order above (NULL: none yet). */
-static const struct ctl_opt *const local_opts[] = {ctl_lock_opts, ctl_unlock_opts, NULL, NULL};
+/* The local commands' option tables, in the order above. */
+static const struct ctl_opt *const local_opts[] = {ctl_lock_opts, ctl_unlock_opts, ctl_inspect_opts,
+						   ctl_calibrate_opts};
 /* Commands with subcommands answer --help themselves (remote.c). */
 #define FIRST_REMOTE 4
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

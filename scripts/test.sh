@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set everything up and run the whole test suite: make check on the normal
-# build, then the C tests again on an ASan + UBSan build of a copy of the tree.
+# build, then the C tests again on an ASan + UBSan build of a copy of the tree,
+# then the Debian package built, installed into a fresh bookworm root and put
+# through the README's operator quick start (scripts/check-package.sh; a skip,
+# with its reason, without root or the Debian mirror).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
@@ -18,7 +21,12 @@ git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$san"
 		make -j"$(nproc)" check-c
 ) || status=1
 
-# One closing line over every test result of both builds.
+echo "== Debian package (scripts/check-package.sh)"
+./scripts/check-package.sh
+package=$?
+[ $package -eq 0 ] || [ $package -eq 77 ] || status=1
+
+# One closing line over every test result of both builds and the package.
 trs=$(find tests "$san/tests" -name '*.trs' 2>/dev/null)
 count() {
 	local n=0
@@ -28,6 +36,11 @@ count() {
 pass=$(count PASS)
 fail=$(($(count FAIL) + $(count ERROR) + $(count XPASS)))
 skip=$(count SKIP)
+case $package in
+0) pass=$((pass + 1)) ;;
+77) skip=$((skip + 1)) ;;
+*) fail=$((fail + 1)) ;;
+esac
 if [ $status -ne 0 ]; then
 	for log in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $trs 2>/dev/null); do
 		echo "== ${log%.trs}.log"

@@ -33,11 +33,21 @@ expect 0 "$CTL" lock --help
 # every option of the table has its line with a description (issue 16, item 7)
 for o in "-o, --output LOCKED" "-k, --key KEY" "--ratio A" "--unit UNIT" "--scope SCOPE" "--include RE" \
 	"--exclude RE" "--select HOW" "--seed N" "--target-utility U" "--eval-cmd CMD" "--max-ratio A" \
-	"--allow-whole-tensor" "--json"; do
+	"--allow-whole-tensor" "--json" "--quiet"; do
 	check "lock --help describes $o" grep -Eq "^  $o +[a-z]" "$W/out"
 done
 expect 0 "$CTL" unlock --help
 check "unlock --help describes --tier-ratio" grep -Eq '^  --tier-ratio B +restore the tier' "$W/out"
+expect 0 "$CTL" inspect --help
+for o in "-k, --key KEY" "--json"; do
+	check "inspect --help describes $o" grep -Eq "^  $o +[a-z]" "$W/out"
+done
+expect 0 "$CTL" calibrate --help
+for o in "-k, --key KEY" "--eval-cmd CMD" "--target U" "--tolerance T" "--curve N" "--csv" "--json" "-q, --quiet"; do
+	check "calibrate --help describes $o" grep -Eq "^  $o +[a-z]" "$W/out"
+done
+expect 2 "$CTL" calibrate "$MODEL" --bogus
+check "calibrate's unknown option is a usage error" grep -q "^usage: corelockerctl calibrate" "$W/err"
 # an out-of-range value is a usage error too (issue 16, item 7)
 expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0.9
 check "ratio message" grep -q "^corelockerctl: --ratio 0.9 is outside (0, 0.5]" "$W/err"
