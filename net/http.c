@@ -16,6 +16,7 @@
 #include "error.h"
 #include "jsonx.h"
 #include "http.h"
+#include "textbuf.h"
 
 #define DEFAULT_MAX (64u << 20)
 
@@ -177,21 +178,10 @@ static int mem_append(struct xfer *x, const char *p, size_t n)
 		x->sink_err = cl_fail(CLH_ETOOBIG, "the answer exceeds %zu bytes", x->max);
 		return -1;
 	}
-	if (r->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		char *b = realloc(r->body, cap);
-		if (!b) {
-			x->sink_err = cl_fail(CL_ENOMEM, "out of memory");
-			return -1;
-		}
-		r->body = b;
-		x->cap = cap;
+	if (cl_textbuf_append(&r->body, &r->len, &x->cap, 4096, p, n) < 0) {
+		x->sink_err = cl_fail(CL_ENOMEM, "out of memory");
+		return -1;
 	}
-	memcpy(r->body + r->len, p, n);
-	r->len += n;
-	r->body[r->len] = 0;
 	return 0;
 }
 

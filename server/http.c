@@ -22,6 +22,7 @@
 #include "slicecache.h"
 #include "store.h"
 #include "strict.h"
+#include "textbuf.h"
 
 /*
  * TLS 1.3, and on TLS 1.2 only forward-secret AEAD suites: ECDHE key
@@ -375,20 +376,7 @@ static int body_append(struct req *r, const char *data, size_t n)
 		}
 		return 0;
 	}
-	if (r->len + n + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 1024;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		char *b = realloc(r->body, cap);
-		if (!b)
-			return -1;
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = 0;
-	return 0;
+	return cl_textbuf_append(&r->body, &r->len, &r->cap, 1024, data, n);
 }
 
 /* Called by libmicrohttpd with the raw request target (path and query, as

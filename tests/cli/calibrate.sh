@@ -5,22 +5,8 @@
 # percent, or a perplexity-like number where lower is better), so every
 # expected value below is computed by running them, never written in.
 set -u
-: "${CTL:?} ${top_srcdir:?} ${PYTHON:=/usr/bin/python3}"
-MODEL="$top_srcdir/tests/utility/models/cnn.safetensors"
+. "${top_srcdir:?}/tests/cli/common.sh" calib
 OTHER="$top_srcdir/tests/utility/models/mlp.safetensors"
-W=$(mktemp -d /tmp/cltest-calib.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-expect() {
-	local want=$1; shift
-	"$@" >"$W/out" 2>"$W/err"
-	local got=$?
-	[ "$got" = "$want" ] || { bad "exit $got, wanted $want: $*"; cat "$W/err"; return 1; }
-	ok
-}
 py() { "$PYTHON" -c "$@"; }
 g() { py "print('%g' % $1)"; } # as the C side prints it
 

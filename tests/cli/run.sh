@@ -2,23 +2,7 @@
 # corelockerctl from the outside: exit statuses, messages, --json output,
 # atomic outputs, and calibrate against a real (if simple) evaluation command.
 set -u
-: "${CTL:?} ${top_srcdir:?} ${PYTHON:=/usr/bin/python3}"
-MODEL="$top_srcdir/tests/utility/models/cnn.safetensors"
-W=$(mktemp -d /tmp/cltest-cli.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-
-# expect STATUS CMD...: run, keep stdout/stderr in $W/out, $W/err
-expect() {
-	local want=$1; shift
-	"$@" >"$W/out" 2>"$W/err"
-	local got=$?
-	[ "$got" = "$want" ] || { bad "exit $got, wanted $want: $*"; cat "$W/err"; return 1; }
-	ok
-}
+. "${top_srcdir:?}/tests/cli/common.sh" cli
 
 # usage errors: status 2 and the usage line
 expect 2 "$CTL"

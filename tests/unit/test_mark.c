@@ -12,17 +12,7 @@
 
 #include "dtype.h"
 #include "mark.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                          \
-	do {                                                      \
-		if (!(cond)) {                                    \
-			printf("not ok - " __VA_ARGS__);          \
-			printf(" (%s:%d)\n", __FILE__, __LINE__); \
-			failures++;                               \
-		}                                                 \
-	} while (0)
+#include "testutil.h"
 
 /* A deterministic double spread over many binades, both signs. */
 static double sample(unsigned i)
@@ -134,8 +124,7 @@ int main(void)
 	test_rounding();
 	test_codes();
 	test_bound();
-	if (failures)
-		return 1;
-	printf("ok - dtype rounding, mark codes, score bound\n");
-	return 0;
+	if (!t_fail)
+		printf("ok - dtype rounding, mark codes, score bound\n");
+	return test_end("mark");
 }

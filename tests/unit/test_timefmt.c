@@ -9,17 +9,7 @@
 #include <string.h>
 
 #include "timefmt.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                        \
-	do {                                                    \
-		if (!(cond)) {                                  \
-			printf("not ok - " __VA_ARGS__);        \
-			printf(" (%s:%d)\n", __FILE__, __LINE__); \
-			failures++;                             \
-		}                                               \
-	} while (0)
+#include "testutil.h"
 
 /* Seconds at Y-M-D 00:00:00Z, counted day by day from 1970. */
 static int64_t midnight(int y, int m, int d)
@@ -125,10 +115,7 @@ int main(void)
 			break;
 		}
 	}
-	if (failures) {
-		printf("%d failures\n", failures);
-		return 1;
-	}
-	printf("ok - timefmt: %zu cases, formatter bounds, round trip 1970..9999\n", sizeof(cases) / sizeof(cases[0]));
-	return 0;
+	if (!t_fail)
+		printf("ok - timefmt: %zu cases, formatter bounds, round trip 1970..9999\n", sizeof(cases) / sizeof(cases[0]));
+	return test_end("timefmt");
 }

@@ -13,18 +13,7 @@
 #include "error.h"
 #include "sign.h"
 #include "volstream.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                             \
-	do {                                                                                         \
-		if (!(cond)) {                                                                       \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                         \
-			fprintf(stderr, __VA_ARGS__);                                                \
-			fprintf(stderr, "\n");                                                       \
-			failures++;                                                                  \
-		}                                                                                    \
-	} while (0)
+#include "testutil.h"
 
 static json_t *header(void)
 {
@@ -123,8 +112,7 @@ int main(void)
 	CHECK(cl_volstream_new(h, bad, 2, sk, &s) == CL_EINVAL && !s, "unsorted entries accepted");
 	json_decref(h);
 	cl_signkey_free(sk);
-	if (failures)
-		return 1;
-	printf("ok - streamed volumes equal cl_volume_build's bytes for 0/1/2/600 entries and any read size\n");
-	return 0;
+	if (!t_fail)
+		printf("ok - streamed volumes equal cl_volume_build's bytes for 0/1/2/600 entries and any read size\n");
+	return test_end("volstream");
 }
