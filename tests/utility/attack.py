@@ -1,0 +1,387 @@
+#!/usr/bin/python3
+"""The fine-tuning attack: how much of a locked model a little data undoes.
+
+usage: attack.py ARCH LOCKED.safetensors [--fraction F] [--seeds 1,2,3]
+                 [--lrs 1e-3,1e-2] [--json]
+       attack.py --sweep [--part NAME ...] [--arch A ...] [--out CSV]
+       attack.py --table [--csv FILE]
+
+The attacker holds LOCKED (a locked model or a sold tier, any file of the
+reference architecture ARCH) and a FRACTION of the Fashion-MNIST training
+set, drawn by seed.  Per seed and learning rate the harness fine-tunes all
+parameters of LOCKED (Adam, EPOCHS epochs, batch BATCH, grad-norm clip 5 as
+train.py) and, as the baseline, trains a fresh ARCH from scratch on the same
+images with the same grid and seed.  Both are scored on the full 10,000-image
+test set (data.evaluate, as eval.py).  The best learning rate of the grid is
+taken for each side: picking it on the test set favours the attacker, a
+conservative measure for the owner.
+
+  attack advantage = best attacked accuracy - best scratch accuracy (points)
+
+Deterministic per seed: torch.manual_seed(seed) before the scratch model is
+built, the subset is torch.randperm(60000, Generator(seed))[:n], each epoch
+shuffles with Generator(seed*1000 + epoch), deterministic algorithms and
+data.THREADS (1) torch thread.
+
+--sweep locks with the real corelockerctl (ulib.lock) and writes
+docs/attack-results.csv, one row per (part, point, seed); the parts, in the
+order they run:
+  recommended  ulib.RECOMMENDED per arch, at 1 % and 5 % of the data
+  keysize      element/global at KEY_RATIOS per arch, 1 %
+  tier         the half tier (unlock --tier-ratio A/2) of the recommended
+               lock per arch, 1 %
+  original     the unlocked reference model, 1 % (the ceiling)
+Accuracies are cached in tests/utility/.cache/attack.jsonl keyed by the
+SHA-256 of the attacked file and the run's parameters, so a rerun or an
+interrupted sweep only does what is missing.  --table prints the markdown
+tables of docs/utility.md section 12 from the CSV.
+
+Run with /usr/bin/python3 (Debian's torch).
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import ulib  # noqa: E402
+from sweep import Cache, sha256_file  # noqa: E402
+
+EPOCHS = 3
+BATCH = 32
+LRS = (1e-3, 1e-2)
+SEEDS = (1, 2, 3)
+FRACTIONS = (0.01, 0.05)
+KEY_RATIOS = (0.01, 0.03, 0.1, 0.25, 0.5)
+TRAIN_SIZE = 60000
+PARTS = ("recommended", "keysize", "tier", "original")
+DEFAULT_CSV = os.path.join(ulib.TOP, "docs", "attack-results.csv")
+CACHE_VERSION = "a1"   # bump when the training procedure changes
+
+
+class AttackError(RuntimeError):
+    pass
+
+
+def subset_size(fraction):
+    n = int(round(fraction * TRAIN_SIZE))
+    if not 0 < n <= TRAIN_SIZE:
+        raise AttackError("fraction %g gives %d training images" % (fraction, n))
+    return n
+
+
+class Attack:
+    """Fine-tunes and trains from scratch in-process (torch imported once,
+    train and test sets loaded once).  Raises, never skips, without torch or
+    the dataset."""
+
+    def __init__(self, cache=None):
+        self.ev = ulib.Evaluator()
+        import torch
+        self.torch = torch
+        torch.use_deterministic_algorithms(True)
+        self.xtr, self.ytr = self.ev.data.load("train")
+        if self.xtr.shape[0] != TRAIN_SIZE:
+            raise AttackError("training set has %d images, want %d"
+                              % (self.xtr.shape[0], TRAIN_SIZE))
+        self.cache = cache
+
+    def subset(self, fraction, seed):
+        """The attacker's images: a seeded draw without replacement."""
+        g = self.torch.Generator().manual_seed(seed)
+        return self.torch.randperm(TRAIN_SIZE, generator=g)[:subset_size(fraction)]
+
+    def load(self, arch, path):
+        import st
+        tensors, _, dtypes = st.load_with_dtypes(path)
+        return st.numpy_to_state_dict(tensors, dtypes)
+
+    def train(self, arch, start, fraction, seed, lr):
+        """Train ARCH from the state_dict START (None: from scratch) on the
+        seed's subset -> the trained nn.Module."""
+        torch = self.torch
+        F = torch.nn.functional
+        torch.manual_seed(seed)
+        net = self.ev.models.build(arch)
+        if start is not None:
+            net.load_state_dict(start, strict=True)
+        idx = self.subset(fraction, seed)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        for ep in range(EPOCHS):
+            net.train()
+            g = torch.Generator().manual_seed(seed * 1000 + ep)
+            order = idx[torch.randperm(idx.shape[0], generator=g)]
+            for i in range(0, order.shape[0], BATCH):
+                b = order[i:i + BATCH]
+                opt.zero_grad(set_to_none=True)
+                F.cross_entropy(net(self.xtr[b]), self.ytr[b]).backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                opt.step()
+        return net
+
+    def correct(self, arch, path, sha, fraction, seed, lr):
+        """Correct test images after training from PATH (None: scratch)."""
+        k = "|".join([CACHE_VERSION, arch, sha or "scratch", repr(fraction),
+                      str(seed), repr(lr), str(EPOCHS), str(BATCH)])
+        c = self.cache.get(k) if self.cache else None
+        if c is None:
+            start = self.load(arch, path) if path else None
+            net = self.train(arch, start, fraction, seed, lr)
+            c, _ = self.ev.data.evaluate(net, self.ev.x, self.ev.y)
+            if self.cache:
+                self.cache.put(k, c)
+        return c
+
+    def run(self, arch, path, fraction, seeds, lrs=LRS):
+        """-> list of per-seed dicts: attacked and scratch accuracy per lr,
+        the best of each, and the advantage."""
+        sha = sha256_file(path) if self.cache else None
+        out = []
+        for s in seeds:
+            att = {lr: self.correct(arch, path, sha, fraction, s, lr)
+                   for lr in lrs}
+            scr = {lr: self.correct(arch, None, None, fraction, s, lr)
+                   for lr in lrs}
+            out.append(outcome(s, att, scr))
+        return out
+
+
+def outcome(seed, attacked, scratch):
+    """Per-lr correct counts -> the seed's result (accuracies in percent)."""
+    la = max(attacked, key=lambda lr: (attacked[lr], -lr))
+    ls = max(scratch, key=lambda lr: (scratch[lr], -lr))
+    return {
+        "seed": seed,
+        "attacked": attacked[la] / 100.0, "attacked_lr": la,
+        "scratch": scratch[ls] / 100.0, "scratch_lr": ls,
+        # from the integer counts: exact, no float rounding
+        "advantage": (attacked[la] - scratch[ls]) / 100.0,
+        "attacked_by_lr": {repr(lr): c / 100.0 for lr, c in attacked.items()},
+        "scratch_by_lr": {repr(lr): c / 100.0 for lr, c in scratch.items()},
+    }
+
+
+def spread(values):
+    """-> (mean, sample std, min, max)"""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.mean(values), sd, min(values), max(values)
+
+
+def report(arch, path, fraction, res):
+    lines = ["%s %s: %d images (%g of the training set), %d epochs, "
+             "batch %d, best of lr %s"
+             % (arch, path, subset_size(fraction), fraction, EPOCHS, BATCH,
+                "/".join(res[0]["attacked_by_lr"]))]
+    for r in res:
+        lines.append("seed %d: attacked %6.2f (lr %g)  scratch %6.2f (lr %g)"
+                     "  advantage %+6.2f"
+                     % (r["seed"], r["attacked"], r["attacked_lr"],
+                        r["scratch"], r["scratch_lr"], r["advantage"]))
+    m, sd, lo, hi = spread([r["advantage"] for r in res])
+    lines.append("advantage: mean %+.2f, std %.2f, min %+.2f, max %+.2f"
+                 % (m, sd, lo, hi))
+    return "\n".join(lines)
+
+
+# --- the sweep ------------------------------------------------------------
+
+FIELDS = ["part", "arch", "setting", "ratio", "tier_ratio", "fraction",
+          "images", "seed", "units_locked", "payload_pct", "key_file_pct",
+          "locked_accuracy", "attacked", "attacked_lr", "scratch",
+          "scratch_lr", "advantage", "attacked_by_lr", "scratch_by_lr"]
+
+
+def points(part, arch):
+    """-> [(setting name, ratio, tier ratio or None, fraction)]"""
+    rec = ulib.RECOMMENDED[arch]
+    if part == "recommended":
+        return [(rec["setting"], rec["ratio"], None, f) for f in FRACTIONS]
+    if part == "keysize":
+        return [("element-global", r, None, 0.01) for r in KEY_RATIOS]
+    if part == "tier":
+        return [(rec["setting"], rec["ratio"], rec["ratio"] / 2, 0.01)]
+    return [(None, None, None, 0.01)]     # original
+
+
+def sweep(parts, archs, out):
+    atk = Attack(Cache("attack.json"))
+    tmp = tempfile.mkdtemp(prefix="clattack.")
+    # a private corelockerctl: a rebuild during the sweep must not change it
+    ctl = os.path.join(tmp, "corelockerctl")
+    shutil.copy2(ulib.ctl_path(), ctl)
+    os.environ["CTL"] = ctl
+    rows = []
+    try:
+        for part in parts:
+            for arch in archs:
+                for name, ratio, tier, frac in points(part, arch):
+                    rows += sweep_point(atk, tmp, part, arch, name, ratio,
+                                        tier, frac)
+                    if out:
+                        write_csv(out + ".partial", rows)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if out:
+        write_csv(out, rows)
+        os.unlink(out + ".partial")
+
+
+def sweep_point(atk, tmp, part, arch, name, ratio, tier, frac):
+    path = ulib.model_path(arch)
+    info = {"units_locked": 0, "payload_bytes": 0, "key_file_bytes": 0,
+            "model_bytes": os.path.getsize(path)}
+    if name:
+        s = ulib.setting(arch, name)
+        locked = os.path.join(tmp, "locked.safetensors")
+        key = os.path.join(tmp, "key.clkey")
+        info = ulib.lock(arch, locked, key, s.unit, s.scope, ratio,
+                         include=s.include, exclude=s.exclude)
+        if info is None:
+            raise AttackError("%s %s --ratio %g extracts no unit"
+                              % (arch, name, ratio))
+        path = locked
+        if tier is not None:
+            path = os.path.join(tmp, "tier.safetensors")
+            ulib.ctl("unlock", locked, "-k", key, "--tier-ratio", repr(tier),
+                     "-o", path)
+    acc = atk.ev.accuracy(arch, path)
+    mb = info["model_bytes"]
+    rows = []
+    for r in atk.run(arch, path, frac, SEEDS):
+        rows.append({
+            "part": part, "arch": arch, "setting": name or "",
+            "ratio": "" if ratio is None else ratio,
+            "tier_ratio": "" if tier is None else tier,
+            "fraction": frac, "images": subset_size(frac), "seed": r["seed"],
+            "units_locked": info["units_locked"],
+            "payload_pct": "%.4f" % (100.0 * info["payload_bytes"] / mb),
+            "key_file_pct": "%.4f" % (100.0 * info["key_file_bytes"] / mb),
+            "locked_accuracy": "%.2f" % acc,
+            "attacked": "%.2f" % r["attacked"], "attacked_lr": r["attacked_lr"],
+            "scratch": "%.2f" % r["scratch"], "scratch_lr": r["scratch_lr"],
+            "advantage": "%.2f" % r["advantage"],
+            "attacked_by_lr": json.dumps(r["attacked_by_lr"], sort_keys=True),
+            "scratch_by_lr": json.dumps(r["scratch_by_lr"], sort_keys=True),
+        })
+        print("%-11s %-4s %-20s %-6s tier %-6s data %-4g seed %d: locked %6.2f"
+              " attacked %6.2f scratch %6.2f advantage %+6.2f"
+              % (part, arch, name or "-", ratio or "-", tier or "-", frac,
+                 r["seed"], acc, r["attacked"], r["scratch"], r["advantage"]),
+              flush=True)
+    return rows
+
+
+def write_csv(path, rows):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def summarize(rows):
+    """Group the per-seed rows by point -> list of dicts with the point's
+    fields and (mean, std, min, max) of attacked, scratch and advantage."""
+    groups = {}
+    for r in rows:
+        k = tuple(r[f] for f in ("part", "arch", "setting", "ratio",
+                                 "tier_ratio", "fraction"))
+        groups.setdefault(k, []).append(r)
+    out = []
+    for rs in groups.values():
+        g = dict(rs[0])
+        g["seeds"] = len(rs)
+        for f in ("attacked", "scratch", "advantage"):
+            g[f] = spread([float(r[f]) for r in rs])
+        out.append(g)
+    return out
+
+
+def table(rows):
+    """Markdown: one line per point, the parts in PARTS order."""
+    head = ("| part | arch | lock | data | key % | locked | attacked | "
+            "scratch | advantage: mean (std) [min, max] |\n"
+            "|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for g in summarize(rows):
+        lock = "-"
+        if g["setting"]:
+            lock = "%s %s" % (g["setting"], g["ratio"])
+            if g["tier_ratio"]:
+                lock += ", tier %s" % g["tier_ratio"]
+        a, s, d = g["attacked"], g["scratch"], g["advantage"]
+        lines.append("| %s | %s | %s | %g %% | %.2f | %s | %.2f | %.2f | "
+                     "%+.2f (%.2f) [%+.2f, %+.2f] |"
+                     % (g["part"], g["arch"], lock,
+                        100 * float(g["fraction"]), float(g["key_file_pct"]),
+                        g["locked_accuracy"], a[0], s[0],
+                        d[0], d[1], d[2], d[3]))
+    return "\n".join(lines)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        prog="attack.py", description=__doc__.split("\n")[0])
+    ap.add_argument("arch", nargs="?", choices=ulib.ARCHS)
+    ap.add_argument("locked", nargs="?")
+    ap.add_argument("--fraction", type=float, default=0.01)
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--lrs", default=",".join(map(repr, LRS)))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--part", action="append", choices=PARTS)
+    ap.add_argument("--arch", dest="archs", action="append",
+                    choices=ulib.ARCHS)
+    ap.add_argument("--out", default=DEFAULT_CSV)
+    ap.add_argument("--table", action="store_true")
+    ap.add_argument("--csv", default=DEFAULT_CSV)
+    a = ap.parse_args(argv)
+    if a.table:
+        print(table(read_csv(a.csv)))
+        return
+    if a.sweep:
+        # a partial sweep prints only, never overwrites the full CSV
+        out = a.out if not (a.part or a.archs) or a.out != DEFAULT_CSV \
+            else None
+        sweep(a.part or PARTS, a.archs or ulib.ARCHS, out)
+        return
+    if not a.arch or not a.locked:
+        ap.error("ARCH and LOCKED are required (or --sweep, --table)")
+    try:
+        seeds = [int(x) for x in a.seeds.split(",")]
+        lrs = [float(x) for x in a.lrs.split(",")]
+    except ValueError:
+        ap.error("--seeds and --lrs take comma-separated numbers")
+    if not os.path.isfile(a.locked):
+        ap.error("%s: no such file" % a.locked)
+    subset_size(a.fraction)
+    res = Attack().run(a.arch, a.locked, a.fraction, seeds, lrs)
+    if a.json:
+        print(json.dumps({"arch": a.arch, "model": a.locked,
+                          "fraction": a.fraction,
+                          "images": subset_size(a.fraction),
+                          "epochs": EPOCHS, "batch": BATCH, "lrs": lrs,
+                          "seeds": res}, indent=1))
+    else:
+        print(report(a.arch, a.locked, a.fraction, res))
+
+
+if __name__ == "__main__":
+    ulib.ensure_fast_malloc()
+    try:
+        main(sys.argv[1:])
+    except (AttackError, ulib.CtlError) as e:
+        sys.stderr.write("attack.py: error: %s\n" % e)
+        sys.exit(1)
