@@ -314,25 +314,31 @@ def summarize(rows):
 
 
 def table(rows):
-    """Markdown: one line per point, the parts in PARTS order."""
-    head = ("| part | arch | lock | data | key % | locked | attacked | "
-            "scratch | advantage: mean (std) [min, max] |\n"
-            "|---|---|---|---|---|---|---|---|---|")
-    lines = [head]
-    for g in summarize(rows):
-        lock = "-"
-        if g["setting"]:
-            lock = "%s %s" % (g["setting"], g["ratio"])
-            if g["tier_ratio"]:
-                lock += ", tier %s" % g["tier_ratio"]
-        a, s, d = g["attacked"], g["scratch"], g["advantage"]
-        lines.append("| %s | %s | %s | %g %% | %.2f | %s | %.2f | %.2f | "
-                     "%+.2f (%.2f) [%+.2f, %+.2f] |"
-                     % (g["part"], g["arch"], lock,
-                        100 * float(g["fraction"]), float(g["key_file_pct"]),
-                        g["locked_accuracy"], a[0], s[0],
-                        d[0], d[1], d[2], d[3]))
-    return "\n".join(lines)
+    """Markdown: one table per part, in PARTS order."""
+    groups = summarize(rows)
+    out = []
+    for part in PARTS:
+        gs = [g for g in groups if g["part"] == part]
+        if not gs:
+            continue
+        out += ["**%s**" % part, "",
+                "| arch | lock | data | key % | locked | attacked | scratch "
+                "| advantage: mean (std) [min, max] |",
+                "|---|---|---|---|---|---|---|---|"]
+        for g in gs:
+            lock = "-"
+            if g["setting"]:
+                lock = "%s %s" % (g["setting"], g["ratio"])
+                if g["tier_ratio"]:
+                    lock += ", tier %s" % g["tier_ratio"]
+            a, s, d = g["attacked"], g["scratch"], g["advantage"]
+            out.append("| %s | %s | %g %% | %.2f | %s | %.2f | %.2f | "
+                       "%+.2f (%.2f) [%+.2f, %+.2f] |"
+                       % (g["arch"], lock, 100 * float(g["fraction"]),
+                          float(g["key_file_pct"]), g["locked_accuracy"],
+                          a[0], s[0], d[0], d[1], d[2], d[3]))
+        out.append("")
+    return "\n".join(out).rstrip("\n")
 
 
 def main(argv):

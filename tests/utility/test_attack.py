@@ -9,8 +9,9 @@ On the MLP (the cheapest model) at 1 % of the training data, seeds 1-3:
                identical weights and identical accuracy
   ceiling      per seed, fine-tuning the original (unlocked) model is not
                worse than fine-tuning its recommended lock (ulib.RECOMMENDED,
-               locked by the real corelockerctl), and fine-tuning the lock
-               does better than the lock itself
+               locked by the real corelockerctl) and beats training from
+               scratch, and fine-tuning the lock does better than the lock
+               itself
   arithmetic   attacked and scratch are the best of their lr grid, the
                advantage is attacked - scratch, and the scratch side does not
                depend on the attacked file
@@ -72,6 +73,9 @@ def test(attack, atk, tmp):
         check(o["attacked"] >= l["attacked"],
               "ceiling: seed %d: fine-tuned original %.2f >= fine-tuned lock "
               "%.2f" % (sd, o["attacked"], l["attacked"]))
+        check(o["attacked"] > o["scratch"],
+              "ceiling: seed %d: fine-tuned original %.2f > scratch %.2f "
+              "(the start weights are used)" % (sd, o["attacked"], o["scratch"]))
         check(l["attacked"] > locked_acc,
               "ceiling: seed %d: fine-tuned lock %.2f > the lock %.2f"
               % (sd, l["attacked"], locked_acc))
