@@ -49,7 +49,7 @@ import sys
 import tempfile
 
 # OpenBLAS picks its kernels by the thread count it sees at load time:
-# without this, lr 1e-2 runs moved by up to 0.9 pp between a shell with
+# without this, an MLP run at lr 1e-2 moved by 0.93 pp between a shell with
 # OMP_NUM_THREADS=1 and one without (torch.set_num_threads(1) in both).
 os.environ["OMP_NUM_THREADS"] = "1"
 HERE = os.path.dirname(os.path.abspath(__file__))
