@@ -376,8 +376,25 @@ def main(argv):
         ap.error("--seeds and --lrs take comma-separated numbers")
     if not os.path.isfile(a.locked):
         ap.error("%s: no such file" % a.locked)
-    subset_size(a.fraction)
-    res = Attack().run(a.arch, a.locked, a.fraction, seeds, lrs)
+    try:
+        subset_size(a.fraction)
+    except AttackError as e:
+        ap.error(str(e))
+    atk = Attack()
+    import st
+    try:   # a file that is not a model of ARCH: one line, as eval.py
+        sd = atk.load(a.arch, a.locked)
+        net = atk.ev.net(a.arch)
+        odd = set(sd) ^ set(net.state_dict())
+        if odd:
+            raise RuntimeError("%s does not match arch %s: %d tensor(s) "
+                               "missing or unexpected (e.g. %s)"
+                               % (a.locked, a.arch, len(odd), min(odd)))
+        net.load_state_dict(sd, strict=True)
+    except (st.SafetensorsError, RuntimeError) as e:
+        sys.stderr.write("attack.py: error: %s\n" % " ".join(str(e).split()))
+        sys.exit(2)
+    res = atk.run(a.arch, a.locked, a.fraction, seeds, lrs)
     if a.json:
         print(json.dumps({"arch": a.arch, "model": a.locked,
                           "fraction": a.fraction,

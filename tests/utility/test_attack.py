@@ -16,7 +16,8 @@ On the MLP (the cheapest model) at 1 % of the training data, seeds 1-3:
                advantage is attacked - scratch, and the scratch side does not
                depend on the attacked file
   cli          `attack.py mlp LOCKED --seeds 1 --json` (a separate process)
-               prints the same numbers as the in-process run
+               prints the same numbers as the in-process run; the MLP file
+               given as `cnn` is refused with one error line and exit 2
 
 It fails, never skips, without torch, the dataset or corelockerctl.
 """
@@ -103,6 +104,16 @@ def test(attack, atk, tmp):
     check(ok, "cli: attack.py --json prints the in-process seed 1 result "
           "(exit %d%s)" % (p.returncode, ", " + p.stderr.strip()
                            if p.returncode else ""))
+
+    p = subprocess.run([sys.executable, os.path.join(HERE, "attack.py"),
+                        "cnn", locked, "--seeds", "1"],
+                       capture_output=True, text=True)
+    err = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and p.stdout == "" and len(err) == 1
+          and err[0].startswith("attack.py: error: ")
+          and "does not match arch cnn" in err[0],
+          "cli: an MLP file given as cnn: exit %d, one error line (%s)"
+          % (p.returncode, p.stderr.strip()[:200]))
 
 
 def main():
