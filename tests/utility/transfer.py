@@ -185,7 +185,7 @@ def tables(rows, missing):
                    % (arch, rs[0]["setting"], float(rs[0]["ratio"]),
                       fx[0]["accuracy"] if fx else "-",
                       ", ".join("%s: %s" % (r["model"].split("-")[1],
-                                            r["accuracy"]) for r in ho),
+                                            r["accuracy"]) for r in ho) or "-",
                       m, mm, sd, n_ok, len(accs),
                       ", ".join("%s: %s" % (r["model"], "%g" % float(r["ratio"])
                                             if r["ratio"] != "" else
@@ -221,7 +221,8 @@ def tables(rows, missing):
         out.append("| %s | %s | %g | %s | %s | %s | %s | %s | %s | %s |" % (
             arch, name, float(rs[0]["ratio"]),
             ", ".join("%s: %s" % (r["model"], r["accuracy"]) for r in ch),
-            ", ".join("%s: %s" % (r["model"], r["accuracy"]) for r in rep),
+            ", ".join("%s: %s" % (r["model"], r["accuracy"]) for r in rep)
+            or "-",
             m, mm, sd, "%.2f" % (sum(keys) / len(keys)) if keys else "-",
             holds))
     if missing:
