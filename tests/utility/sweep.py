@@ -143,7 +143,7 @@ class Runner:
         shutil.copy2(ulib.ctl_path(), ctl)
         os.environ["CTL"] = ctl
         self.ctl_sha = sha256_file(ctl)
-        self.model_sha = {a: sha256_file(ulib.model_path(a)) for a in ulib.ARCHS}
+        self._model_sha = {}
         self.n_eval = 0
         self.t_eval = 0.0
 
@@ -152,17 +152,25 @@ class Runner:
             self.ev = ulib.Evaluator()
         return self.ev
 
-    def point(self, arch, setting, ratio, select="top", seed=None):
-        """-> dict with the lock info and 'accuracy', or None if refused."""
+    def model_sha(self, path):
+        if path not in self._model_sha:
+            self._model_sha[path] = sha256_file(path)
+        return self._model_sha[path]
+
+    def point(self, arch, setting, ratio, select="top", seed=None, model=None):
+        """-> dict with the lock info and 'accuracy', or None if refused.
+        MODEL is the file to lock (default: the fixture of ARCH)."""
         args = setting.args(ratio, select, seed)
+        model = model or ulib.model_path(arch)
         k = "|".join([LOCK_CACHE_VERSION, self.ctl_sha,
-                      self.model_sha[arch]] + args)
+                      self.model_sha(model)] + args)
         info = self.locks.get(k)
         if info is None:
             out = os.path.join(self.tmp, "locked.safetensors")
             key = os.path.join(self.tmp, "key.clkey")
             r = ulib.lock(arch, out, key, setting.unit, setting.scope, ratio,
-                          select, seed, setting.include, setting.exclude)
+                          select, seed, setting.include, setting.exclude,
+                          model)
             if r is None:
                 info = {"refused": True}
             else:
@@ -182,7 +190,7 @@ class Runner:
         c = self.evals.get(ek)
         if c is None:   # eval cache lost: redo from a fresh lock
             self.locks.d.pop(k)
-            return self.point(arch, setting, ratio, select, seed)
+            return self.point(arch, setting, ratio, select, seed, model)
         res = dict(info)
         res["accuracy"] = c / 100.0
         return res
@@ -231,10 +239,10 @@ def row_for(run, arch, setting, ratio, seeds):
     return row
 
 
-def write_csv(path, rows):
+def write_csv(path, rows, fields=FIELDS):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS, lineterminator="\n")
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow(r)

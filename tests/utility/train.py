@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Train the Fashion-MNIST fixture models and write them as safetensors.
 
-usage: train.py [ARCH ...]        (default: all of mlp cnn vit lstm)
+usage: train.py [--seed N] [--out DIR] [ARCH ...]   (default: all archs)
 
 For each ARCH: seeds everything from a fixed seed, trains with Adam and a
 one-cycle learning-rate schedule, saves models/ARCH.safetensors (F32, all
@@ -9,7 +9,14 @@ state_dict entries including BatchNorm buffers, metadata arch/epochs/seed/
 test_accuracy/...), re-loads that file with st.py, evaluates it exactly as
 eval.py does, and records the accuracy in models/accuracy.json.
 Runs on the CPU with data.THREADS (1) thread; same seed + same machine -> same bytes.
+
+--seed N trains an independent model with the same recipe (the held-out
+models of docs/utility.md section 11); it is saved as DIR/ARCH-sN.safetensors
+and recorded under "ARCH-sN" in DIR/accuracy.json.  Without --seed the fixture
+seed and names are used.  --out DIR defaults to models/.
 """
+
+import argparse
 
 import json
 import os
@@ -45,9 +52,9 @@ def set_seed(seed):
     random.seed(seed)
 
 
-def train_one(arch, xtr, ytr, xte, yte):
+def train_one(arch, seed, out, name, xtr, ytr, xte, yte):
     epochs, bs, lr = CONFIG[arch]
-    set_seed(SEED)
+    set_seed(seed)
     model = models.build(arch)
     nparams = sum(p.numel() for p in model.parameters())
     steps_per_epoch = (xtr.shape[0] + bs - 1) // bs
@@ -57,7 +64,7 @@ def train_one(arch, xtr, ytr, xte, yte):
     t0 = time.time()
     for ep in range(epochs):
         model.train()
-        g = torch.Generator().manual_seed(SEED * 1000 + ep)
+        g = torch.Generator().manual_seed(seed * 1000 + ep)
         perm = torch.randperm(xtr.shape[0], generator=g)
         tot = 0.0
         for i in range(0, xtr.shape[0], bs):
@@ -75,7 +82,7 @@ def train_one(arch, xtr, ytr, xte, yte):
                  time.time() - t0), flush=True)
     train_s = time.time() - t0
 
-    path = os.path.join(OUT, arch + ".safetensors")
+    path = os.path.join(out, name + ".safetensors")
     # Provisional save, then re-load through st.py and evaluate like eval.py,
     # so the recorded accuracy is that of the bytes in the file.
     model.eval()
@@ -84,7 +91,7 @@ def train_one(arch, xtr, ytr, xte, yte):
     meta = {
         "arch": arch,
         "epochs": str(epochs),
-        "seed": str(SEED),
+        "seed": str(seed),
         "batch_size": str(bs),
         "optimizer": "Adam+OneCycleLR max_lr=%g" % lr,
         "test_accuracy": "%d.%02d" % divmod(c, 100) if n == 10000
@@ -105,27 +112,40 @@ def train_one(arch, xtr, ytr, xte, yte):
     return acc
 
 
+def order(name):
+    """accuracy.json order: arch as in models.ARCHS, then seed."""
+    arch, _, seed = name.partition("-s")
+    return (models.ARCHS.index(arch) if arch in models.ARCHS else 99,
+            int(seed) if seed.isdigit() else 0, name)
+
+
 def main(argv):
-    archs = argv or list(models.ARCHS)
+    ap = argparse.ArgumentParser(prog="train.py")
+    ap.add_argument("--seed", type=int,
+                    help="train an independent model (saved as ARCH-sN)")
+    ap.add_argument("--out", default=OUT, help="output directory")
+    ap.add_argument("archs", nargs="*", metavar="ARCH")
+    args = ap.parse_args(argv)
+    archs = args.archs or list(models.ARCHS)
     for a in archs:
         if a not in models.ARCHS:
-            raise SystemExit("train.py: unknown arch %r (expected %s)"
-                             % (a, " ".join(models.ARCHS)))
+            ap.error("unknown arch %r (expected %s)" % (a, " ".join(models.ARCHS)))
+    seed = SEED if args.seed is None else args.seed
     data.setup_torch()
     torch.use_deterministic_algorithms(True)
-    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
     xtr, ytr = data.load("train")
     xte, yte = data.load("test")
-    accp = os.path.join(OUT, "accuracy.json")
+    accp = os.path.join(args.out, "accuracy.json")
     for a in archs:
-        acc = train_one(a, xtr, ytr, xte, yte)
+        name = a if args.seed is None else "%s-s%d" % (a, seed)
+        acc = train_one(a, seed, args.out, name, xtr, ytr, xte, yte)
         accs = {}
         if os.path.exists(accp):
             with open(accp) as f:
                 accs = json.load(f)
-        accs[a] = acc
-        accs = {k: accs[k] for k in sorted(accs, key=lambda k: (
-            models.ARCHS.index(k) if k in models.ARCHS else 99, k))}
+        accs[name] = acc
+        accs = {k: accs[k] for k in sorted(accs, key=order)}
         tmp = accp + ".tmp"
         with open(tmp, "w") as f:   # two decimals, as eval.py prints them
             f.write("{\n" + ",\n".join('  "%s": %.2f' % kv for kv in accs.items())
