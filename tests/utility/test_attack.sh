@@ -1,19 +1,5 @@
 #!/bin/sh
 # make check: the attack harness (attack.py) on the MLP.
 # One Python process (torch imported once) runs every check; see
-# tests/utility/test_attack.py.  Missing torch, dataset or corelockerctl is
-# a failure (exit 1), never a skip.
-here=$(cd "$(dirname "$0")" && pwd)
-top_builddir=${top_builddir:-$here/../..}
-CTL=${CTL:-$top_builddir/ctl/corelockerctl}
-PYTHON=${PYTHON:-/usr/bin/python3}
-export CTL
-if ! [ -x "$PYTHON" ]; then
-	echo "FAIL: $PYTHON not found (scripts/setup.sh installs python3-torch)"
-	exit 1
-fi
-"$PYTHON" "$here/test_attack.py" "$@"
-rc=$?
-# 77 would mean "skipped" to automake: never let that through.
-[ "$rc" -eq 0 ] || exit 1
-exit 0
+# tests/utility/test_attack.py.
+exec "$(dirname "$0")/runpy.sh" test_attack.py "$@"
