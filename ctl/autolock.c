@@ -14,6 +14,13 @@
  * key found so far.  Utility is not strictly monotone in the ratio: the
  * answer is the smallest ratio on the search path that reached the target,
  * and the final lock repeats exactly that measured setting.
+ *
+ * With --max-attack A --attack-cmd, a lock that reaches the target is also
+ * attacked (the owner's own fine-tuning run prints the attack advantage),
+ * and only a lock at most A counts as a hit.  The search treats the pair
+ * like the utility alone: a larger key is assumed to leave the attacker no
+ * more (docs/utility.md section 12 measures the advantage falling with the
+ * key), so the answer is the smallest key on the search path that passed both.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -43,13 +50,16 @@ static const struct {
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-enum state { REACHED, NOT_REACHED, WHOLE_TENSOR, PRUNED, NO_UNITS };
-static const char *const state_names[] = {"reached", "not_reached", "whole_tensor", "pruned", "no_units"};
+enum state { REACHED, NOT_REACHED, WHOLE_TENSOR, PRUNED, NO_UNITS, ATTACK_ABOVE };
+static const char *const state_names[] = {"reached", "not_reached", "whole_tensor", "pruned", "no_units",
+					  "attack_above"};
 
 struct trial {
 	double ratio, utility;
 	uint64_t units, total, key_bytes, model_bytes; /* total: the units that could be extracted */
 	int wiped; /* extracts every unit of a tensor (not accepted unless --allow-whole-tensor) */
+	int attacked;  /* the attack command ran on it (it reached the target): ATTACK is measured */
+	double attack; /* the attack advantage it printed */
 };
 
 struct outcome {
@@ -58,11 +68,14 @@ struct outcome {
 	struct trial lowest; /* measured: the utility closest to the target of a lock that wipes no tensor */
 	struct trial below;  /* has_below: the largest measured lock below the hit, short of the target */
 	int evals, found, measured, has_below;
+	int util_reached; /* some lock reached the target (without --max-attack: found) */
 	int wiped; /* the search stopped where a lock wipes a whole tensor */
 };
 
 struct search {
 	const char *model, *cmd;
+	const char *attack_cmd; /* NULL, or the owner's attack: a hit must also score at most max_attack */
+	double max_attack;
 	struct cl_lock_opts opts; /* unit, scope and ratio vary per trial */
 	double target, max_ratio;
 	int sense; /* +1: the lock must bring the utility down (higher is better), -1: up */
@@ -78,6 +91,12 @@ struct search {
 static int reached(const struct search *s, double u)
 {
 	return s->sense * u <= s->sense * s->target;
+}
+
+/* Is T a hit: the target reached and, with --max-attack, the attack at most A? */
+static int accepted(const struct search *s, const struct trial *t)
+{
+	return reached(s, t->utility) && (!s->attack_cmd || (t->attacked && t->attack <= s->max_attack));
 }
 
 /* Does the key extract every unit of some tensor (or BN layer)?  That lock
@@ -111,23 +130,34 @@ static int try_ratio(struct search *s, double ratio, struct outcome *o, struct t
 	if (r < 0)
 		return ctl_fail(r), -1;
 	ctl_progress_end();
-	*t = (struct trial){ratio, 0, st.units_locked, st.units_total, st.key_bytes, st.model_bytes, 0};
+	*t = (struct trial){ratio, 0, st.units_locked, st.units_total, st.key_bytes, st.model_bytes, 0, 0, 0};
 	if (s->best && t->key_bytes >= s->best->key_bytes)
 		return 2;
 	t->wiped = !s->allow_whole && wipes_a_tensor(s->key);
+	char what[200];
+	snprintf(what, sizeof(what), "%s/%s ratio %.6g (%llu units, key %llu bytes%s)", cl_unit_name(s->opts.unit),
+		 cl_scope_name(s->opts.scope), ratio, (unsigned long long)t->units, (unsigned long long)t->key_bytes,
+		 t->wiped ? ", a whole tensor" : "");
 	/* Top units at an equal count are the same units (per-tensor counts only grow with the ratio). */
 	if (s->have_last && s->opts.select == CL_SELECT_TOP && s->last.units == t->units &&
 	    s->last.key_bytes == t->key_bytes) {
 		t->utility = s->last.utility;
+		t->attack = s->last.attack;
+		t->attacked = s->last.attacked;
 	} else {
-		char what[160];
-		snprintf(what, sizeof(what), "%s/%s ratio %.6g (%llu units, key %llu bytes%s)", cl_unit_name(s->opts.unit),
-			 cl_scope_name(s->opts.scope), ratio, (unsigned long long)t->units,
-			 (unsigned long long)t->key_bytes, t->wiped ? ", a whole tensor" : "");
 		if (ctl_evals_run(&s->evals, s->cmd, s->eval_path, what, &t->utility) < 0)
 			return -1;
 		o->evals++;
+		if (s->attack_cmd && !t->wiped && reached(s, t->utility)) {
+			char attack_what[220];
+			snprintf(attack_what, sizeof(attack_what), "attack on %s", what);
+			if (ctl_evals_run(&s->evals, s->attack_cmd, s->eval_path, attack_what, &t->attack) < 0)
+				return -1;
+			t->attacked = 1;
+			o->evals++;
+		}
 	}
+	o->util_reached |= !t->wiped && reached(s, t->utility);
 	s->last = *t;
 	s->have_last = 1;
 	o->wiped |= t->wiped;
@@ -191,7 +221,7 @@ static int search_setting(struct search *s, struct outcome *o)
 			o->state = PRUNED;
 			return 0;
 		}
-		if (r == 1 && (t.wiped || reached(s, t.utility))) {
+		if (r == 1 && (t.wiped || accepted(s, &t))) {
 			hi = ratio;
 			hi_units = t.units;
 			total = t.total;
@@ -203,7 +233,7 @@ static int search_setting(struct search *s, struct outcome *o)
 		}
 	}
 	if (!hi) {
-		o->state = any ? NOT_REACHED : NO_UNITS;
+		o->state = !any ? NO_UNITS : o->util_reached ? ATTACK_ABOVE : NOT_REACHED;
 		return 0;
 	}
 	/* Without a hit yet, a few more steps look below the wiping ratio.  One unit apart, nothing lies between. */
@@ -212,7 +242,7 @@ static int search_setting(struct search *s, struct outcome *o)
 		double mid = between(s, lo, hi, lo_units, hi_units, total);
 		if ((r = try_ratio(s, mid, o, &t)) < 0)
 			return -1;
-		if (r == 1 && (t.wiped || reached(s, t.utility))) {
+		if (r == 1 && (t.wiped || accepted(s, &t))) {
 			hi = mid;
 			hi_units = t.units;
 			if (!t.wiped)
@@ -222,7 +252,7 @@ static int search_setting(struct search *s, struct outcome *o)
 			short_of_target(o, &t, r, &lo_units);
 		}
 	}
-	o->state = o->found ? REACHED : o->wiped ? WHOLE_TENSOR : NOT_REACHED;
+	o->state = o->found ? REACHED : o->util_reached ? ATTACK_ABOVE : o->wiped ? WHOLE_TENSOR : NOT_REACHED;
 	return 0;
 }
 
@@ -260,6 +290,8 @@ static json_t *rows(const struct search *s, const struct outcome *out, int unit,
 					    : s->sense > 0	? "lowest_utility"
 								: "highest_utility",
 					    json_real(t->utility));
+			if (t->attacked)
+				json_object_set_new(r, "attack", json_real(t->attack));
 		}
 		if (o->state == REACHED && o->has_below)
 			json_object_set_new(r, "below",
@@ -282,13 +314,18 @@ static void row_note(json_t *r, const char *state, int measured, char *buf, size
 		{"whole_tensor", "not reached without extracting a whole tensor"},
 		{"pruned", "stopped: a larger ratio's key is no smaller than the best"},
 		{"no_units", "nothing to extract"},
+		{"attack_above", "reaches the target, but every such lock's attack is above --max-attack"},
 	};
-	json_t *b = json_object_get(r, "below");
+	json_t *b = json_object_get(r, "below"), *attack = json_object_get(r, "attack");
 	int n = snprintf(buf, len, "%s", state);
 
 	for (size_t k = 0; k < sizeof(notes) / sizeof(notes[0]); k++)
 		if (!strcmp(notes[k].state, state))
 			n = snprintf(buf, len, "%s", notes[k].text);
+	if (attack && n < (int)len)
+		n += snprintf(buf + n, len - (size_t)n, " (attack %g)", json_real_value(attack));
+	if (n >= (int)len)
+		return;
 	if (b) /* the step the target lies in */
 		snprintf(buf + n, len - (size_t)n, " at %lld units (%lld units score %g)",
 			 (long long)json_integer_value(json_object_get(r, "units")),
@@ -388,8 +425,9 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 
 	for (size_t i = 0; i < NSETTINGS; i++)
 		n += wanted((int)i, a->unit, a->scope);
-	/* the bound: both ends, then every wanted setting's whole grid and refinement */
-	ctl_evals_init(&s->evals, "lock", 2 + n * (GRID_STEPS + 1 + REFINE_STEPS + 3), a->quiet);
+	/* the bound: both ends, then every wanted setting's whole grid and refinement (each trial attacked too) */
+	ctl_evals_init(&s->evals, "lock", 2 + n * (GRID_STEPS + 1 + REFINE_STEPS + 3) * (s->attack_cmd ? 2 : 1),
+		       a->quiet);
 	if (ctl_evals_run(&s->evals, s->cmd, s->model, "the original", &original) < 0 ||
 	    read_direction(s, a, original) < 0)
 		return 1;
@@ -422,29 +460,44 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 	}
 	json_t *arr = rows(s, outcomes, a->unit, a->scope);
 	if (json) {
-		printf("{\"target_utility\":%.17g,\"original_utility\":%.17g,\"higher_is_better\":%s,\"settings\":",
-		       s->target, original, s->sense > 0 ? "true" : "false");
+		printf("{\"target_utility\":%.17g,\"original_utility\":%.17g,\"higher_is_better\":%s,", s->target,
+		       original, s->sense > 0 ? "true" : "false");
+		if (s->attack_cmd)
+			printf("\"max_attack\":%.17g,", s->max_attack);
+		printf("\"settings\":");
 		json_dumpf(arr, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 		if (best >= 0) {
-			printf(",\"utility\":%.17g,\"chosen\":", outcomes[best].hit.utility);
+			printf(",\"utility\":%.17g,", outcomes[best].hit.utility);
+			if (s->attack_cmd)
+				printf("\"attack\":%.17g,", outcomes[best].hit.attack);
+			printf("\"chosen\":");
 			ctl_print_lock(out, key, &s->opts, &st, 1);
 		} else {
 			printf(",\"chosen\":null");
 		}
 		printf("}\n");
 	} else {
-		printf("original utility %g, target %s %g\n", original, s->sense > 0 ? "<=" : ">=", s->target);
+		printf("original utility %g, target %s %g", original, s->sense > 0 ? "<=" : ">=", s->target);
+		if (s->attack_cmd)
+			printf(", attack advantage <= %g", s->max_attack);
+		putchar('\n');
 		print_table(arr);
 	}
 	json_decref(arr);
 	if (best < 0) {
-		fprintf(stderr, "corelockerctl: no setting brings the utility to %g or %s within --max-ratio %g\n",
-			s->target, s->sense > 0 ? "below" : "above", s->max_ratio);
+		fprintf(stderr, "corelockerctl: no setting brings the utility to %g or %s within --max-ratio %g%s",
+			s->target, s->sense > 0 ? "below" : "above", s->max_ratio,
+			s->attack_cmd ? " with an attack advantage of at most " : "\n");
+		if (s->attack_cmd)
+			fprintf(stderr, "%g\n", s->max_attack);
 		return 1;
 	}
 	if (!json) {
-		printf("chosen: --unit %s --scope %s --ratio %.17g (utility %g)\n", cl_unit_name(s->opts.unit),
+		printf("chosen: --unit %s --scope %s --ratio %.17g (utility %g", cl_unit_name(s->opts.unit),
 		       cl_scope_name(s->opts.scope), s->opts.ratio, outcomes[best].hit.utility);
+		if (s->attack_cmd)
+			printf(", attack %g", outcomes[best].hit.attack);
+		printf(")\n");
 		ctl_print_lock(out, key, &s->opts, &st, 0);
 	}
 	return 0;
@@ -486,7 +539,8 @@ static int make_dir(struct search *s, const char *out)
 int ctl_autolock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
 		 const struct ctl_autolock *a, int json)
 {
-	struct search s = {.model = model, .cmd = a->eval_cmd, .opts = *opts, .target = a->target,
+	struct search s = {.model = model, .cmd = a->eval_cmd, .attack_cmd = a->attack_cmd,
+			   .max_attack = a->max_attack, .opts = *opts, .target = a->target,
 			   .max_ratio = a->max_ratio, .allow_whole = a->allow_whole_tensor};
 	struct sigaction sa = {.sa_handler = forward}, old[3];
 	static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};

@@ -21,6 +21,8 @@ const struct ctl_opt ctl_lock_opts[] = {
 	{0, "eval-cmd", 'E', "CMD", "with --target-utility: prints the utility of {model}"},
 	{0, "max-ratio", 'M', "A", "with --target-utility: the largest ratio tried (default 0.5)"},
 	{0, "allow-whole-tensor", 'W', NULL, "with --target-utility: accept locks that empty a tensor"},
+	{0, "attack-cmd", 'A', "CMD", "with --target-utility: prints the attack advantage of {model}"},
+	{0, "max-attack", 'X', "A", "with --attack-cmd: accept only locks whose advantage is at most A"},
 	{0, "json", 'j', NULL, "print the result as one JSON object"},
 	{0, "quiet", 'q', NULL, "with --target-utility: no progress lines on stderr"},
 	{0},
@@ -32,7 +34,7 @@ const struct ctl_cmd ctl_lock_cmd = {
 	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]\n"
 	"   or: corelockerctl lock MODEL -o LOCKED -k KEY --target-utility U --eval-cmd 'CMD {model}'\n"
 	"       [--unit auto|UNIT] [--scope auto|SCOPE] [--max-ratio A] [--allow-whole-tensor]\n"
-	"       [--include RE] [--exclude RE] [--json] [--quiet]",
+	"       [--max-attack A --attack-cmd 'CMD {model}'] [--include RE] [--exclude RE] [--json] [--quiet]",
 	run,
 };
 
@@ -44,7 +46,7 @@ static int run(int argc, char **argv)
 	struct ctl_autolock a = {.target = NAN, .max_ratio = 0.5, .unit = -1, .scope = -1};
 	struct cl_lock_stats st;
 	const char *out = NULL, *key = NULL;
-	int c, json = 0, r, unit_set = 0, scope_set = 0, ratio_set = 0;
+	int c, json = 0, r, unit_set = 0, scope_set = 0, ratio_set = 0, attack_set = 0;
 
 	optind = 1;
 	while ((c = ctl_getopt(argc, argv, ctl_lock_opts)) != -1) {
@@ -76,6 +78,12 @@ static int run(int argc, char **argv)
 			break;
 		case 'E': a.eval_cmd = optarg; break;
 		case 'W': a.allow_whole_tensor = 1; break;
+		case 'A': a.attack_cmd = optarg; break;
+		case 'X':
+			if (ctl_parse_double(optarg, &a.max_attack) < 0)
+				return ctl_usage(&ctl_lock_cmd, "--max-attack '%s' is not a number", optarg);
+			attack_set = 1;
+			break;
 		case 'q': a.quiet = 1; break;
 		case 'M':
 			if (ctl_parse_double(optarg, &a.max_ratio) < 0 || !(a.max_ratio > 0 && a.max_ratio <= 0.5))
@@ -105,10 +113,15 @@ static int run(int argc, char **argv)
 			return ctl_usage(&ctl_lock_cmd, "--target-utility and --eval-cmd go together, without --ratio");
 		if (!strstr(a.eval_cmd, "{model}"))
 			return ctl_usage(&ctl_lock_cmd, "--eval-cmd must contain {model}");
+		if (attack_set != !!a.attack_cmd)
+			return ctl_usage(&ctl_lock_cmd, "--max-attack and --attack-cmd go together");
+		if (a.attack_cmd && !strstr(a.attack_cmd, "{model}"))
+			return ctl_usage(&ctl_lock_cmd, "--attack-cmd must contain {model}");
 		return ctl_autolock(argv[optind], out, key, &o, &a, json);
 	}
-	if (unit_set == 2 || scope_set == 2 || a.allow_whole_tensor)
-		return ctl_usage(&ctl_lock_cmd, "--unit auto, --scope auto and --allow-whole-tensor need --target-utility");
+	if (unit_set == 2 || scope_set == 2 || a.allow_whole_tensor || attack_set || a.attack_cmd)
+		return ctl_usage(&ctl_lock_cmd, "--unit auto, --scope auto, --allow-whole-tensor and --max-attack "
+						"need --target-utility");
 	if (!ratio_set)
 		return ctl_usage(&ctl_lock_cmd, "--ratio is required (or --target-utility with --eval-cmd)");
 	if (!(o.ratio > 0 && o.ratio <= 0.5))

@@ -63,6 +63,8 @@ struct ctl_autolock {
 	int unit, scope;      /* -1: try every one */
 	int allow_whole_tensor; /* accept locks that extract every unit of a tensor */
 	int quiet;		/* no progress lines */
+	const char *attack_cmd; /* NULL, or prints the attack advantage of {model} */
+	double max_attack;	/* with attack_cmd: the largest advantage accepted */
 };
 int ctl_autolock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
 		 const struct ctl_autolock *a, int json);

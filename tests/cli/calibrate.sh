@@ -18,9 +18,9 @@ d = np.fromfile(path, dtype=np.uint8); d = d[len(d) % 4:].view(np.uint32)
 f = np.count_nonzero(d) / len(d)
 print("loading", path)  # noise before the last line
 print({"fraction": "%.6f" % f, "percent": "%.4f" % (100 * f),
-       "perplexity": "%.4f" % math.exp(5000 * (1 - f))}[kind])
+       "perplexity": "%.4f" % math.exp(5000 * (1 - f)), "attack": "%.4f" % (1000 * f)}[kind])
 EOP
-for kind in fraction percent perplexity; do
+for kind in fraction percent perplexity attack; do
 	printf '#!/bin/sh\nexec "%s" "%s" %s "$1"\n' "$PYTHON" "$W/metric.py" "$kind" >"$W/$kind.sh"
 	chmod +x "$W/$kind.sh"
 done
@@ -139,6 +139,53 @@ expect 0 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-uti
 	--eval-cmd "$W/fraction.sh {model}" --unit channel --scope global --quiet
 check "lock search --quiet: nothing on stderr" test ! -s "$W/err"
 check "lock search table: the step around the target" grep -Eq "reaches the target at [0-9]+ units \([0-9]+ units score [0-9.]+\): chosen" "$W/out"
+rm -f "$A"/*
+
+# 5a. --max-attack: the "attack" prints 1000 x the share of non-zero words, so
+# it falls as units are locked; a bound read off tier H2 (more units than the
+# utility target needs) makes H2 units the smallest lock that passes both.
+H2=$((H + (COUNT - H) / 2))
+tier "$H2" "$W/t$H2.safetensors"
+tier $((H2 - 1)) "$W/t$((H2 - 1)).safetensors"
+MAXA=$(m attack "$W/t$H2.safetensors")
+expect 0 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility "$F_H" \
+	--eval-cmd "$W/fraction.sh {model}" --max-attack "$MAXA" --attack-cmd "$W/attack.sh {model}" \
+	--unit channel --scope global --json
+cp "$W/out" "$A/attack.json"
+cp "$W/err" "$A/attack.err"
+check "max-attack: the smallest lock whose attack is at most the bound (H2 units), one unit more than one that fails" py "
+import json; d=json.load(open('$A/attack.json')); s=d['settings'][0]
+assert d['max_attack'] == $MAXA and s['result'] == 'reached' and d['attack'] <= $MAXA, d
+assert d['chosen']['units_locked'] == $H2 == s['units'] and s['attack'] == d['attack'], d
+assert s['below']['units'] == $H2 - 1, s"
+check "max-attack: the unit below passes the utility target but not the attack" py "
+assert $(m fraction "$W/t$((H2 - 1)).safetensors") <= $F_H and $(m attack "$W/t$((H2 - 1)).safetensors") > $MAXA"
+check "max-attack: the chosen lock measures what was reported" py "
+import json; d=json.load(open('$A/attack.json')); assert $(m attack "$A/l.safetensors") == d['attack'], d"
+check "max-attack: the attack runs are progress lines too" test "$(grep -c '^lock: eval .*attack on channel/global' "$A/attack.err")" -ge 2
+rm -f "$A"/*
+expect 0 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility "$F_H" \
+	--eval-cmd "$W/fraction.sh {model}" --max-attack "$MAXA" --attack-cmd "$W/attack.sh {model}" \
+	--unit channel --scope global --quiet
+check "max-attack table: the bound in the header and the chosen row's attack" \
+	grep -q "attack advantage <= $(g "$MAXA")" "$W/out"
+check "max-attack table: the chosen line names the attack" grep -q "^chosen: .*, attack $(g "$MAXA"))" "$W/out"
+rm -f "$A"/*
+expect 1 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility "$F_H" \
+	--eval-cmd "$W/fraction.sh {model}" --max-attack -1 --attack-cmd "$W/attack.sh {model}" \
+	--unit channel --scope global --quiet
+check "max-attack out of reach: says none passes both" \
+	grep -q "no setting brings the utility to $(g "$F_H") or below within --max-ratio 0.5 with an attack advantage of at most -1" "$W/err"
+check "max-attack out of reach: the row says the attack is above" grep -q "every such lock's attack is above --max-attack" "$W/out"
+check "max-attack out of reach: no output written" test ! -e "$A/l.safetensors" -a ! -e "$A/k.clkey"
+expect 2 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility "$F_H" \
+	--eval-cmd "$W/fraction.sh {model}" --max-attack 3
+check "--max-attack without --attack-cmd is a usage error" grep -q "go together" "$W/err"
+expect 2 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility "$F_H" \
+	--eval-cmd "$W/fraction.sh {model}" --max-attack 3 --attack-cmd "$W/attack.sh"
+check "--attack-cmd without {model} is a usage error" grep -q "attack-cmd must contain {model}" "$W/err"
+expect 2 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --ratio 0.1 --max-attack 3 --attack-cmd "$W/attack.sh {model}"
+check "--max-attack without --target-utility is a usage error" grep -q "need --target-utility" "$W/err"
 rm -f "$A"/*
 expect 1 "$CTL" lock "$MODEL" -o "$A/l.safetensors" -k "$A/k.clkey" --target-utility "$(py "print($P_FULL / 2)")" \
 	--eval-cmd "$W/perplexity.sh {model}" --unit channel --scope global --quiet

@@ -350,6 +350,8 @@ def main(argv):
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--lrs", default=",".join(map(repr, LRS)))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mean", action="store_true",
+                    help="print only the mean advantage (lock --attack-cmd reads it)")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--part", action="append", choices=PARTS)
     ap.add_argument("--arch", dest="archs", action="append",
@@ -401,6 +403,8 @@ def main(argv):
                           "images": subset_size(a.fraction),
                           "epochs": EPOCHS, "batch": BATCH, "lrs": lrs,
                           "seeds": res}, indent=1))
+    elif a.mean:
+        print("%.4f" % spread([r["advantage"] for r in res])[0])
     else:
         print(report(a.arch, a.locked, a.fraction, res))
 

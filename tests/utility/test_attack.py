@@ -16,7 +16,8 @@ On the MLP (the cheapest model) at 1 % of the training data, seeds 1-3:
                advantage is attacked - scratch, and the scratch side does not
                depend on the attacked file
   cli          `attack.py mlp LOCKED --seeds 1 --json` (a separate process)
-               prints the same numbers as the in-process run; the MLP file
+               prints the same numbers as the in-process run, `--mean` the
+               mean advantage alone; the MLP file
                given as `cnn` is refused with one error line and exit 2
 
 It fails, never skips, without torch, the dataset or corelockerctl.
@@ -104,6 +105,15 @@ def test(attack, atk, tmp):
     check(ok, "cli: attack.py --json prints the in-process seed 1 result "
           "(exit %d%s)" % (p.returncode, ", " + p.stderr.strip()
                            if p.returncode else ""))
+
+    p = subprocess.run([sys.executable, os.path.join(HERE, "attack.py"),
+                        ARCH, locked, "--seeds", "1", "--mean"],
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and p.stdout.strip().splitlines()[-1:]
+          == ["%.4f" % lock[0]["advantage"]],
+          "cli: --mean's last line is the mean advantage, for lock "
+          "--attack-cmd (%r, want %.4f)" % (p.stdout[-200:],
+                                            lock[0]["advantage"]))
 
     p = subprocess.run([sys.executable, os.path.join(HERE, "attack.py"),
                         "cnn", locked, "--seeds", "1"],
