@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# calibrate and lock --target-utility on any metric and on discrete units,
+# calibrate and lock --target-utility (also with --max-attack) on any metric and on discrete units,
 # their progress lines, and inspect -k.  The evaluators compute their metric
 # from the model file (the share of non-zero 4-byte words, as a fraction, a
 # percent, or a perplexity-like number where lower is better), so every

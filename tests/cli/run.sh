@@ -17,7 +17,7 @@ expect 0 "$CTL" lock --help
 # every option of the table has its line with a description (issue 16, item 7)
 for o in "-o, --output LOCKED" "-k, --key KEY" "--ratio A" "--unit UNIT" "--scope SCOPE" "--include RE" \
 	"--exclude RE" "--select HOW" "--seed N" "--target-utility U" "--eval-cmd CMD" "--max-ratio A" \
-	"--allow-whole-tensor" "--json" "--quiet"; do
+	"--allow-whole-tensor" "--attack-cmd CMD" "--max-attack A" "--json" "--quiet"; do
 	check "lock --help describes $o" grep -Eq "^  $o +[a-z]" "$W/out"
 done
 expect 0 "$CTL" unlock --help
