@@ -202,10 +202,11 @@ def report(arch, path, fraction, res):
 
 # --- the sweep ------------------------------------------------------------
 
-FIELDS = ["part", "arch", "model", "setting", "ratio", "tier_ratio", "fraction",
-          "images", "seed", "units_locked", "payload_pct", "key_file_pct",
-          "locked_accuracy", "attacked", "attacked_lr", "scratch",
-          "scratch_lr", "advantage", "attacked_by_lr", "scratch_by_lr"]
+FIELDS = ["part", "arch", "model", "setting", "ratio", "tier_ratio",
+          "fraction", "images", "seed", "units_locked", "payload_pct",
+          "key_file_pct", "locked_accuracy", "attacked", "attacked_lr",
+          "scratch", "scratch_lr", "advantage", "attacked_by_lr",
+          "scratch_by_lr"]
 
 
 def points(part, arch):
@@ -218,7 +219,8 @@ def points(part, arch):
     if part == "keysize":
         return [(fixture, "element-global", r, None, 0.01) for r in KEY_RATIOS]
     if part == "tier":
-        return [(fixture, rec["setting"], rec["ratio"], rec["ratio"] / 2, 0.01)]
+        return [(fixture, rec["setting"], rec["ratio"], rec["ratio"] / 2,
+                 0.01)]
     if part == "heldout":
         return [(heldout_path(arch, n), rec["setting"], rec["ratio"], None,
                  f) for f in FRACTIONS for n in SEEDS]
@@ -251,6 +253,7 @@ def sweep(parts, archs, out, keep=()):
 
 def sweep_point(atk, tmp, part, arch, model, name, ratio, tier, frac):
     path = model
+    rel = os.path.relpath(model, ulib.MODELS)    # the CSV's model column
     info = {"units_locked": 0, "payload_bytes": 0, "key_file_bytes": 0,
             "model_bytes": os.path.getsize(path)}
     if name:
@@ -273,8 +276,7 @@ def sweep_point(atk, tmp, part, arch, model, name, ratio, tier, frac):
     for r in atk.run(arch, path, frac, SEEDS):
         rows.append({
             "part": part, "arch": arch,
-            "model": os.path.relpath(model, ulib.MODELS),
-            "setting": name or "",
+            "model": rel, "setting": name or "",
             "ratio": "" if ratio is None else ratio,
             "tier_ratio": "" if tier is None else tier,
             "fraction": frac, "images": subset_size(frac), "seed": r["seed"],
@@ -288,10 +290,11 @@ def sweep_point(atk, tmp, part, arch, model, name, ratio, tier, frac):
             "attacked_by_lr": json.dumps(r["attacked_by_lr"], sort_keys=True),
             "scratch_by_lr": json.dumps(r["scratch_by_lr"], sort_keys=True),
         })
-        print("%-11s %-4s %-26s %-20s %-6s tier %-6s data %-4g seed %d: locked %6.2f"
-              " attacked %6.2f scratch %6.2f advantage %+6.2f"
-              % (part, arch, os.path.relpath(model, ulib.MODELS), name or "-", ratio or "-", tier or "-", frac,
-                 r["seed"], acc, r["attacked"], r["scratch"], r["advantage"]),
+        print("%-11s %-4s %-26s %-20s %-6s tier %-6s data %-4g seed %d: "
+              "locked %6.2f attacked %6.2f scratch %6.2f advantage %+6.2f"
+              % (part, arch, rel, name or "-", ratio or "-", tier or "-",
+                 frac, r["seed"], acc, r["attacked"], r["scratch"],
+                 r["advantage"]),
               flush=True)
     return rows
 
