@@ -31,6 +31,12 @@ order they run:
   tier         the half tier (unlock --tier-ratio A/2) of the recommended
                lock per arch, 1 %
   original     the unlocked reference model, 1 % (the ceiling)
+  heldout      ulib.RECOMMENDED on each held-out model of transfer.py
+               (models/heldout/ARCH-sN, N in SEEDS), at 1 % and 5 %:
+               settings judged on models they were not chosen on
+The model column names the attacked model file under tests/utility/models.
+A sweep of some --part (all archs) replaces only those parts' rows of the
+CSV; one restricted with --arch only prints.
 Accuracies are cached in tests/utility/.cache/attack.jsonl keyed by the
 SHA-256 of the attacked file and the run's parameters, so a rerun or an
 interrupted sweep only does what is missing.  --table prints the markdown
@@ -56,6 +62,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ulib  # noqa: E402
 from sweep import Cache, sha256_file  # noqa: E402
+from transfer import heldout_path  # noqa: E402
 
 EPOCHS = 3
 BATCH = 32
@@ -64,7 +71,7 @@ SEEDS = (1, 2, 3)
 FRACTIONS = (0.01, 0.05)
 KEY_RATIOS = (0.01, 0.03, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5)
 TRAIN_SIZE = 60000
-PARTS = ("recommended", "keysize", "tier", "original")
+PARTS = ("recommended", "keysize", "tier", "original", "heldout")
 DEFAULT_CSV = os.path.join(ulib.TOP, "docs", "attack-results.csv")
 CACHE_VERSION = "a2"   # bump when the training procedure changes
 
@@ -195,38 +202,46 @@ def report(arch, path, fraction, res):
 
 # --- the sweep ------------------------------------------------------------
 
-FIELDS = ["part", "arch", "setting", "ratio", "tier_ratio", "fraction",
-          "images", "seed", "units_locked", "payload_pct", "key_file_pct",
-          "locked_accuracy", "attacked", "attacked_lr", "scratch",
-          "scratch_lr", "advantage", "attacked_by_lr", "scratch_by_lr"]
+FIELDS = ["part", "arch", "model", "setting", "ratio", "tier_ratio",
+          "fraction", "images", "seed", "units_locked", "payload_pct",
+          "key_file_pct", "locked_accuracy", "attacked", "attacked_lr",
+          "scratch", "scratch_lr", "advantage", "attacked_by_lr",
+          "scratch_by_lr"]
 
 
 def points(part, arch):
-    """-> [(setting name, ratio, tier ratio or None, fraction)]"""
+    """-> [(model path, setting name, ratio, tier ratio or None, fraction)]"""
     rec = ulib.RECOMMENDED[arch]
+    fixture = ulib.model_path(arch)
     if part == "recommended":
-        return [(rec["setting"], rec["ratio"], None, f) for f in FRACTIONS]
+        return [(fixture, rec["setting"], rec["ratio"], None, f)
+                for f in FRACTIONS]
     if part == "keysize":
-        return [("element-global", r, None, 0.01) for r in KEY_RATIOS]
+        return [(fixture, "element-global", r, None, 0.01) for r in KEY_RATIOS]
     if part == "tier":
-        return [(rec["setting"], rec["ratio"], rec["ratio"] / 2, 0.01)]
-    return [(None, None, None, 0.01)]     # original
+        return [(fixture, rec["setting"], rec["ratio"], rec["ratio"] / 2,
+                 0.01)]
+    if part == "heldout":
+        return [(heldout_path(arch, n), rec["setting"], rec["ratio"], None,
+                 f) for f in FRACTIONS for n in SEEDS]
+    return [(fixture, None, None, None, 0.01)]     # original
 
 
-def sweep(parts, archs, out):
+def sweep(parts, archs, out, keep=()):
+    """KEEP: rows of other parts to carry over into OUT."""
     atk = Attack(Cache("attack.json"))
     tmp = tempfile.mkdtemp(prefix="clattack.")
     # a private corelockerctl: a rebuild during the sweep must not change it
     ctl = os.path.join(tmp, "corelockerctl")
     shutil.copy2(ulib.ctl_path(), ctl)
     os.environ["CTL"] = ctl
-    rows = []
+    rows = list(keep)
     try:
         for part in parts:
             for arch in archs:
-                for name, ratio, tier, frac in points(part, arch):
-                    rows += sweep_point(atk, tmp, part, arch, name, ratio,
-                                        tier, frac)
+                for model, name, ratio, tier, frac in points(part, arch):
+                    rows += sweep_point(atk, tmp, part, arch, model, name,
+                                        ratio, tier, frac)
                     if out:
                         write_csv(out + ".partial", rows)
     finally:
@@ -236,8 +251,9 @@ def sweep(parts, archs, out):
         os.unlink(out + ".partial")
 
 
-def sweep_point(atk, tmp, part, arch, name, ratio, tier, frac):
-    path = ulib.model_path(arch)
+def sweep_point(atk, tmp, part, arch, model, name, ratio, tier, frac):
+    path = model
+    rel = os.path.relpath(model, ulib.MODELS)    # the CSV's model column
     info = {"units_locked": 0, "payload_bytes": 0, "key_file_bytes": 0,
             "model_bytes": os.path.getsize(path)}
     if name:
@@ -245,7 +261,7 @@ def sweep_point(atk, tmp, part, arch, name, ratio, tier, frac):
         locked = os.path.join(tmp, "locked.safetensors")
         key = os.path.join(tmp, "key.clkey")
         info = ulib.lock(arch, locked, key, s.unit, s.scope, ratio,
-                         include=s.include, exclude=s.exclude)
+                         include=s.include, exclude=s.exclude, model=model)
         if info is None:
             raise AttackError("%s %s --ratio %g extracts no unit"
                               % (arch, name, ratio))
@@ -259,7 +275,8 @@ def sweep_point(atk, tmp, part, arch, name, ratio, tier, frac):
     rows = []
     for r in atk.run(arch, path, frac, SEEDS):
         rows.append({
-            "part": part, "arch": arch, "setting": name or "",
+            "part": part, "arch": arch,
+            "model": rel, "setting": name or "",
             "ratio": "" if ratio is None else ratio,
             "tier_ratio": "" if tier is None else tier,
             "fraction": frac, "images": subset_size(frac), "seed": r["seed"],
@@ -273,10 +290,11 @@ def sweep_point(atk, tmp, part, arch, name, ratio, tier, frac):
             "attacked_by_lr": json.dumps(r["attacked_by_lr"], sort_keys=True),
             "scratch_by_lr": json.dumps(r["scratch_by_lr"], sort_keys=True),
         })
-        print("%-11s %-4s %-20s %-6s tier %-6s data %-4g seed %d: locked %6.2f"
-              " attacked %6.2f scratch %6.2f advantage %+6.2f"
-              % (part, arch, name or "-", ratio or "-", tier or "-", frac,
-                 r["seed"], acc, r["attacked"], r["scratch"], r["advantage"]),
+        print("%-11s %-4s %-26s %-20s %-6s tier %-6s data %-4g seed %d: "
+              "locked %6.2f attacked %6.2f scratch %6.2f advantage %+6.2f"
+              % (part, arch, rel, name or "-", ratio or "-", tier or "-",
+                 frac, r["seed"], acc, r["attacked"], r["scratch"],
+                 r["advantage"]),
               flush=True)
     return rows
 
@@ -297,7 +315,8 @@ def read_csv(path):
 
 def summarize(rows):
     """Group the per-seed rows by point -> list of dicts with the point's
-    fields and (mean, std, min, max) of attacked, scratch and advantage."""
+    fields and (mean, std, min, max) of attacked, scratch and advantage,
+    and of locked_accuracy and key_file_pct (a point may span models)."""
     groups = {}
     for r in rows:
         k = tuple(r[f] for f in ("part", "arch", "setting", "ratio",
@@ -307,24 +326,44 @@ def summarize(rows):
     for rs in groups.values():
         g = dict(rs[0])
         g["seeds"] = len(rs)
-        for f in ("attacked", "scratch", "advantage"):
+        g["models"] = len({r["model"] for r in rs})
+        for f in ("attacked", "scratch", "advantage", "locked_accuracy",
+                  "key_file_pct"):
             g[f] = spread([float(r[f]) for r in rs])
         out.append(g)
     return out
 
 
+def fmt_advantage(d):
+    return "%+.2f (%.2f) [%+.2f, %+.2f]" % d
+
+
+def fmt_locked(g):
+    """One model: its accuracy; several: mean (min..max)."""
+    m, _, lo, hi = g["locked_accuracy"]
+    return "%.2f" % m if g["models"] == 1 else \
+        "%.2f (%.2f..%.2f)" % (m, lo, hi)
+
+
 def table(rows):
-    """Markdown: one table per part, in PARTS order."""
+    """Markdown: one table per part, in PARTS order; the heldout table
+    puts the fixture's recommended figure at the same point beside it."""
     groups = summarize(rows)
+    point = ("arch", "setting", "ratio", "tier_ratio", "fraction")
+    fixture = {tuple(g[f] for f in point): g for g in groups
+               if g["part"] == "recommended"}
     out = []
     for part in PARTS:
         gs = [g for g in groups if g["part"] == part]
         if not gs:
             continue
+        held = part == "heldout"
         out += ["**%s**" % part, "",
                 "| arch | lock | data | key % | locked | attacked | scratch "
-                "| advantage: mean (std) [min, max] |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| advantage: mean (std) [min, max] |"
+                + (" models x seeds | fixture advantage |" if held else ""),
+                "|---|---|---|---|---|---|---|---|" + ("---|---|" if held
+                                                        else "")]
         for g in gs:
             lock = "-"
             if g["setting"]:
@@ -332,11 +371,16 @@ def table(rows):
                 if g["tier_ratio"]:
                     lock += ", tier %s" % g["tier_ratio"]
             a, s, d = g["attacked"], g["scratch"], g["advantage"]
-            out.append("| %s | %s | %g %% | %.2f | %s | %.2f | %.2f | "
-                       "%+.2f (%.2f) [%+.2f, %+.2f] |"
-                       % (g["arch"], lock, 100 * float(g["fraction"]),
-                          float(g["key_file_pct"]), g["locked_accuracy"],
-                          a[0], s[0], d[0], d[1], d[2], d[3]))
+            line = ("| %s | %s | %g %% | %.2f | %s | %.2f | %.2f | %s |"
+                    % (g["arch"], lock, 100 * float(g["fraction"]),
+                       g["key_file_pct"][0], fmt_locked(g), a[0], s[0],
+                       fmt_advantage(d)))
+            if held:
+                f = fixture.get(tuple(g[k] for k in point))
+                line += " %d x %d | %s |" % (
+                    g["models"], g["seeds"] // g["models"],
+                    fmt_advantage(f["advantage"]) if f else "not run")
+            out.append(line)
         out.append("")
     return "\n".join(out).rstrip("\n")
 
@@ -364,10 +408,13 @@ def main(argv):
         print(table(read_csv(a.csv)))
         return
     if a.sweep:
-        # a partial sweep prints only, never overwrites the full CSV
-        out = a.out if not (a.part or a.archs) or a.out != DEFAULT_CSV \
-            else None
-        sweep(a.part or PARTS, a.archs or ulib.ARCHS, out)
+        # a sweep restricted by --arch prints only, never overwrites the
+        # CSV; one restricted by --part keeps the other parts' rows
+        parts = a.part or PARTS
+        out = None if a.archs and a.out == DEFAULT_CSV else a.out
+        keep = [r for r in read_csv(out) if r["part"] not in parts] \
+            if out and a.part and os.path.exists(out) else []
+        sweep(parts, a.archs or ulib.ARCHS, out, keep)
         return
     if not a.arch or not a.locked:
         ap.error("ARCH and LOCKED are required (or --sweep, --table)")
