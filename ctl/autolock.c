@@ -485,11 +485,11 @@ static int search_all(struct search *s, const struct ctl_autolock *a, const char
 	}
 	json_decref(arr);
 	if (best < 0) {
-		fprintf(stderr, "corelockerctl: no setting brings the utility to %g or %s within --max-ratio %g%s",
-			s->target, s->sense > 0 ? "below" : "above", s->max_ratio,
-			s->attack_cmd ? " with an attack advantage of at most " : "\n");
+		char bound[80] = "";
 		if (s->attack_cmd)
-			fprintf(stderr, "%g\n", s->max_attack);
+			snprintf(bound, sizeof(bound), " with an attack advantage of at most %g", s->max_attack);
+		fprintf(stderr, "corelockerctl: no setting brings the utility to %g or %s within --max-ratio %g%s\n",
+			s->target, s->sense > 0 ? "below" : "above", s->max_ratio, bound);
 		return 1;
 	}
 	if (!json) {
