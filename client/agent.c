@@ -205,7 +205,8 @@ static void usage(FILE *f, struct agent *a)
 	fprintf(f,
 		"\noptions:\n"
 		"  -o, --output OUT           write the unlocked model to OUT (temp file, fsync, rename)\n"
-		"  --in-place                 patch LOCKED itself, crash-safe through LOCKED.cljournal\n"
+		"  --in-place                 patch LOCKED itself (a file, or every shard of an index),\n"
+		"                             crash-safe through LOCKED.cljournal\n"
 		"  --volume-file FILE         apply a key volume obtained out of band (needs --server-key)\n"
 		"  --nonce N                  with --volume-file: the nonce the volume must answer\n"
 		"  --max-age AGE              with --volume-file: refuse a volume issued longer ago than AGE\n"
@@ -388,9 +389,6 @@ static int cmd_unlock(struct agent *a, int argc, char **argv)
 	if (u.in_place && lstat(u.locked, &s1) == 0 && S_ISLNK(s1.st_mode))
 		return ax_fail(AX_USAGE, "--in-place patches a file itself, and %s is a symbolic link: give the file",
 			       u.locked);
-	if (u.in_place && cl_path_is_index(u.locked))
-		return ax_fail(
-		    AX_USAGE, "--in-place patches one file; unlock a sharded model into a directory with -o");
 	if (p.nonce && !p.volume_file)
 		return ax_fail(AX_USAGE, "--nonce goes with --volume-file");
 	if (access(u.locked, R_OK) < 0)

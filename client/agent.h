@@ -153,19 +153,21 @@ char *ag_journal_key_path(void);
 
 /* ---- inplace.c: patching a file in place under an undo journal ---- */
 /*
- * Roll back PATH's journal if there is one: 1 rolled back, 0 none, <0 error
- * (a journal that is not the user's, fails its MAC, names another file, or
- * a PATH that is a symbolic link: refused, both files left alone).
+ * Roll back PATH's journal if there is one (PATH: a file, or a sharded
+ * model's index): 1 rolled back, 0 none, <0 error (a journal that is not
+ * the user's, fails its MAC, names another file, or a file that is a
+ * symbolic link: refused, every file left alone).
  */
 int ag_journal_recover(const char *path, int quiet);
 /*
- * Patch PATH in place with V's entries: BASE (PATH, mapped) must already be
- * verified.  The journal holds the old bytes and the old state file text.
- * PATH's mode becomes the stricter of its own and MODE.
+ * Patch model M (a file, or every shard of a sharded model) in place with
+ * V's entries: M's bytes must already be verified.  The journal, beside
+ * M's path, holds the old bytes and the old state file text.  Every file's
+ * mode becomes the stricter of its own and MODE.
  */
-struct cl_map;
-int ag_patch_in_place(const char *path, const struct cl_map *base, const struct cl_volume *v,
-		      const struct ag_state *newstate, unsigned mode);
+struct cl_model;
+int ag_patch_in_place(const struct cl_model *m, const struct cl_volume *v, const struct ag_state *newstate,
+		      unsigned mode);
 
 /*
  * CORELOCKER_TEST_PAUSE_AFTER_SPANS=N (tests only): the patch stops after N

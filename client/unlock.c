@@ -214,6 +214,70 @@ static char *join(const char *dir, const char *name)
 }
 
 /*
+ * One pass over shard I of M: its patched bytes go to O (NULL: only hashed)
+ * and hash into AD; the base is hashed into BD when it must be checked
+ * (EXPECT given, not the full tier).  Then the shard's own checks; OUTNAME
+ * names the result in messages.
+ */
+static int shard_pass(const struct cl_model *m, const struct cl_volume *v, uint32_t i, const uint8_t *expect,
+		      struct cl_out *o, const char *outname, uint8_t bd[CL_SHA256_LEN], uint8_t ad[CL_SHA256_LEN])
+{
+	const struct cl_map *map = &m->shards[i].map;
+	struct hash_job hj = {0};
+	struct vit w = vit_of(v, i), h = vit_of(v, i);
+	uint8_t orig[CL_SHA256_LEN];
+	int r;
+
+	w.pause = ag_pause_after();
+	cl_map_sequential(map);
+	/*
+	 * The full tier is checked against the original's digest, which a
+	 * wrong base cannot pass: the base is hashed only to name the failure.
+	 * Other tiers hash the base while it is patched.
+	 */
+	if (expect && !v->exact)
+		hash_start(&hj, map, bd);
+	r = o ? cl_patch_copy(map, next_entry, &w, &h, o, ad) : cl_patch_digest(map, next_entry, &h, ad);
+	if (expect && !v->exact && hash_join(&hj) < 0 && r == 0)
+		r = hj.r;
+	if (r == 0 && v->exact && ((r = original_of(v, i, orig)) < 0 || memcmp(ad, orig, CL_SHA256_LEN))) {
+		if (r == 0 && expect)
+			hash_thread(&(struct hash_job){.m = map, .d = bd});
+		return r < 0 ? r
+		       : expect && memcmp(bd, v->shards[i].locked, CL_SHA256_LEN) ? wrong_base(m->shards[i].path, v)
+									       : not_original(outname);
+	}
+	if (r == 0 && expect && !v->exact && memcmp(bd, v->shards[i].locked, CL_SHA256_LEN))
+		r = wrong_base(m->shards[i].path, v);
+	return r;
+}
+
+/*
+ * After every shard's pass: the base's fingerprint (shard digests BD)
+ * against EXPECT, and RESULT, the fingerprint of the result (AD), against
+ * the original for the full tier.  NAME names the result in messages.
+ */
+static int model_checks(const struct cl_model *m, const struct cl_volume *v, const uint8_t *expect,
+			const uint8_t (*bd)[CL_SHA256_LEN], const uint8_t (*ad)[CL_SHA256_LEN],
+			uint8_t result[CL_SHA256_LEN], const char *name)
+{
+	uint8_t fp[CL_SHA256_LEN];
+	int r;
+
+	if (expect && !v->exact) {
+		if ((r = fingerprint(m, bd, fp)) < 0)
+			return r;
+		if (memcmp(fp, expect, CL_SHA256_LEN))
+			return wrong_base(m->path, v);
+	}
+	if ((r = fingerprint(m, ad, result)) < 0)
+		return r;
+	if (v->exact && memcmp(result, v->original, CL_SHA256_LEN)) /* the index, for a sharded model */
+		return not_original(name);
+	return 0;
+}
+
+/*
  * Copy model M to OUT with the volume's spans: OUT is a file, or for a
  * sharded model a directory that receives the index and every shard; or,
  * with MEMFDS (OUT NULL), one memfd per shard handed over in MEMFDS (the
@@ -229,7 +293,6 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 	struct cl_out **o = calloc(n, sizeof(*o)), *index = NULL;
 	uint8_t(*bd)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN),
 	(*ad)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN);
-	uint8_t fp[CL_SHA256_LEN], orig[CL_SHA256_LEN];
 	char *path = NULL;
 	int r = 0;
 
@@ -251,10 +314,6 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 			goto out;
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++) {
-		struct hash_job hj = {0};
-		struct vit w = vit_of(v, i), h = vit_of(v, i);
-		w.pause = ag_pause_after();
-		const struct cl_map *map = &m->shards[i].map;
 		free(path);
 		path = memfds ? strdup(m->shards[i].name) : m->sharded ? join(out, m->shards[i].name) : strdup(out);
 		if (!path) {
@@ -264,45 +323,11 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 		if ((r = memfds ? cl_out_open_memfd(path, mode | CL_OUT_NOHASH, &o[i])
 				: cl_out_open(path, mode | CL_OUT_NOHASH, &o[i])) < 0)
 			break;
-		cl_map_sequential(map);
-		/*
-		 * The full tier is checked against the original's digest, which
-		 * a wrong base cannot pass: the base is hashed only to name the
-		 * failure.  Other tiers hash the base while it is copied.
-		 */
-		if (expect && !v->exact)
-			hash_start(&hj, map, bd[i]);
-		r = cl_patch_copy(map, next_entry, &w, &h, o[i], ad[i]);
-		if (expect && !v->exact && hash_join(&hj) < 0 && r == 0)
-			r = hj.r;
-		if (r == 0 && v->exact &&
-		    ((r = original_of(v, i, orig)) < 0 || memcmp(ad[i], orig, CL_SHA256_LEN))) {
-			if (r == 0 && expect)
-				hash_thread(&(struct hash_job){.m = map, .d = bd[i]});
-			r = r < 0 ? r
-			    : expect && memcmp(bd[i], v->shards[i].locked, CL_SHA256_LEN)
-				? wrong_base(m->shards[i].path, v)
-				: not_original(path);
-		}
-		if (r == 0 && expect && !v->exact && memcmp(bd[i], v->shards[i].locked, CL_SHA256_LEN))
-			r = wrong_base(m->shards[i].path, v);
+		r = shard_pass(m, v, i, expect, o[i], path, bd[i], ad[i]);
 	}
-	if (r < 0)
+	if (r < 0 || (r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])bd,
+				       (const uint8_t(*)[CL_SHA256_LEN])ad, result, out ? out : m->path)) < 0)
 		goto out;
-	if (expect && !v->exact) {
-		if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])bd, fp)) < 0)
-			goto out;
-		if (memcmp(fp, expect, CL_SHA256_LEN)) {
-			r = wrong_base(m->path, v);
-			goto out;
-		}
-	}
-	if ((r = fingerprint(m, (const uint8_t(*)[CL_SHA256_LEN])ad, result)) < 0)
-		goto out;
-	if (v->exact && memcmp(result, v->original, CL_SHA256_LEN)) { /* the index, for a sharded model */
-		r = not_original(out ? out : m->path);
-		goto out;
-	}
 	if (memfds) { /* verified: hand them over (memory: nothing to fsync) */
 		for (uint32_t i = 0; i < n; i++)
 			memfds[i] = -1;
@@ -339,31 +364,28 @@ out:
 	return r;
 }
 
-/* In place (one file): verify the base and the result's digest before touching the file. */
+/*
+ * In place (a file, or every shard of a sharded model): verify the base and
+ * the result's digest, shard by shard, before touching any file.
+ */
 static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, const uint8_t *expect,
 			  struct ag_state *ns, unsigned mode)
 {
-	const struct cl_map *map = &m->shards[0].map;
-	uint8_t base[CL_SHA256_LEN];
-	struct hash_job hj = {0};
-	struct vit it = vit_of(v, 0);
-	int r;
+	uint32_t n = m->nshards;
+	uint8_t(*bd)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN),
+	(*ad)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN);
+	int r = 0;
 
-	cl_map_sequential(map);
-	if (expect && !v->exact) /* the full tier: as in patch_copy */
-		hash_start(&hj, map, base);
-	r = cl_patch_digest(map, next_entry, &it, ns->sha);
-	if (expect && !v->exact && hash_join(&hj) < 0 && r == 0)
-		r = hj.r;
-	if (r == 0 && v->exact && memcmp(ns->sha, v->original, CL_SHA256_LEN)) {
-		if (expect)
-			hash_thread(&(struct hash_job){.m = map, .d = base});
-		r = expect && memcmp(base, expect, CL_SHA256_LEN) ? wrong_base(m->path, v)
-								  : not_original(m->path);
-	}
-	if (r == 0 && expect && !v->exact && memcmp(base, expect, CL_SHA256_LEN))
-		r = wrong_base(m->path, v);
-	return r == 0 ? ag_patch_in_place(m->path, map, v, ns, mode) : r;
+	if (!bd || !ad)
+		r = cl_fail(CL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n && r == 0; i++)
+		r = shard_pass(m, v, i, expect, NULL, m->shards[i].path, bd[i], ad[i]);
+	if (r == 0)
+		r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])bd,
+				 (const uint8_t(*)[CL_SHA256_LEN])ad, ns->sha, m->path);
+	free(bd);
+	free(ad);
+	return r == 0 ? ag_patch_in_place(m, v, ns, mode) : r;
 }
 
 /* Bytes of the model at PATH (all shards of a sharded one), 0 if it cannot be read. */
@@ -501,8 +523,8 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 	double from_beta;
 	int have_state = 0, r, fd, upgrade, from_file;
 
-	/* The model the target holds: the file, or the index inside the output directory. */
-	tmodel = sharded ? join(target, slash ? slash + 1 : u->locked) : strdup(target);
+	/* The model the target holds: the file (or index) itself, or the index inside the output directory. */
+	tmodel = sharded && !u->in_place ? join(target, slash ? slash + 1 : u->locked) : strdup(target);
 	if (!tmodel)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	if ((r = ag_journal_recover(target, a->quiet)) < 0)

@@ -49,4 +49,30 @@ static inline void cl_put_le(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)v;
 }
 
+/* An unsigned LEB128 integer of at most 10 bytes, or 0 with `bad` set. */
+static inline uint64_t cl_cur_varint(struct cl_cursor *c)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		const uint8_t *p = cl_cur_take(c, 1);
+		if (!p)
+			return 0;
+		v |= (uint64_t)(*p & 0x7f) << shift;
+		if (!(*p & 0x80))
+			return v;
+	}
+	c->bad = 1;
+	return 0;
+}
+
+/* Write V as unsigned LEB128 at P (room for 10 bytes); the bytes used. */
+static inline unsigned cl_put_varint(uint8_t *p, uint64_t v)
+{
+	unsigned n = 0;
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = (uint8_t)(v | 0x80);
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
 #endif

@@ -6,7 +6,8 @@
                                    "put back" the bytes HEX at OFF of FILE
   journal.py v2 FILE OUT OFF HEX KEYFILE
                                    the same as version 2, MACed under KEYFILE
-  journal.py remac IN OUT KEYFILE  IN with its MAC recomputed under KEYFILE
+  journal.py remac IN OUT KEYFILE  IN (version 2 or 3) with its MAC recomputed
+                                   under KEYFILE
 """
 import hashlib
 import hmac
@@ -15,11 +16,12 @@ import struct
 import sys
 
 MAGIC = b"CLJRNL\r\n"
-CONTEXT = b"corelocker-journal-v2\0"
 
 
 def mac(key, body):
-    return hmac.new(key, CONTEXT + hashlib.sha256(body).digest(), hashlib.sha256).digest()
+    """The MAC of a journal, under the context of its version (bytes 8..12)."""
+    context = b"corelocker-journal-v%d\0" % struct.unpack("<I", body[8:12])
+    return hmac.new(key, context + hashlib.sha256(body).digest(), hashlib.sha256).digest()
 
 
 def spans(off, data):

@@ -74,6 +74,14 @@ refused_alone mac "a journal with a bad MAC" "MAC does not verify" "$T/ip.safete
 # ...and under the right key, the journal is accepted again (the MAC is what was wrong)
 $JOURNAL remac "$T/good.journal" "$T/remaced" "$KEYFILE"
 cmp -s "$T/remaced" "$T/good.journal" || fail "journal.py does not compute the agent's MAC"
+[ "$(od -An -tu4 -j8 -N4 "$T/good.journal" | tr -d ' ')" = 3 ] || fail "the agent did not write a version 3 journal"
+# A version 2 journal (what agents before version 3 wrote) under the user's key still rolls back.
+cp "$L" "$T/v2.safetensors"
+$JOURNAL v2 "$T/v2.safetensors" "$T/v2.safetensors.cljournal" 100 414243 "$KEYFILE" || fail "forge a v2 journal"
+run_agent v2ok recover "$T/v2.safetensors"
+expect_rc 0 v2ok "recover from a version 2 journal"
+[ "$(od -An -tx1 -j100 -N3 "$T/v2.safetensors" | tr -d ' ')" = 414243 ] || fail "the version 2 journal's bytes were not put back"
+[ ! -e "$T/v2.safetensors.cljournal" ] || fail "the version 2 journal was left after recovery"
 
 # Another inode: the same bytes, moved over the file.
 cp "$T/good.journal" "$JP"
@@ -112,7 +120,7 @@ run_agent own2 recover "$T/j/ip.safetensors"
 expect_rc 0 own2 "recover with our own copy of that journal"
 cmp -s "$T/j/ip.safetensors" "$L" || fail "our own copy of the journal did not roll back"
 chmod 0700 "$T"
-ok "refused with one line, file untouched: a version 1 journal, a bad MAC, another inode, another owner ($how)"
+ok "refused with one line, file untouched: a version 1 journal, a bad MAC, another inode, another owner ($how); a version 2 journal under your key rolls back"
 
 # ---- a genuine interrupted run still recovers, and the next unlock completes ----
 cp "$L" "$T/ip2.safetensors"
