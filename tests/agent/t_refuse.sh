@@ -122,10 +122,13 @@ if unshare -rm true 2>/dev/null; then
 	mkdir -p "$T/small"
 	sz=$(stat -c %s "$L")
 	export L T
+	# room for the model and the ~262 KiB volume, and then: not for the copy
+	# (copy), nor for the ~94 KiB undo journal (inplace)
 	for mode in copy inplace; do
 		RC=0
+		room=$([ $mode = copy ] && echo 360 || echo 300)
 		unshare -rm bash -c '
-			mount -t tmpfs -o size=$(( '"$sz"' + 360 * 1024 )) tmpfs "$T/small" || exit 99
+			mount -t tmpfs -o size=$(( '"$sz"' + '"$room"' * 1024 )) tmpfs "$T/small" || exit 99
 			cp "$L" "$T/small/m.safetensors"
 			if [ '"$mode"' = copy ]; then
 				"$AGENT" unlock "$T/small/m.safetensors" -o "$T/small/out.safetensors" --license '"$KEY1"' --fingerprint fp-1 2> "$T/df.err"
