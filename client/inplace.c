@@ -25,9 +25,8 @@
  * patched (and fsynced); then the new state file is written and the journal
  * removed.  A journal found on start means an interrupted patch: its old
  * bytes and old state go back first, so every file always ends up with
- * either its old or its new bytes.  Only the changed bytes are written and
- * journaled: patching 1 % of a model writes about 1 % of it (plus the
- * journal), not the pages around them.  Roll-back writes into the files,
+ * either its old or its new bytes.  Only the pages that change are
+ * written, and only the changed bytes journaled.  Roll-back writes into the files,
  * so a journal counts only when it is a file of the user's own, carries a
  * MAC under the user's key and names every file's device and inode, and no
  * file is a symbolic link: a journal planted beside a symlinked output
@@ -60,6 +59,7 @@
 #define JTAIL_V2 8 /* the span count, before the MAC */
 #define JFILE 34   /* name length, size, device, inode, span count */
 #define RUN_MAX (4u << 20) /* bytes written by one pwrite */
+#define RUN_GAP 4096	   /* a page: untouched bytes bridged between two spans */
 
 /* The MAC's context per version (with its NUL, then the digest): a journal cannot pass as another version. */
 static const char mac_context[][22] = {"corelocker-journal-v2", "corelocker-journal-v3"};
@@ -494,42 +494,49 @@ void ag_test_pause(uint64_t spans)
 }
 
 /*
- * Write shard S's spans of V, and nothing else: only spans that touch (no
- * byte between them) share a pwrite, of at most RUN_MAX bytes.  *DONE counts
- * the spans written, for the test pause after STOP.
+ * Write shard S's spans of V in runs: spans less than RUN_GAP apart share one
+ * pwrite of at most RUN_MAX bytes, the bytes between them taken from the
+ * file as it is.  A gap shorter than a page holds no whole page the spans
+ * leave alone, so a run dirties no page they would not dirty anyway, and
+ * dense spans (ratio 0.01 in element units: one every few hundred bytes)
+ * cost one syscall per run instead of one per span.  *DONE counts the spans
+ * written, for the test pause after STOP.
  */
-static int apply_spans(int fd, const char *path, const struct cl_volume *v, uint32_t s, uint8_t *buf,
-		       uint64_t stop, uint64_t *done)
+static int apply_spans(int fd, const char *path, const struct cl_map *file, const struct cl_volume *v,
+		       uint32_t s, uint8_t *buf, uint64_t stop, uint64_t *done)
 {
 	size_t i = first_entry(v, s), n = first_entry(v, s + 1);
-	uint64_t start = 0, len = 0;
-	int r = 0;
+	uint64_t start = 0, end = 0;
+	int r = 0, open_run = 0;
 
 	for (; i < n && r == 0; i++) {
 		const struct cl_volume_entry *e = &v->e[i];
-		if (len && (e->off != start + len || len + e->len > RUN_MAX)) {
-			r = pwrite_all(fd, buf, (size_t)len, start, path);
-			len = 0;
+		if (open_run && (e->off - end >= RUN_GAP || e->off + e->len - start > RUN_MAX)) {
+			r = pwrite_all(fd, buf, (size_t)(end - start), start, path);
+			open_run = 0;
 		}
 		if (r < 0)
 			break;
 		if (e->len > RUN_MAX) { /* a huge span goes straight from the volume */
 			r = pwrite_all(fd, e->bytes, e->len, e->off, path);
 		} else {
-			if (!len)
-				start = e->off;
-			memcpy(buf + len, e->bytes, e->len);
-			len += e->len;
+			if (!open_run) {
+				start = end = e->off;
+				open_run = 1;
+			}
+			memcpy(buf + (end - start), file->data + end, (size_t)(e->off - end));
+			memcpy(buf + (e->off - start), e->bytes, e->len);
+			end = e->off + e->len;
 		}
 		if (stop && ++*done == stop) {
-			if (len && r == 0)
-				r = pwrite_all(fd, buf, (size_t)len, start, path);
+			if (open_run && r == 0)
+				r = pwrite_all(fd, buf, (size_t)(end - start), start, path);
 			if (r == 0)
 				ag_test_pause(stop);
 		}
 	}
-	if (r == 0 && len)
-		r = pwrite_all(fd, buf, (size_t)len, start, path);
+	if (r == 0 && open_run)
+		r = pwrite_all(fd, buf, (size_t)(end - start), start, path);
 	return r;
 }
 
@@ -585,7 +592,7 @@ int ag_patch_in_place(const struct cl_model *m, const struct cl_volume *v, const
 		goto out;
 	journaled = 1;
 	for (uint32_t s = 0; s < m->nshards && r == 0; s++)
-		r = apply_spans(fd[s], m->shards[s].path, v, s, buf, stop, &done);
+		r = apply_spans(fd[s], m->shards[s].path, &m->shards[s].map, v, s, buf, stop, &done);
 	for (uint32_t s = 0; s < m->nshards && r == 0; s++)
 		if (fsync(fd[s]) < 0)
 			r = cl_fail_errno("%s: fsync", m->shards[s].path);
