@@ -2,9 +2,13 @@
 # patch_bench.sh - wall time and peak anonymous memory of corelocker-agent's
 # patch (the full tier of a ~1 GiB F32 model locked at ratio 0.01) against cp,
 # cp+sync and the PyTorch peer (bench/torch_patch_peer.py: load, index_put_,
-# save), plus the agent's --in-place patch.
+# save), plus the agent's --in-place patch; and the bytes each agent command
+# writes (wchar and write_bytes of its /proc/PID/io, one more run each).
 #
-# usage: bench/patch_bench.sh [-n RUNS] [-r RATIO] [-s SIZE_GIB] [-p PAUSE] [-d DIR] [-q]
+# usage: bench/patch_bench.sh [-n RUNS] [-r RATIO] [-s SIZE_GIB] [-p PAUSE] [-d DIR] [-q] [MODEL]
+#   MODEL     a model to use instead of generating one: a file, or a sharded
+#             model's *.index.json (e.g. from bench/gen_llm.py; then the
+#             outputs are directories, cp is cp -r, and there is no torch peer)
 #   -n RUNS   timed rounds (default 5); each round runs every command once,
 #             the order rotating from round to round
 #   -r RATIO  lock ratio (default 0.01)
@@ -24,6 +28,7 @@
 #   agent-file   the same from a volume file (--volume-file): no network
 #   in-place     --in-place --volume-file on a fresh copy of LOCKED (the copy
 #                is made outside the timing): journal, patch, fsync
+#   in-place-net the same over HTTPS (fetch, verify, journal, patch, fsync)
 #   cp, cp+sync  copying LOCKED (the floor for a second copy)
 #   torch        the PyTorch peer on its own locked model and key, --fsync
 # The model stays in the page cache; outputs are removed and the file system
@@ -41,19 +46,29 @@ while getopts "n:r:s:p:d:qh" o; do
 	case $o in
 	n) runs=$OPTARG ;; r) ratio=$OPTARG ;; s) size=$OPTARG ;; p) pause=$OPTARG ;;
 	d) dir=$OPTARG ;; q) peer=0 ;;
-	*) sed -n '2,31s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 done
+shift $((OPTIND - 1))
 for b in "$AGENT" "$CTL" "$CORELOCKERD"; do
 	[ -x "$b" ] || { echo "patch_bench: $b is not built (make)" >&2; exit 1; }
 	if grep -qa -e __asan_init "$b"; then echo "patch_bench: $b is a sanitizer build" >&2; exit 1; fi
 done
 mkdir -p "$dir"
-model=$dir/model.safetensors locked=$dir/locked.safetensors key=$dir/model.clkey
+model=${1:-$dir/model.safetensors} key=$dir/model.clkey
+# LOCKED and every output: a file, or for a sharded model a directory (LK, OUT.x the model in it)
+if [[ $model == *.json ]]; then
+	idx=/$(basename "$model") peer=0 CP="cp -r"
+	locked=$dir/locked.d
+else
+	idx= CP=cp
+	locked=$dir/locked.safetensors
+fi
+lk=$locked$idx
 DPID=
 cleanup() {
 	[ -z "$DPID" ] || { kill -TERM "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null || true; }
-	rm -rf "$dir/srv" "$dir"/out.* "$dir"/ip.* "$dir"/.out.* "$dir"/.ip.*
+	rm -rf "$dir/srv" "$dir"/out.* "$dir"/ip.* "$dir"/.out.* "$dir"/.ip.* "$dir"/ip-net.*
 }
 trap cleanup EXIT
 
@@ -62,10 +77,11 @@ if [ ! -f "$model" ]; then
 	echo "generating $model ($size GiB)" >&2
 	"$PY" "$here/gen_model.py" "$model" --size-gib "$size" >&2
 fi
-if [ ! -f "$locked" ] || [ ! -f "$key" ] || [ "$(cat "$dir/ratio" 2>/dev/null)" != "$ratio" ]; then
+if [ ! -e "$lk" ] || [ ! -f "$key" ] || [ "$(cat "$dir/ratio" 2>/dev/null)" != "$ratio $model" ]; then
 	echo "locking at ratio $ratio" >&2
+	rm -rf "$locked"
 	"$CTL" lock "$model" -o "$locked" -k "$key" --ratio "$ratio" >&2
-	echo "$ratio" > "$dir/ratio"
+	echo "$ratio $model" > "$dir/ratio"
 	rm -f "$dir/peer.locked" "$dir/peer.key"
 fi
 if [ $peer = 1 ] && [ ! -f "$dir/peer.key" ]; then
@@ -105,32 +121,44 @@ vol_bytes=$(stat -c %s "$s/full.clvol")
 
 # ---- the commands ----
 declare -A CMD
-CMD[agent]="'$AGENT' unlock '$locked' -o '$dir/out.agent' ${A[*]} -q"
-CMD[agent-file]="'$AGENT' unlock '$locked' -o '$dir/out.file' --volume-file '$s/full.clvol' --server-key '$s/pub.pem' -q"
-CMD[in-place]="'$AGENT' unlock '$dir/ip.safetensors' --in-place --volume-file '$s/full.clvol' --server-key '$s/pub.pem' -q"
-CMD[cp]="cp '$locked' '$dir/out.cp'"
-CMD[cp+sync]="cp '$locked' '$dir/out.cps' && sync '$dir/out.cps'"
-names=(agent agent-file in-place cp cp+sync)
+CMD[agent]="'$AGENT' unlock '$lk' -o '$dir/out.agent' ${A[*]} -q"
+CMD[agent-file]="'$AGENT' unlock '$lk' -o '$dir/out.file' --volume-file '$s/full.clvol' --server-key '$s/pub.pem' -q"
+CMD[in-place]="'$AGENT' unlock '$dir/ip.safetensors$idx' --in-place --volume-file '$s/full.clvol' --server-key '$s/pub.pem' -q"
+CMD[in-place-net]="'$AGENT' unlock '$dir/ip-net.safetensors$idx' --in-place ${A[*]} -q"
+CMD[cp]="$CP '$locked' '$dir/out.cp'"
+# sync FILE... (fsync of each): the copied files, not the whole machine's dirty pages
+CMD[cp+sync]="$CP '$locked' '$dir/out.cps' && sync '$dir/out.cps'${idx:+/*}"
+names=(agent agent-file in-place in-place-net cp cp+sync)
 if [ $peer = 1 ]; then
 	CMD[torch]="'$PY' '$here/torch_patch_peer.py' '$dir/peer.locked' '$dir/out.torch' '$dir/peer.key' --fsync"
 	names+=(torch)
 fi
 
 prepare() {
-	rm -f "$dir"/out.* "$dir"/out.*.clstate "$dir"/ip.safetensors*
-	[ "$1" = in-place ] && cp "$locked" "$dir/ip.safetensors"
+	rm -rf "$dir"/out.* "$dir"/out.*.clstate "$dir"/ip.safetensors* "$dir"/ip-net.safetensors*
+	[ "$1" = in-place ] && $CP "$locked" "$dir/ip.safetensors"
+	[ "$1" = in-place-net ] && $CP "$locked" "$dir/ip-net.safetensors"
 	sync
-	cat "$locked" > /dev/null
+	cat "$locked"${idx:+/*} > /dev/null
 	[ "$1" = torch ] && cat "$dir/peer.locked" "$dir/peer.key" > /dev/null
 	sleep "$pause"
 }
 
-# check once that every agent output is the original
-declare -A OUTF=([agent]=out.agent [agent-file]=out.file [in-place]=ip.safetensors)
-for c in agent agent-file in-place; do
+# check once that every agent output is the original; the bytes each writes
+# (its /proc/PID/io as it exits), outside the timed rounds
+declare -A OUTF=([agent]=out.agent [agent-file]=out.file [in-place]=ip.safetensors [in-place-net]=ip-net.safetensors)
+io=$dir/patch-io.tsv
+printf 'command\twchar\twrite_bytes\tcancelled_write_bytes\n' > "$io"
+for c in agent agent-file in-place in-place-net; do
 	prepare "$c"
-	eval "${CMD[$c]}"
-	cmp -s "$dir/${OUTF[$c]}" "$model" || { echo "patch_bench: the $c output is not the original" >&2; exit 1; }
+	eval "set -- ${CMD[$c]}"
+	"$PY" "$root/tests/agent/procio.py" "$dir/io.txt" "$@"
+	if [ -n "$idx" ]; then
+		diff -r -x '*.clstate' "$dir/${OUTF[$c]}" "$(dirname "$model")" > /dev/null
+	else
+		cmp -s "$dir/${OUTF[$c]}" "$model"
+	fi || { echo "patch_bench: the $c output is not the original" >&2; exit 1; }
+	printf '%s\t%s\t%s\t%s\n' "$c" $(sed -n 's/^\(wchar\|write_bytes\|cancelled_write_bytes\): //p' "$dir/io.txt") >> "$io"
 done
 
 tsv=$dir/patch-results.tsv
@@ -165,21 +193,29 @@ for l in open(sys.argv[1]):
     if l.startswith("{"): print(json.loads(l)["peak_rss_anon_kib"])' "$dir/mem.json" | tail -n 1)" >> "$mem"
 done
 
-"$PY" - "$tsv" "$mem" "$model" "$ratio" "$vol_bytes" "$runs" > "$dir/patch-results.md" <<'PYEOF'
-import csv, os, statistics, sys
-tsv, mem, model, ratio, vol, runs = sys.argv[1:]
+"$PY" - "$tsv" "$mem" "$model" "$ratio" "$vol_bytes" "$runs" "$io" > "$dir/patch-results.md" <<'PYEOF'
+import csv, json, os, statistics, struct, sys
+tsv, mem, model, ratio, vol, runs, io = sys.argv[1:]
 t = {}
 for row in csv.DictReader(open(tsv), delimiter="\t"):
     t.setdefault(row["command"], []).append(float(row["wall_s"]))
 m = {row["command"]: row["peak_rss_anon_kib"] for row in csv.DictReader(open(mem), delimiter="\t")}
 base = statistics.median(t["cp+sync"])
-size = os.path.getsize(model)
-print("Model: %.2f GiB F32 (bench/gen_model.py), locked at ratio %s (element, layer); full-tier volume %.1f MiB; "
-      "median of %s rounds." % (size / 2**30, ratio, int(vol) / 2**20, runs))
+files = [model]
+if model.endswith(".json"):
+    d = os.path.dirname(model)
+    files = [model] + [os.path.join(d, f) for f in sorted(set(json.load(open(model))["weight_map"].values()))]
+size = sum(os.path.getsize(f) for f in files)
+with open(files[-1], "rb") as f:  # the dtype of a shard's first tensor
+    hdr = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+dtype = next(v["dtype"] for k, v in hdr.items() if k != "__metadata__")
+print("Model: %.2f GiB %s in %d file(s), locked at ratio %s (element units, the default scope); full-tier volume %.1f MiB; "
+      "median of %s rounds; %d cores, load %s." % (size / 2**30, dtype, len(files), ratio, int(vol) / 2**20, runs,
+                                                   os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
 print()
 print("| command | median wall (s) | min | max | vs cp+sync | peak RssAnon (MiB) |")
 print("|---|---:|---:|---:|---:|---:|")
-for c in ["agent", "agent-file", "in-place", "cp", "cp+sync", "torch"]:
+for c in ["agent", "agent-file", "in-place", "in-place-net", "cp", "cp+sync", "torch"]:
     if c not in t:
         continue
     v = t[c]
@@ -187,5 +223,15 @@ for c in ["agent", "agent-file", "in-place", "cp", "cp+sync", "torch"]:
     rss = "%.1f" % (int(kib) / 1024) if kib.isdigit() else "-"
     print("| %s | %.3f | %.3f | %.3f | %.2fx | %s |" % (c, statistics.median(v), min(v), max(v),
                                                           statistics.median(v) / base, rss))
+print()
+print("Bytes written (one run each, the agent's /proc/PID/io as it exits): wchar = bytes handed to write(2)/pwrite(2); "
+      "write_bytes = page-cache bytes dirtied (whole pages or folios), less cancelled_write_bytes (a temp file "
+      "dropped before writeback).")
+print()
+print("| command | wchar (MiB) | % of model | write_bytes - cancelled (MiB) | % of model |")
+print("|---|---:|---:|---:|---:|")
+for row in csv.DictReader(open(io), delimiter="\t"):
+    w, wb = int(row["wchar"]), int(row["write_bytes"]) - int(row["cancelled_write_bytes"])
+    print("| %s | %.1f | %.2f | %.1f | %.2f |" % (row["command"], w / 2**20, 100 * w / size, wb / 2**20, 100 * wb / size))
 PYEOF
 cat "$dir/patch-results.md"
