@@ -18,6 +18,10 @@
 #   -d DIR    work directory (default /tmp/clpatch); results in
 #             DIR/patch-results.{tsv,md}
 #   -q        no torch peer
+#   -c CMDS   only these commands (space-separated names, below)
+#   -P PERF   instead of the timed rounds: profile agent, agent-file and
+#             in-place once each with perf record -g (PERF/CMD.data, and the
+#             top of perf report in PERF/CMD.txt)
 # environment: AGENT, CTL, CORELOCKERD (default: this tree's builds), PY
 #
 # Commands timed:
@@ -41,12 +45,12 @@ PY=${PY:-/usr/bin/python3}
 AGENT=${AGENT:-$root/client/corelocker-agent}
 CTL=${CTL:-$root/ctl/corelockerctl}
 CORELOCKERD=${CORELOCKERD:-$root/server/corelockerd}
-runs=5 ratio=0.01 size=1.0 dir=/tmp/clpatch peer=1 pause=3
-while getopts "n:r:s:p:d:qh" o; do
+runs=5 ratio=0.01 size=1.0 dir=/tmp/clpatch peer=1 pause=3 perf= only=
+while getopts "n:r:s:p:d:P:c:qh" o; do
 	case $o in
 	n) runs=$OPTARG ;; r) ratio=$OPTARG ;; s) size=$OPTARG ;; p) pause=$OPTARG ;;
-	d) dir=$OPTARG ;; q) peer=0 ;;
-	*) sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	d) dir=$OPTARG ;; q) peer=0 ;; P) perf=$OPTARG ;; c) only=$OPTARG ;;
+	*) sed -n '2,39s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -133,6 +137,7 @@ if [ $peer = 1 ]; then
 	CMD[torch]="'$PY' '$here/torch_patch_peer.py' '$dir/peer.locked' '$dir/out.torch' '$dir/peer.key' --fsync"
 	names+=(torch)
 fi
+[ -z "$only" ] || read -r -a names <<< "$only"
 
 prepare() {
 	rm -rf "$dir"/out.* "$dir"/out.*.clstate "$dir"/ip.safetensors* "$dir"/ip-net.safetensors*
@@ -149,7 +154,8 @@ prepare() {
 declare -A OUTF=([agent]=out.agent [agent-file]=out.file [in-place]=ip.safetensors [in-place-net]=ip-net.safetensors)
 io=$dir/patch-io.tsv
 printf 'command\twchar\twrite_bytes\tcancelled_write_bytes\n' > "$io"
-for c in agent agent-file in-place in-place-net; do
+for c in "${names[@]}"; do
+	[ -n "${OUTF[$c]:-}" ] || continue
 	prepare "$c"
 	eval "set -- ${CMD[$c]}"
 	"$PY" "$root/tests/agent/procio.py" "$dir/io.txt" "$@"
@@ -160,6 +166,20 @@ for c in agent agent-file in-place in-place-net; do
 	fi || { echo "patch_bench: the $c output is not the original" >&2; exit 1; }
 	printf '%s\t%s\t%s\t%s\n' "$c" $(sed -n 's/^\(wchar\|write_bytes\|cancelled_write_bytes\): //p' "$dir/io.txt") >> "$io"
 done
+
+if [ -n "$perf" ]; then
+	mkdir -p "$perf"
+	for c in agent agent-file in-place; do
+		prepare "$c"
+		eval "set -- ${CMD[$c]}"
+		perf record -q -g -o "$perf/$c.data" -- "$@" 2> /dev/null
+		perf report -i "$perf/$c.data" --stdio --no-children --percent-limit 2 -g none 2> /dev/null |
+			grep -v '^#' | grep -v '^$' | head -n 25 > "$perf/$c.txt"
+		echo "== $c" >&2
+		cat "$perf/$c.txt" >&2
+	done
+	exit 0
+fi
 
 tsv=$dir/patch-results.tsv
 printf 'round\tcommand\twall_s\n' > "$tsv"
