@@ -56,8 +56,8 @@
 #define JVERSION 3
 #define JHEAD 28
 #define JHEAD_V2 48
-#define JTAIL_V2 8 /* the span count, before the MAC */
-#define JFILE 34   /* name length, size, device, inode, span count */
+#define JTAIL_V2 8	   /* the span count, before the MAC */
+#define JFILE 34	   /* name length, size, device, inode, span count */
 #define RUN_MAX (4u << 20) /* bytes written by one pwrite */
 #define RUN_GAP 4096	   /* a page: untouched bytes bridged between two spans */
 
@@ -144,7 +144,8 @@ static int journal_open(const char *jp, const char *path, const uint8_t **data, 
 		goto out;
 	}
 	if (js.st_size < JHEAD + CL_SHA256_LEN || (uint64_t)js.st_size > SIZE_MAX) {
-		r = cl_fail(CL_EINTEGRITY, "%s: not a journal this agent wrote; %s may be half-patched", jp, path);
+		r = cl_fail(CL_EINTEGRITY, "%s: not a journal this agent wrote; %s may be half-patched", jp,
+			    path);
 		goto out;
 	}
 	j = mmap(NULL, (size_t)js.st_size, PROT_READ, MAP_PRIVATE, jfd, 0);
@@ -232,13 +233,15 @@ static int same_file(const char *jp, const char *path, const struct stat *fs, ui
 		     uint64_t ino)
 {
 	if (dev != (uint64_t)fs->st_dev || ino != (uint64_t)fs->st_ino)
-		return cl_fail(CL_EINTEGRITY,
-			       "%s was written for another file than %s (device or inode differ); not rolling "
-			       "back",
-			       jp, path);
+		return cl_fail(
+		    CL_EINTEGRITY,
+		    "%s was written for another file than %s (device or inode differ); not rolling "
+		    "back",
+		    jp, path);
 	if (size != (uint64_t)fs->st_size)
 		return cl_fail(CL_EINTEGRITY,
-			       "%s: its size changed since the journal %s was written; not rolling back", path, jp);
+			       "%s: its size changed since the journal %s was written; not rolling back",
+			       path, jp);
 	return 0;
 }
 
@@ -271,9 +274,10 @@ static int parse_v3(struct cl_cursor *c, uint32_t k, const char *jp, const char 
 			return cl_fail(CL_EINTEGRITY, "%s: the journal is damaged", jp);
 		memcpy(nm, name, nlen);
 		nm[nlen] = 0;
-		if (nlen && (memchr(nm, '/', nlen) || strlen(nm) != nlen || !strcmp(nm, ".") || !strcmp(nm, "..")))
-			return cl_fail(CL_EINTEGRITY, "%s: the journal names a file outside %s's directory", jp,
-				       path);
+		if (nlen &&
+		    (memchr(nm, '/', nlen) || strlen(nm) != nlen || !strcmp(nm, ".") || !strcmp(nm, "..")))
+			return cl_fail(CL_EINTEGRITY, "%s: the journal names a file outside %s's directory",
+				       jp, path);
 		if (nlen == 0) {
 			e->fd = dup(topfd);
 			st = *ts;
@@ -282,7 +286,8 @@ static int parse_v3(struct cl_cursor *c, uint32_t k, const char *jp, const char 
 		} else {
 			if (!(e->path = sibling(path, nm)))
 				return cl_fail(CL_ENOMEM, "out of memory");
-			if ((e->fd = open_target(e->path, &st, "not rolling back a journal into what it points to")) < 0)
+			if ((e->fd = open_target(e->path, &st,
+						 "not rolling back a journal into what it points to")) < 0)
 				return e->fd;
 		}
 		if ((r = same_file(jp, e->path ? e->path : path, &st, size, dev, ino)) < 0)
@@ -441,7 +446,8 @@ static int write_journal(const char *jp, const struct cl_model *m, const struct 
 		goto fail;
 	for (uint32_t s = 0; s < m->nshards; s++) {
 		const struct cl_shard *sh = &m->shards[s];
-		size_t i = first_entry(v, s), n = first_entry(v, s + 1) - i, nlen = m->sharded ? strlen(sh->name) : 0;
+		size_t i = first_entry(v, s), n = first_entry(v, s + 1) - i,
+		       nlen = m->sharded ? strlen(sh->name) : 0;
 		uint64_t end = 0;
 		cl_put_le(e, nlen, 2);
 		memcpy(e + 2, sh->name, nlen);
@@ -540,7 +546,8 @@ static int apply_spans(int fd, const char *path, const struct cl_map *file, cons
 	return r;
 }
 
-/* Open shard S of M for patching: the file whose bytes were verified, its mode the stricter of its own and MODE. */
+/* Open shard S of M for patching: the file whose bytes were verified, its mode the stricter of its own and
+ * MODE. */
 static int open_shard(const struct cl_model *m, uint32_t s, unsigned mode, struct stat *st)
 {
 	const struct cl_shard *sh = &m->shards[s];
