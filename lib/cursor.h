@@ -49,7 +49,7 @@ static inline void cl_put_le(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)v;
 }
 
-/* An unsigned LEB128 integer of at most 10 bytes, or 0 with `bad` set. */
+/* An unsigned LEB128 integer of at most 64 bits (10 bytes), or 0 with `bad` set. */
 static inline uint64_t cl_cur_varint(struct cl_cursor *c)
 {
 	uint64_t v = 0;
@@ -57,6 +57,8 @@ static inline uint64_t cl_cur_varint(struct cl_cursor *c)
 		const uint8_t *p = cl_cur_take(c, 1);
 		if (!p)
 			return 0;
+		if (shift == 63 && *p > 1) /* bits past the 64th */
+			break;
 		v |= (uint64_t)(*p & 0x7f) << shift;
 		if (!(*p & 0x80))
 			return v;
