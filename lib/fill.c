@@ -1,19 +1,27 @@
 /*
  * fill.c - the fills: zero, resample and flip (table-driven by name).
  *
- * resample: each element gets a draw from its original tensor's own value
- *   distribution (the inverse of its quantile function, interpolated between
- *   CL_FILL_QUANTILES quantiles), so the locked tensor keeps its histogram and
- *   an extracted position looks like any other.
- * flip: a draw from the tensor's distribution of |x - median|, put on the
- *   other side of the median from the original: in-distribution magnitudes
- *   that push against the original direction.  Around the median rather than
- *   zero so that a norm's gamma (all near 1) stays near 1 and positive.
+ * Both computed fills write median + s * d, where d is drawn from the
+ * original tensor's own distribution of |x - median| (its inverse quantile
+ * function, interpolated between CL_FILL_QUANTILES quantiles).  Around the
+ * median rather than zero, so that a norm's gamma (all near 1) stays near 1
+ * and positive.
+ *   resample: s is a fair random sign (the median splits the tensor in two).
+ *   flip: s is the other side of the median from the original: an
+ *   in-distribution magnitude that pushes against the original direction.
  *
- * The draw for element i of tensor T is a PRF of (seed, T, i): SHA-256 keyed
- * per tensor.  The seed is a domain-separated SHA-256 of the original files,
- * not their published fingerprint, so only the key holder can recompute the
- * draws (which would reveal the positions).
+ * Which magnitudes: a lock extracts a tensor's top units, so what stays is
+ * the tensor cut at some quantile 1 - a that the fill must not know (the
+ * ratio).  A fill drawn from the whole distribution would stand out above
+ * that cut.  An element at deviation quantile q gets d at quantile
+ * u * |2q - 1| (u uniform): over the extracted elements (q in (1 - a, 1])
+ * the bound 2q - 1 averages 1 - a, whatever a is, so the fills land where
+ * the kept values are.
+ *
+ * The draws for element i of tensor T are a PRF of (seed, T, i): SHA-256
+ * keyed per tensor.  The seed is a domain-separated SHA-256 of the original
+ * files, not their published fingerprint, so only the key holder can
+ * recompute the draws (which would reveal the positions).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -106,35 +114,56 @@ int cl_fill_tensor_init(struct cl_fill_tensor *ft, int fill, const uint8_t seed[
 			v[n++] = x;
 	}
 	qsort(v, n, sizeof(*v), cmp_double);
-	if (fill == CL_FILL_FLIP && n) {
+	if (n)
 		ft->center = n % 2 ? v[n / 2] : v[n / 2 - 1] / 2 + v[n / 2] / 2;
-		for (size_t i = 0; i < n; i++)
-			v[i] = fabs(v[i] - ft->center);
-		qsort(v, n, sizeof(*v), cmp_double);
-	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = fabs(v[i] - ft->center);
+	qsort(v, n, sizeof(*v), cmp_double);
 	quantiles(v, n, ft->q);
 	free(v);
 	return 0;
 }
 
-/* Uniform in [0, 1) for element I: 53 bits of SHA-256(key, i / 4). */
-static double draw(const struct cl_fill_tensor *ft, uint64_t i, uint64_t *block, uint8_t out[CL_SHA256_LEN])
+/* Two uniforms in [0, 1) for element I: 53 bits each of SHA-256(key, i / 2). */
+static void draw(const struct cl_fill_tensor *ft, uint64_t i, uint64_t *block, uint8_t h[CL_SHA256_LEN],
+		 double u[2])
 {
-	if (*block != i / 4) {
+	if (*block != i / 2) {
 		uint8_t msg[CL_SHA256_LEN + 8];
 		memcpy(msg, ft->key, CL_SHA256_LEN);
-		cl_put_le(msg + CL_SHA256_LEN, i / 4, 8);
-		cl_sha256(msg, sizeof(msg), out);
-		*block = i / 4;
+		cl_put_le(msg + CL_SHA256_LEN, i / 2, 8);
+		cl_sha256(msg, sizeof(msg), h);
+		*block = i / 2;
 	}
-	return (double)(cl_le(out + 8 * (i % 4), 8) >> 11) * 0x1p-53;
+	for (int j = 0; j < 2; j++)
+		u[j] = (double)(cl_le(h + 16 * (i % 2) + 8 * j, 8) >> 11) * 0x1p-53;
 }
 
+/* The inverse quantile function at U in [0, 1]. */
 static double quantile(const double *q, double u)
 {
 	double pos = u * CL_FILL_QUANTILES;
 	size_t a = (size_t)pos;
-	return q[a] + (pos - (double)a) * (q[a + 1] - q[a]);
+	return a < CL_FILL_QUANTILES ? q[a] + (pos - (double)a) * (q[a + 1] - q[a]) : q[CL_FILL_QUANTILES];
+}
+
+/* The quantile of D in [0, 1]: the table read backwards (the first step that reaches D). */
+static double rank(const double *q, double d)
+{
+	size_t lo = 0, hi = CL_FILL_QUANTILES;
+
+	if (!(d > q[0]))
+		return 0;
+	if (d >= q[CL_FILL_QUANTILES])
+		return 1;
+	while (hi - lo > 1) { /* q[lo] < d <= q[hi] */
+		size_t mid = (lo + hi) / 2;
+		if (q[mid] < d)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return ((double)lo + (d - q[lo]) / (q[hi] - q[lo])) / CL_FILL_QUANTILES;
 }
 
 void cl_fill_elements(const struct cl_fill_tensor *ft, uint64_t first, uint64_t count, const uint8_t *orig,
@@ -143,11 +172,15 @@ void cl_fill_elements(const struct cl_fill_tensor *ft, uint64_t first, uint64_t 
 	unsigned es = cl_dtype_get(ft->dtype)->size;
 	uint64_t block = UINT64_MAX;
 	uint8_t h[CL_SHA256_LEN];
+	double u[2];
 
 	for (uint64_t i = 0; i < count; i++) {
-		double v = quantile(ft->q, draw(ft, first + i, &block, h));
-		if (ft->fill == CL_FILL_FLIP)
-			v = cl_dtype_value(ft->dtype, orig + i * es) >= ft->center ? ft->center - v : ft->center + v;
-		cl_dtype_store(ft->dtype, v, out + i * es);
+		double w = cl_dtype_value(ft->dtype, orig + i * es), dev = fabs(w - ft->center);
+		double bound = isfinite(dev) ? fabs(2 * rank(ft->q, dev) - 1) : 1;
+
+		draw(ft, first + i, &block, h, u);
+		int up = ft->fill == CL_FILL_FLIP ? !(w >= ft->center) : u[1] < 0.5;
+		double d = quantile(ft->q, u[0] * bound);
+		cl_dtype_store(ft->dtype, up ? ft->center + d : ft->center - d, out + i * es);
 	}
 }

@@ -18,8 +18,8 @@
 /* One tensor's statistics and PRF key, computed once from its original bytes. */
 struct cl_fill_tensor {
 	int fill, dtype;
-	double center;                     /* median (flip) or 0 */
-	double q[CL_FILL_QUANTILES + 1];   /* quantiles of x (resample) or |x - median| (flip) */
+	double center;                   /* the median */
+	double q[CL_FILL_QUANTILES + 1]; /* quantiles of |x - median| */
 	uint8_t key[CL_SHA256_LEN];        /* PRF key of this tensor */
 };
 
