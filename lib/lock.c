@@ -47,7 +47,7 @@ static int check_opts(const struct cl_lock_opts *o)
 	if (o->unit < CL_UNIT_ELEMENT || o->unit > CL_UNIT_CHANNEL || o->scope < CL_SCOPE_LAYER ||
 	    o->scope > CL_SCOPE_GLOBAL_NORM)
 		return cl_fail(CL_EINVAL, "unknown unit or scope");
-	if (!strcmp(cl_fill_name(o->fill), "?"))
+	if (o->fill < CL_FILL_ZERO || o->fill > CL_FILL_FLIP)
 		return cl_fail(CL_EINVAL, "unknown fill");
 	return 0;
 }
