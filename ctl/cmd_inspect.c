@@ -64,11 +64,12 @@ static void print_key(json_t *d)
 	json_t *g, *t;
 	char b[32];
 
-	printf(".clkey %s: version %lld, unit %s, scope %s, select %s, alpha %g\n",
+	printf(".clkey %s: version %lld, unit %s, scope %s, select %s, fill %s, alpha %g\n",
 	       json_string_value(json_object_get(d, "path")),
 	       (long long)json_integer_value(json_object_get(d, "version")),
 	       json_string_value(json_object_get(d, "unit")), json_string_value(json_object_get(d, "scope")),
-	       json_string_value(json_object_get(d, "select")), json_real_value(json_object_get(d, "alpha")));
+	       json_string_value(json_object_get(d, "select")), json_string_value(json_object_get(d, "fill")),
+	       json_real_value(json_object_get(d, "alpha")));
 	printf("extracted %lld of %lld units, key %s\n", (long long)json_integer_value(json_object_get(d, "extracted")),
 	       (long long)json_integer_value(json_object_get(d, "units")),
 	       ctl_bytes((uint64_t)json_integer_value(json_object_get(d, "bytes")), b, sizeof(b)));

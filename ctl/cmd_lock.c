@@ -17,6 +17,7 @@ const struct ctl_opt ctl_lock_opts[] = {
 	{0, "exclude", 'x', "RE", "never lock tensors whose name matches RE"},
 	{0, "select", 'S', "HOW", "top (default) or random: a baseline that never protects"},
 	{0, "seed", 'e', "N", "the seed of --select random"},
+	{0, "fill", 'F', "FILL", "what replaces extracted units: zero (default), resample or flip"},
 	{0, "target-utility", 't', "U", "search the smallest key whose locked utility reaches U"},
 	{0, "eval-cmd", 'E', "CMD", "with --target-utility: prints the utility of {model}"},
 	{0, "max-ratio", 'M', "A", "with --target-utility: the largest ratio tried (default 0.5)"},
@@ -31,10 +32,10 @@ const struct ctl_opt ctl_lock_opts[] = {
 const struct ctl_cmd ctl_lock_cmd = {
 	"lock", "lock a model: extract its most significant units into a key",
 	"MODEL -o LOCKED -k KEY --ratio A [--unit element|neuron|channel] [--scope global|layer|global-norm]\n"
-	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--json]\n"
+	"       [--include RE] [--exclude RE] [--select top|random] [--seed N] [--fill FILL] [--json]\n"
 	"   or: corelockerctl lock MODEL -o LOCKED -k KEY --target-utility U --eval-cmd 'CMD {model}'\n"
 	"       [--unit auto|UNIT] [--scope auto|SCOPE] [--max-ratio A] [--allow-whole-tensor]\n"
-	"       [--max-attack A --attack-cmd 'CMD {model}'] [--include RE] [--exclude RE] [--json] [--quiet]",
+	"       [--max-attack A --attack-cmd 'CMD {model}'] [--fill FILL] [--include RE] [--exclude RE] [--json] [--quiet]",
 	run,
 };
 
@@ -99,6 +100,10 @@ static int run(int argc, char **argv)
 		case 'e':
 			if (ctl_parse_u64(optarg, &o.seed) < 0)
 				return ctl_usage(&ctl_lock_cmd, "--seed '%s' is not a non-negative integer", optarg);
+			break;
+		case 'F':
+			if ((o.fill = cl_fill_parse(optarg)) < 0)
+				return ctl_usage(&ctl_lock_cmd, "unknown --fill '%s' (zero, resample or flip)", optarg);
 			break;
 		case 'j': json = 1; break;
 		default: return ctl_usage(&ctl_lock_cmd, "invalid option");

@@ -232,6 +232,11 @@ static int parse_header(struct cl_key *k)
 	if (strcmp(select, "top") && strcmp(select, "random"))
 		return bad("key header: unknown select '%s'", select);
 	k->select = strcmp(select, "top") ? CL_SELECT_RANDOM : CL_SELECT_TOP;
+	v = json_object_get(h, "fill"); /* keys before fills had none: zero */
+	if (v && (!json_is_string(v) || (k->fill = cl_fill_parse(json_string_value(v))) < 0))
+		return bad("key header: %s is not a known fill", "fill");
+	if (k->fill != CL_FILL_ZERO && (r = get_digest(h, "fill_seed", k->fill_seed)) < 0)
+		return r;
 	v = json_object_get(h, "alpha");
 	if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 0.5)
 		return bad("key header: %s must be a number in (0, 0.5]", "alpha");

@@ -55,6 +55,8 @@ struct cl_key_group {
 struct cl_key {
 	uint32_t version; /* CL_KEY_VERSION_MIN .. CL_KEY_VERSION */
 	int unit, scope, select;
+	int fill; /* enum cl_fill: header "fill", zero when absent */
+	uint8_t fill_seed[CL_SHA256_LEN]; /* the seed of a computed fill (lib/fill.h) */
 	double alpha;
 	uint64_t seed;
 	uint8_t locked[CL_SHA256_LEN], original[CL_SHA256_LEN];

@@ -98,10 +98,10 @@ static int describe_key(const char *path, json_t **out)
 							(int)g->index_bytes, "key_bytes",
 							(json_int_t)(g->count * (g->index_bytes + g->unit_bytes))));
 	}
-	o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:o}", "type",
+	o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:b, s:I, s:I, s:I, s:I, s:o}", "type",
 		      "clkey", "path", path, "version", (int)k->version, "unit", cl_unit_name(k->unit), "scope",
 		      cl_scope_name(k->scope), "select", k->select == CL_SELECT_RANDOM ? "random" : "top",
-		      "alpha", k->alpha, "locked_sha256", hexj(k->locked), "original_sha256", hexj(k->original),
+		      "fill", cl_fill_name(k->fill), "alpha", k->alpha, "locked_sha256", hexj(k->locked), "original_sha256", hexj(k->original),
 		      "sharded", k->sharded, "shards", (json_int_t)k->nshards, "units", (json_int_t)k->finite,
 		      "extracted", (json_int_t)k->count, "bytes", (json_int_t)k->file_size, "groups", groups);
 	cl_key_free(k);

@@ -1,7 +1,8 @@
 /*
- * lock.c - cl_lock: rank units, zero the chosen ones in a streamed copy of
- * the model, and write the ranked originals to the key.  The original's
- * SHA-256 is computed on a second thread while the selection runs.
+ * lock.c - cl_lock: rank units, fill the chosen ones (zeros, or a fill of
+ * lib/fill.c) in a streamed copy of the model, and write the ranked originals
+ * to the key.  The original's SHA-256 is computed on a second thread while
+ * the selection runs.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "clkey.h"
 #include "dtype.h"
 #include "error.h"
+#include "fill.h"
 #include "fingerprint.h"
 #include "modelout.h"
 #include "patch.h"
@@ -26,6 +28,10 @@ struct lock {
 	long *owner;           /* tensor -> group << 2 | member, or -1 */
 	uint8_t (*orig)[CL_SHA256_LEN], (*locked)[CL_SHA256_LEN];
 	uint8_t index_sha[CL_SHA256_LEN];
+	uint8_t fill_seed[CL_SHA256_LEN];
+	int seeded;                    /* fill_seed was computed */
+	struct cl_fill_tensor **fillt; /* per tensor with extracted units, for a computed fill */
+	uint64_t fill_buf;             /* bytes of the largest member stride */
 };
 
 static void progress(const struct lock *l, const char *phase, uint64_t done, uint64_t total)
@@ -41,6 +47,8 @@ static int check_opts(const struct cl_lock_opts *o)
 	if (o->unit < CL_UNIT_ELEMENT || o->unit > CL_UNIT_CHANNEL || o->scope < CL_SCOPE_LAYER ||
 	    o->scope > CL_SCOPE_GLOBAL_NORM)
 		return cl_fail(CL_EINVAL, "unknown unit or scope");
+	if (o->fill < CL_FILL_ZERO || o->fill > CL_FILL_FLIP)
+		return cl_fail(CL_EINVAL, "unknown fill");
 	return 0;
 }
 
@@ -114,11 +122,39 @@ static int build_masks(struct lock *l)
 	return 0;
 }
 
-/* Zero spans of one shard, in file order: tensors in order, set bits in order. */
+/* Statistics of every tensor with extracted units, from its original bytes. */
+static int prepare_fill(struct lock *l)
+{
+	if (!l->seeded)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	if (!(l->fillt = calloc(l->m->nt + 1, sizeof(*l->fillt))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (size_t t = 0; t < l->m->nt; t++) {
+		const struct cl_tensor *ct = &l->m->t[t];
+		if (l->owner[t] < 0)
+			continue;
+		if (!(l->fillt[t] = malloc(sizeof(**l->fillt))))
+			return cl_fail(CL_ENOMEM, "out of memory");
+		int r = cl_fill_tensor_init(l->fillt[t], l->o->fill, l->fill_seed, ct->name, ct->dtype, ct->data,
+					    ct->nelem);
+		if (r < 0)
+			return r;
+		uint64_t stride = l->g[l->owner[t] >> 2].m[l->owner[t] & 3].stride;
+		l->fill_buf = stride > l->fill_buf ? stride : l->fill_buf;
+	}
+	return 0;
+}
+
+/*
+ * Fill spans of one shard, in file order: tensors in order, set bits in
+ * order.  BUF holds the current span's fill values (NULL: zeros); the writer
+ * and the hasher walk on two threads, so each iterator has its own.
+ */
 struct zero_iter {
 	const struct lock *l;
 	size_t t, end; /* tensor range of the shard */
 	uint64_t u;    /* next unit to look at in tensor t */
+	uint8_t *buf;
 };
 
 static int next_zero(void *ctx, struct cl_span *s)
@@ -140,9 +176,14 @@ static int next_zero(void *ctx, struct cl_span *s)
 				continue;
 			}
 			it->u += (uint64_t)__builtin_ctzll(w);
-			s->off = l->m->t[it->t].file_off + it->u * stride;
+			const struct cl_tensor *t = &l->m->t[it->t];
+			s->off = t->file_off + it->u * stride;
 			s->len = stride;
-			s->src = NULL;
+			s->src = it->buf;
+			if (it->buf) {
+				uint64_t n = stride / cl_dtype_get(t->dtype)->size;
+				cl_fill_elements(l->fillt[it->t], it->u * n, n, t->data + it->u * stride, it->buf);
+			}
 			it->u++;
 			return 1;
 		}
@@ -153,25 +194,42 @@ static int next_zero(void *ctx, struct cl_span *s)
 static void *hash_originals(void *arg)
 {
 	struct lock *l = arg;
-	for (uint32_t i = 0; i < l->m->nshards; i++)
+	struct cl_sha *seed = NULL;
+
+	if (cl_fill_computed(l->o->fill) && cl_sha_new(&seed) == 0)
+		cl_fill_seed_begin(seed);
+	for (uint32_t i = 0; i < l->m->nshards; i++) {
 		cl_sha256(l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size, l->orig[i]);
+		if (seed)
+			cl_sha_update(seed, l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size);
+	}
 	if (l->m->sharded)
 		cl_sha256(l->m->index.data, (size_t)l->m->index.size, l->index_sha);
+	if (seed) {
+		cl_sha_final(seed, l->fill_seed);
+		cl_sha_free(seed);
+		l->seeded = 1;
+	}
 	return NULL;
 }
 
 static int write_locked(struct lock *l, struct cl_model_out *mo)
 {
 	size_t t = 0;
+	uint8_t *wbuf = NULL, *hbuf = NULL;
 	int r = 0;
 
+	if (l->fillt && (!(wbuf = malloc(l->fill_buf)) || !(hbuf = malloc(l->fill_buf))))
+		r = cl_fail(CL_ENOMEM, "out of memory");
 	for (uint32_t s = 0; s < l->m->nshards && r == 0; s++) {
 		const struct cl_shard *sh = &l->m->shards[s];
-		struct zero_iter wit = {l, t, t + sh->st.n, 0}, hit = wit;
+		struct zero_iter wit = {l, t, t + sh->st.n, 0, wbuf}, hit = {l, t, t + sh->st.n, 0, hbuf};
 		r = cl_patch_copy(&sh->map, next_zero, &wit, &hit, mo->shard[s], l->locked[s]);
 		t += sh->st.n;
 		progress(l, "writing", s + 1, l->m->nshards);
 	}
+	free(wbuf);
+	free(hbuf);
 	return r;
 }
 
@@ -208,6 +266,10 @@ static json_t *key_header(const struct lock *l)
 	json_object_set_new(h, "select", json_string(l->o->select == CL_SELECT_RANDOM ? "random" : "top"));
 	json_object_set_new(h, "seed", json_integer(l->o->select == CL_SELECT_RANDOM ? (json_int_t)(l->o->seed & INT64_MAX) : 0));
 	json_object_set_new(h, "alpha", json_real(l->o->ratio));
+	if (l->o->fill != CL_FILL_ZERO) { /* absent: zero, so keys of zero locks stay as they were */
+		json_object_set_new(h, "fill", json_string(cl_fill_name(l->o->fill)));
+		hex_set(h, "fill_seed", l->fill_seed);
+	}
 	for (uint32_t i = 0; i < l->m->nshards; i++)
 		names[i] = l->m->shards[i].name;
 	cl_fingerprint(l->m->sharded ? l->index_sha : NULL, l->m->nshards, names,
@@ -315,6 +377,9 @@ static void lock_free(struct lock *l)
 	for (size_t i = 0; l->mask && i < l->ng; i++)
 		free(l->mask[i]);
 	free(l->mask);
+	for (size_t t = 0; l->fillt && t < l->m->nt; t++)
+		free(l->fillt[t]);
+	free(l->fillt);
 	free(l->owner);
 	free(l->picks);
 	free(l->g);
@@ -357,6 +422,12 @@ int cl_lock(const char *model, const char *out, const char *key, const struct cl
 			    opts->ratio, model);
 	if (r == 0)
 		r = build_masks(&l);
+	if (r == 0 && cl_fill_computed(opts->fill)) { /* its seed is a hash of the originals */
+		if (hashing)
+			pthread_join(hasher, NULL);
+		hashing = 0;
+		r = prepare_fill(&l);
+	}
 	if (r == 0)
 		r = write_locked(&l, &mo);
 	if (hashing)

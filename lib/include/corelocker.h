@@ -53,11 +53,15 @@ enum cl_unit { CL_UNIT_ELEMENT, CL_UNIT_NEURON, CL_UNIT_CHANNEL };
 /* global-norm ranks globally after dividing each tensor's scores by their RMS. */
 enum cl_scope { CL_SCOPE_LAYER, CL_SCOPE_GLOBAL, CL_SCOPE_GLOBAL_NORM };
 enum cl_select { CL_SELECT_TOP, CL_SELECT_RANDOM };
+/* What a lock writes at the extracted units (lib/fill.c, docs/formats.md). */
+enum cl_fill { CL_FILL_ZERO, CL_FILL_RESAMPLE, CL_FILL_FLIP };
 
 CL_API const char *cl_unit_name(int unit);
 CL_API const char *cl_scope_name(int scope);
 CL_API int cl_unit_parse(const char *s);  /* -1 if unknown */
 CL_API int cl_scope_parse(const char *s); /* -1 if unknown */
+CL_API const char *cl_fill_name(int fill);
+CL_API int cl_fill_parse(const char *s);  /* -1 if unknown */
 
 /* Count of units extracted at ratio r out of n: floor(r * n + 0.5). */
 CL_API uint64_t cl_count(double ratio, uint64_t n);
@@ -68,6 +72,7 @@ struct cl_lock_opts {
 	int scope;           /* enum cl_scope */
 	int select;          /* enum cl_select */
 	uint64_t seed;       /* for CL_SELECT_RANDOM */
+	int fill;            /* enum cl_fill */
 	const char *include; /* POSIX extended regex on tensor names, or NULL */
 	const char *exclude; /* idem */
 	/* Progress callback: done and total bytes of the current phase. */

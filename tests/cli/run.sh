@@ -17,7 +17,7 @@ expect 0 "$CTL" lock --help
 # every option of the table has its line with a description (issue 16, item 7)
 for o in "-o, --output LOCKED" "-k, --key KEY" "--ratio A" "--unit UNIT" "--scope SCOPE" "--include RE" \
 	"--exclude RE" "--select HOW" "--seed N" "--target-utility U" "--eval-cmd CMD" "--max-ratio A" \
-	"--allow-whole-tensor" "--attack-cmd CMD" "--max-attack A" "--json" "--quiet"; do
+	"--allow-whole-tensor" "--attack-cmd CMD" "--max-attack A" "--fill FILL" "--json" "--quiet"; do
 	check "lock --help describes $o" grep -Eq "^  $o +[a-z]" "$W/out"
 done
 expect 0 "$CTL" unlock --help
@@ -38,6 +38,20 @@ check "ratio message" grep -q "^corelockerctl: --ratio 0.9 is outside (0, 0.5]" 
 check "ratio usage line" grep -q "^usage: corelockerctl lock" "$W/err"
 expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0
 expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio -0.1
+# --fill: an unknown name is a usage error, one message line naming the fills; nothing written
+expect 2 "$CTL" lock "$MODEL" -o "$W/l" -k "$W/k" --ratio 0.1 --fill negate
+check "fill message" grep -q "^corelockerctl: unknown --fill 'negate' (zero, resample or flip)$" "$W/err"
+check "fill: one message line" test "$(grep -c '^corelockerctl:' "$W/err")" = 1
+check "fill: nothing written" test ! -e "$W/l" -a ! -e "$W/k"
+# every fill locks, says so in the key, and unlocks to the original
+for f in zero resample flip; do
+	expect 0 "$CTL" lock "$MODEL" -o "$W/fl" -k "$W/fk" --ratio 0.1 --fill $f
+	expect 0 "$CTL" inspect "$W/fk" --json
+	check "key of --fill $f names it" grep -q "\"fill\": *\"$f\"" "$W/out"
+	expect 0 "$CTL" unlock "$W/fl" -k "$W/fk" -o "$W/fu"
+	check "--fill $f: full unlock is the original" cmp -s "$W/fu" "$MODEL"
+	rm -f "$W/fl" "$W/fk" "$W/fu"
+done
 expect 2 "$CTL" unlock "$MODEL" -k "$W/k" -o "$W/l" --tier-ratio 0.6
 check "tier-ratio message" grep -q "tier-ratio 0.6 is outside \[0, 0.5\]" "$W/err"
 

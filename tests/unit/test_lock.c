@@ -8,6 +8,7 @@
  * ties (exact fallback).  Every key is read back by the reference, and the
  * unit index widths are checked at 256/257 and 65536/65537 units; keys
  * rewritten in .clkey version 2 (4-byte indexes) must cut the same tiers.
+ * The invariants run for every fill; only zero has the reference's bytes.
  */
 #include <jansson.h>
 #include <math.h>
@@ -23,6 +24,7 @@
 #include "testutil.h"
 
 static char *dir;
+static int fill; /* the fill every lock_to uses */
 
 /* A path in the test directory; a ring of 8 buffers, so keep long-lived paths elsewhere. */
 static const char *p(const char *name)
@@ -36,7 +38,7 @@ static const char *p(const char *name)
 
 static int lock_to(const char *model, const char *out, const char *key, int unit, int scope, double ratio)
 {
-	struct cl_lock_opts o = {.ratio = ratio, .unit = unit, .scope = scope};
+	struct cl_lock_opts o = {.ratio = ratio, .unit = unit, .scope = scope, .fill = fill};
 	struct cl_lock_stats st;
 	return cl_lock(model, out, key, &o, &st);
 }
@@ -112,7 +114,8 @@ static void check_model(const char *label, const struct tmodel *m, const char *m
 	size_t len;
 	int r;
 
-	snprintf(what, sizeof(what), "%s %s/%s alpha %g", label, cl_unit_name(unit), cl_scope_name(scope), alpha);
+	snprintf(what, sizeof(what), "%s %s/%s alpha %g fill %s", label, cl_unit_name(unit), cl_scope_name(scope), alpha,
+		 cl_fill_name(fill));
 	r = lock_to(model, p("L"), p("K"), unit, scope, alpha);
 	CHECK(r == 0, "%s: lock failed: %s", what, cl_errmsg());
 	if (r)
@@ -121,7 +124,11 @@ static void check_model(const char *label, const struct tmodel *m, const char *m
 	uint8_t *got = read_file(p("L"), &len);
 	size_t mlen;
 	free(read_file(model, &mlen));
-	CHECK(got && len == mlen && memcmp(got, want, len) == 0, "%s: locked bytes differ from the reference", what);
+	if (fill == CL_FILL_ZERO)
+		CHECK(got && len == mlen && memcmp(got, want, len) == 0, "%s: locked bytes differ from the reference",
+		      what);
+	else /* the rest of the file is checked by the full unlock below */
+		CHECK(got && len == mlen && memcmp(got, want, len) != 0, "%s: the fill wrote only zeros", what);
 	CHECK(want_k > 0, "%s: reference extracts nothing; the case tests nothing", what);
 	free(want);
 	free(got);
@@ -221,6 +228,44 @@ static void test_random(const char *model)
 	CHECK(!files_equal(p("R1"), p("R4")), "random differs from top");
 	CHECK(cl_unlock(p("R1"), p("RK1"), 0, p("R5"), NULL) == 0 && files_equal(p("R5"), model),
 	      "random key restores the original");
+}
+
+/* Bytes that differ from ORIG in both A and B; -1 if they ever disagree there. */
+static long common_changes(const uint8_t *orig, const uint8_t *a, const uint8_t *b, size_t n)
+{
+	long both = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (a[i] == orig[i] || b[i] == orig[i])
+			continue;
+		if (a[i] != b[i])
+			return -1;
+		both++;
+	}
+	return both;
+}
+
+/*
+ * DESIGN's rule for a fill: a unit's value never depends on which other
+ * units were extracted.  Two random selections share some units: those
+ * must hold the same bytes in both locked files.
+ */
+static void test_fill_rule(const char *model)
+{
+	struct cl_lock_opts o = {.ratio = 0.3, .unit = CL_UNIT_ELEMENT, .scope = CL_SCOPE_GLOBAL,
+				 .select = CL_SELECT_RANDOM, .seed = 7, .fill = fill};
+	struct cl_lock_stats st;
+	size_t n, na, nb;
+
+	CHECK(cl_lock(model, p("F1"), p("FK1"), &o, &st) == 0, "random lock seed 7: %s", cl_errmsg());
+	o.seed = 8;
+	CHECK(cl_lock(model, p("F2"), p("FK2"), &o, &st) == 0, "random lock seed 8: %s", cl_errmsg());
+	uint8_t *m = read_file(model, &n), *a = read_file(p("F1"), &na), *b = read_file(p("F2"), &nb);
+	long both = m && a && b && na == n && nb == n ? common_changes(m, a, b, n) : -1;
+	CHECK(both > 0, "fill %s: units extracted by both random locks hold different bytes (or none changed: %ld)",
+	      cl_fill_name(fill), both);
+	free(m);
+	free(a);
+	free(b);
 }
 
 static void test_refusals(const char *model, const char *other)
@@ -478,23 +523,26 @@ int main(void)
 	char *mixed_path = strdup(p("mixed.safetensors")), *big_path = strdup(p("big.safetensors"));
 	build_mixed(&mixed);
 	tm_write(&mixed, mixed_path);
-	test_all_units("mixed", &mixed, mixed_path);
-	test_rounding(&mixed, mixed_path);
-	test_selection_rules(mixed_path);
-	test_random(mixed_path);
-	test_sharded(&mixed);
-
 	build_big(&big);
 	tm_write(&big, big_path);
-	test_all_units("big", &big, big_path);
-	test_refusals(mixed_path, big_path);
-	test_v2_keys("mixed", mixed_path);
-
 	struct tmodel widths;
 	char *widths_path = strdup(p("widths.safetensors"));
 	build_widths(&widths);
 	tm_write(&widths, widths_path);
-	test_all_units("widths", &widths, widths_path);
+	for (fill = CL_FILL_ZERO; fill <= CL_FILL_FLIP; fill++) {
+		test_all_units("mixed", &mixed, mixed_path);
+		test_rounding(&mixed, mixed_path);
+		test_sharded(&mixed);
+		test_all_units("big", &big, big_path);
+		test_all_units("widths", &widths, widths_path);
+		test_v2_keys("mixed", mixed_path);
+		if (fill != CL_FILL_ZERO)
+			test_fill_rule(mixed_path);
+	}
+	fill = CL_FILL_ZERO;
+	test_selection_rules(mixed_path);
+	test_random(mixed_path);
+	test_refusals(mixed_path, big_path);
 	test_widths(widths_path);
 	test_v2_keys("widths", widths_path);
 	free(mixed_path);

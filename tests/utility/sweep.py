@@ -157,10 +157,11 @@ class Runner:
             self._model_sha[path] = sha256_file(path)
         return self._model_sha[path]
 
-    def point(self, arch, setting, ratio, select="top", seed=None, model=None):
+    def point(self, arch, setting, ratio, select="top", seed=None, model=None,
+              fill="zero"):
         """-> dict with the lock info and 'accuracy', or None if refused.
         MODEL is the file to lock (default: the fixture of ARCH)."""
-        args = setting.args(ratio, select, seed)
+        args = setting.args(ratio, select, seed, fill)
         model = model or ulib.model_path(arch)
         k = "|".join([LOCK_CACHE_VERSION, self.ctl_sha,
                       self.model_sha(model)] + args)
@@ -170,7 +171,7 @@ class Runner:
             key = os.path.join(self.tmp, "key.clkey")
             r = ulib.lock(arch, out, key, setting.unit, setting.scope, ratio,
                           select, seed, setting.include, setting.exclude,
-                          model)
+                          model, fill)
             if r is None:
                 info = {"refused": True}
             else:
@@ -190,7 +191,8 @@ class Runner:
         c = self.evals.get(ek)
         if c is None:   # eval cache lost: redo from a fresh lock
             self.locks.d.pop(k)
-            return self.point(arch, setting, ratio, select, seed, model)
+            return self.point(arch, setting, ratio, select, seed, model,
+                              fill)
         res = dict(info)
         res["accuracy"] = c / 100.0
         return res

@@ -22,7 +22,12 @@ rerun only redoes what changed; an interrupted run resumes).
    the REPORT models (--report seeds), which took no part in the choice.
 
 Writes docs/utility-heldout.csv (a run restricted with --arch only prints)
-and prints the markdown tables of docs/utility.md section 11.  A missing
+and prints the markdown tables of docs/utility.md section 11.
+
+With --fills F,... (docs/utility.md section 13) it compares fills instead:
+per fill, the smallest grid ratio of the RECOMMENDED setting at which the
+fixture alone is near chance (head not wholly extracted), measured on every
+held-out seed (--report, default 1,2,3 there).  Writes docs/utility-fills.csv.  A missing
 held-out model is left out and named under the tables.
 Run with /usr/bin/python3.
 """
@@ -42,6 +47,7 @@ import ulib   # noqa: E402
 
 HELDOUT = os.path.join(ulib.MODELS, "heldout")
 DEFAULT_OUT = os.path.join(ulib.TOP, "docs", "utility-heldout.csv")
+FILLS_OUT = os.path.join(ulib.TOP, "docs", "utility-fills.csv")
 NEAR_CHANCE = ulib.CHANCE + 2.0
 GRID = sweep.FINE_RATIOS + sweep.TAIL_RATIOS
 
@@ -232,6 +238,67 @@ def tables(rows, missing):
     return "\n".join(out)
 
 
+FILL_FIELDS = ["arch", "setting", "fill", "ratio", "model", "role",
+               "key_file_pct", "head_pct", "accuracy"]
+
+
+def fill_rows(t, arch, fill):
+    """Choose the ratio for FILL on the fixture, report it on the seeds."""
+    st = ulib.setting(arch, ulib.RECOMMENDED[arch]["setting"])
+    fixture = ulib.model_path(arch)
+
+    def ok(r):
+        p = t.run.point(arch, st, r, model=fixture, fill=fill)
+        return p is not None and p["accuracy"] <= NEAR_CHANCE and not (
+            p["head_units"] and p["head_extracted"] == p["head_units"])
+    # The first grid ratio that is near chance, as smallest() does: the
+    # curve is not monotone (a CNN flip lock reads 8.4 % at 0.02, 13.1 % at 0.5).
+    hi = next((i for i, r in enumerate(GRID) if ok(r)), None)
+    if hi is None:
+        return [dict({f: "" for f in FILL_FIELDS}, arch=arch, fill=fill,
+                     setting=st.name, role="none")]
+    rows = []
+    for name, path in [(arch, fixture)] + t.models(arch, t.report, False):
+        p = t.run.point(arch, st, GRID[hi], model=path, fill=fill)
+        rows.append({
+            "arch": arch, "setting": st.name, "fill": fill, "ratio": GRID[hi],
+            "model": name, "role": "choice" if path == fixture else "report",
+            "key_file_pct": "%.4f" % (100.0 * p["key_file_bytes"]
+                                      / p["model_bytes"]),
+            "head_pct": "%.1f" % (100.0 * p["head_extracted"] / p["head_units"]
+                                  if p["head_units"] else 0.0),
+            "accuracy": "%.2f" % p["accuracy"]})
+        print("fill %-8s %-7s %-22s %-6g acc %6.2f  key %7.3f%%"
+              % (fill, name, st.name, GRID[hi], p["accuracy"],
+                 float(rows[-1]["key_file_pct"])), flush=True)
+    return rows
+
+
+def fill_table(rows):
+    out = ["| arch | setting | fill | ratio chosen on the fixture | key file % "
+           "| fixture acc | held-out acc (seed: acc) | held-out mean | max "
+           "| held-out <= 12 % |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for arch in ulib.ARCHS:
+        for fill in dict.fromkeys(r["fill"] for r in rows if r["arch"] == arch):
+            rs = [r for r in rows if r["arch"] == arch and r["fill"] == fill]
+            if rs[0]["role"] == "none":
+                out.append("| %s | %s | %s | none up to %g | - | - | - | - | - "
+                           "| no |" % (arch, rs[0]["setting"], fill, GRID[-1]))
+                continue
+            ch = [r for r in rs if r["role"] == "choice"][0]
+            rep = [r for r in rs if r["role"] == "report"]
+            accs = [float(r["accuracy"]) for r in rep]
+            out.append("| %s | %s | %s | %g | %.2f | %s | %s | %.2f | %.2f "
+                       "| %d of %d |" % (
+                           arch, ch["setting"], fill, float(ch["ratio"]),
+                           float(ch["key_file_pct"]), ch["accuracy"],
+                           ", ".join("%s: %s" % (r["model"].split("-")[1],
+                                                 r["accuracy"]) for r in rep),
+                           sum(accs) / len(accs), max(accs),
+                           sum(a <= NEAR_CHANCE for a in accs), len(accs)))
+    return "\n".join(out)
+
+
 def seeds(s):
     return [int(x) for x in s.split(",") if x]
 
@@ -246,7 +313,22 @@ def main(argv):
                     help="held-out seeds it is reported on (default 2,3)")
     ap.add_argument("--out")
     ap.add_argument("--no-csv", action="store_true")
+    ap.add_argument("--fills", help="compare these fills (section 13)")
     a = ap.parse_args(argv)
+    if a.fills:
+        t = Transfer([], a.report if "--report" in argv else [1, 2, 3])
+        rows = []
+        for arch in a.arch or ulib.ARCHS:
+            for fill in a.fills.split(","):
+                rows += fill_rows(t, arch, fill)
+        out = None if a.no_csv else (a.out or (None if a.arch else
+                                               FILLS_OUT))
+        if out:
+            sweep.write_csv(out, rows, FILL_FIELDS)
+        shutil.rmtree(t.run.tmp, ignore_errors=True)
+        print()
+        print(fill_table(rows))
+        return
     if set(a.choice) & set(a.report):
         ap.error("a seed cannot be both --choice and --report")
     out = None if a.no_csv else (a.out or (None if a.arch else DEFAULT_OUT))

@@ -82,8 +82,10 @@ def reference_accuracy(arch):
 
 
 def lock_args(unit, scope, ratio, select="top", seed=None, include=None,
-              exclude=None):
+              exclude=None, fill="zero"):
     a = ["--ratio", repr(float(ratio)), "--unit", unit, "--scope", scope]
+    if fill != "zero":   # zero is the default: old commands stay as they were
+        a += ["--fill", fill]
     if include:
         a += ["--include", include]
     if exclude:
@@ -94,21 +96,22 @@ def lock_args(unit, scope, ratio, select="top", seed=None, include=None,
 
 
 def lock(arch, out, key, unit, scope, ratio, select="top", seed=None,
-         include=None, exclude=None, model=None):
+         include=None, exclude=None, model=None, fill="zero"):
     """Lock with the CLI.  Returns None when the lock is refused because it
     would extract no unit, else a dict: units_total, units_locked,
     model_bytes, key_file_bytes, payload_bytes (the extracted units' original
     bytes, from `inspect --json`: key_bytes minus index bytes per group)."""
     src = model or model_path(arch)
     r = ctl("lock", src, "-o", out, "-k", key, "--json",
-            *lock_args(unit, scope, ratio, select, seed, include, exclude),
-            check=False)
+            *lock_args(unit, scope, ratio, select, seed, include, exclude,
+                       fill), check=False)
     if r.returncode != 0:
         if "extracts no unit" in r.stderr:
             return None
         raise CtlError("lock %s %s: exit %d: %s"
                        % (arch, " ".join(lock_args(unit, scope, ratio, select,
-                                                   seed, include, exclude)),
+                                                   seed, include, exclude,
+                                                   fill)),
                           r.returncode, r.stderr.strip()))
     j = json.loads(r.stdout)
     info = inspect_key(key)
@@ -197,9 +200,9 @@ class Setting:
         self.name, self.unit, self.scope = name, unit, scope
         self.include, self.exclude = include, exclude
 
-    def args(self, ratio, select="top", seed=None):
+    def args(self, ratio, select="top", seed=None, fill="zero"):
         return lock_args(self.unit, self.scope, ratio, select, seed,
-                         self.include, self.exclude)
+                         self.include, self.exclude, fill)
 
     def describe(self, ratio=None):
         s = "--unit %s --scope %s" % (self.unit, self.scope)
