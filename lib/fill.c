@@ -69,14 +69,46 @@ void cl_fill_seed_begin(struct cl_sha *s)
 	cl_sha_update(s, SEED_CONTEXT, sizeof(SEED_CONTEXT));
 }
 
+/*
+ * A tensor's finite values in ascending order, read by rank.  16-bit
+ * tensors go through a histogram of their 65,536 codes, so a multi-GB BF16
+ * tensor needs no sorted copy; the answers are the same as sorting them.
+ */
+struct run {
+	double v;
+	uint64_t n; /* how many elements hold v */
+};
+
+struct sorted {
+	const double *v; /* wide dtypes: one element per entry */
+	const struct run *r; /* 16-bit dtypes: runs in ascending order of v */
+	size_t nr, ri;
+	uint64_t rfirst; /* rank of the first element of run ri */
+};
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
-/* Q[0..K] from the N sorted values V: linear interpolation at i*(n-1)/K. */
-static void quantiles(const double *v, size_t n, double *q)
+static int cmp_run(const void *a, const void *b)
+{
+	return cmp_double(&((const struct run *)a)->v, &((const struct run *)b)->v);
+}
+
+/* The value at RANK; ranks asked of runs never go down (a cursor walks them). */
+static double at(struct sorted *s, uint64_t rank)
+{
+	if (s->v)
+		return s->v[rank];
+	while (rank >= s->rfirst + s->r[s->ri].n)
+		s->rfirst += s->r[s->ri++].n;
+	return s->r[s->ri].v;
+}
+
+/* Q[0..K] from the N values of S: linear interpolation at i*(n-1)/K. */
+static void quantiles(struct sorted *s, uint64_t n, double *q)
 {
 	for (size_t i = 0; i <= CL_FILL_QUANTILES; i++) {
 		if (n == 0) {
@@ -84,23 +116,94 @@ static void quantiles(const double *v, size_t n, double *q)
 			continue;
 		}
 		double pos = (double)i * (double)(n - 1) / CL_FILL_QUANTILES;
-		size_t a = (size_t)pos;
-		q[i] = a + 1 < n ? v[a] + (pos - (double)a) * (v[a + 1] - v[a]) : v[a];
+		uint64_t a = (uint64_t)pos;
+		double va = at(s, a);
+		q[i] = a + 1 < n ? va + (pos - (double)a) * (at(s, a + 1) - va) : va;
 	}
+}
+
+static double median(struct sorted s, uint64_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n % 2)
+		return at(&s, n / 2);
+	double lo = at(&s, n / 2 - 1);
+	return lo / 2 + at(&s, n / 2) / 2;
+}
+
+/* Centre and deviation quantiles of the N finite values in V, sorted here. */
+static void stats_wide(struct cl_fill_tensor *ft, double *v, size_t n)
+{
+	struct sorted s = {.v = v};
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	ft->center = median(s, n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = fabs(v[i] - ft->center);
+	qsort(v, n, sizeof(*v), cmp_double);
+	quantiles(&s, n, ft->q);
+}
+
+/* The same from a histogram of 16-bit codes: at most 65,536 runs. */
+static int stats_16(struct cl_fill_tensor *ft, const uint8_t *data, uint64_t count)
+{
+	uint64_t *hist = calloc(65536, sizeof(*hist)), n = 0;
+	struct run *r = malloc(65536 * sizeof(*r));
+	size_t nr = 0;
+
+	if (!hist || !r) {
+		free(hist);
+		free(r);
+		return cl_fail(CL_ENOMEM, "out of memory");
+	}
+	for (uint64_t i = 0; i < count; i++)
+		hist[cl_le(data + 2 * i, 2)]++;
+	for (uint32_t c = 0; c < 65536; c++) {
+		uint8_t b[2];
+		cl_put_le(b, c, 2);
+		double x = cl_dtype_value(ft->dtype, b);
+		if (hist[c] && isfinite(x)) /* non-finite values have no place in a distribution */
+			r[nr++] = (struct run){x, hist[c]}, n += hist[c];
+	}
+	qsort(r, nr, sizeof(*r), cmp_run);
+	ft->center = median((struct sorted){.r = r, .nr = nr}, n);
+	for (size_t i = 0; i < nr; i++)
+		r[i].v = fabs(r[i].v - ft->center);
+	qsort(r, nr, sizeof(*r), cmp_run);
+	quantiles(&(struct sorted){.r = r, .nr = nr}, n, ft->q);
+	free(hist);
+	free(r);
+	return 0;
+}
+
+static int tensor_stats(struct cl_fill_tensor *ft, const uint8_t *data, uint64_t count)
+{
+	size_t n = 0, es = cl_dtype_get(ft->dtype)->size;
+	double *v;
+
+	if (es == 2)
+		return stats_16(ft, data, count);
+	if (!(v = malloc((count + 1) * sizeof(*v))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < count; i++) {
+		double x = cl_dtype_value(ft->dtype, data + i * es);
+		if (isfinite(x))
+			v[n++] = x;
+	}
+	stats_wide(ft, v, n);
+	free(v);
+	return 0;
 }
 
 int cl_fill_tensor_init(struct cl_fill_tensor *ft, int fill, const uint8_t seed[CL_SHA256_LEN], const char *name,
 			int dtype, const uint8_t *data, uint64_t count)
 {
-	size_t nl = strlen(name), n = 0, es = cl_dtype_get(dtype)->size;
+	size_t nl = strlen(name);
 	uint8_t *msg = malloc(CL_SHA256_LEN + nl + 1);
-	double *v = malloc((count + 1) * sizeof(*v));
 
-	if (!msg || !v) {
-		free(msg);
-		free(v);
+	if (!msg)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	}
 	memset(ft, 0, sizeof(*ft));
 	ft->fill = fill;
 	ft->dtype = dtype;
@@ -108,20 +211,7 @@ int cl_fill_tensor_init(struct cl_fill_tensor *ft, int fill, const uint8_t seed[
 	memcpy(msg + CL_SHA256_LEN, name, nl + 1);
 	cl_sha256(msg, CL_SHA256_LEN + nl + 1, ft->key);
 	free(msg);
-	for (uint64_t i = 0; i < count; i++) { /* non-finite values have no place in a distribution */
-		double x = cl_dtype_value(dtype, data + i * es);
-		if (isfinite(x))
-			v[n++] = x;
-	}
-	qsort(v, n, sizeof(*v), cmp_double);
-	if (n)
-		ft->center = n % 2 ? v[n / 2] : v[n / 2 - 1] / 2 + v[n / 2] / 2;
-	for (size_t i = 0; i < n; i++)
-		v[i] = fabs(v[i] - ft->center);
-	qsort(v, n, sizeof(*v), cmp_double);
-	quantiles(v, n, ft->q);
-	free(v);
-	return 0;
+	return tensor_stats(ft, data, count);
 }
 
 /* Two uniforms in [0, 1) for element I: 53 bits each of SHA-256(key, i / 2). */
