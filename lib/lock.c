@@ -259,27 +259,6 @@ fail:
 	return NULL;
 }
 
-/* Global picks regrouped by group, keeping rank order within each (a stable counting sort). */
-static int group_picks(struct lock *l)
-{
-	uint64_t *start = calloc(l->ng + 1, sizeof(*start));
-	struct cl_pick *out = malloc((l->npicks + 1) * sizeof(*out));
-
-	if (!start || !out) {
-		free(start);
-		free(out);
-		return cl_fail(CL_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < l->ng; i++)
-		start[i + 1] = start[i] + l->g[i].count;
-	for (uint64_t i = 0; i < l->npicks; i++)
-		out[start[CL_PICK_GROUP(l->picks[i])]++] = l->picks[i];
-	free(start);
-	free(l->picks);
-	l->picks = out;
-	return 0;
-}
-
 static int write_key(struct lock *l, struct cl_out *o)
 {
 	json_t *h = key_header(l);
@@ -289,8 +268,6 @@ static int write_key(struct lock *l, struct cl_out *o)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	r = cl_key_write_header(o, h);
 	json_decref(h);
-	if (r == 0 && l->o->scope != CL_SCOPE_LAYER)
-		r = group_picks(l);
 	for (uint64_t i = 0; i < l->npicks && r == 0; i++) {
 		uint32_t gi = CL_PICK_GROUP(l->picks[i]);
 		uint64_t u = CL_PICK_UNIT(l->picks[i]);
