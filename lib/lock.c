@@ -14,6 +14,7 @@
 #include "modelout.h"
 #include "patch.h"
 #include "select.h"
+#include "threads.h"
 
 struct lock {
 	const struct cl_lock_opts *o;
@@ -26,6 +27,10 @@ struct lock {
 	long *owner;           /* tensor -> group << 2 | member, or -1 */
 	uint8_t (*orig)[CL_SHA256_LEN], (*locked)[CL_SHA256_LEN];
 	uint8_t index_sha[CL_SHA256_LEN];
+	struct cl_model_out *mo;
+	size_t *first;         /* shard -> index of its first tensor */
+	pthread_mutex_t mu;    /* progress from the writing threads */
+	uint32_t written;
 };
 
 static void progress(const struct lock *l, const char *phase, uint64_t done, uint64_t total)
@@ -150,29 +155,49 @@ static int next_zero(void *ctx, struct cl_span *s)
 	return 0;
 }
 
+static int hash_one(void *arg, size_t i, unsigned worker)
+{
+	struct lock *l = arg;
+	(void)worker;
+	if (i < l->m->nshards)
+		cl_sha256(l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size, l->orig[i]);
+	else
+		cl_sha256(l->m->index.data, (size_t)l->m->index.size, l->index_sha);
+	return 0;
+}
+
+/* The originals' digests, one shard per core, alongside the ranking. */
 static void *hash_originals(void *arg)
 {
 	struct lock *l = arg;
-	for (uint32_t i = 0; i < l->m->nshards; i++)
-		cl_sha256(l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size, l->orig[i]);
-	if (l->m->sharded)
-		cl_sha256(l->m->index.data, (size_t)l->m->index.size, l->index_sha);
+	cl_parallel(l->m->nshards + (l->m->sharded ? 1 : 0), hash_one, l);
 	return NULL;
 }
 
+static int write_shard(void *arg, size_t s, unsigned worker)
+{
+	struct lock *l = arg;
+	const struct cl_shard *sh = &l->m->shards[s];
+	struct zero_iter it = {l, l->first[s], l->first[s] + sh->st.n, 0};
+	int r = cl_patch_write_digest(&sh->map, next_zero, &it, l->mo->shard[s], l->locked[s]);
+
+	(void)worker;
+	pthread_mutex_lock(&l->mu);
+	progress(l, "writing", ++l->written, l->m->nshards);
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+/* Shards are independent files: one per core. */
 static int write_locked(struct lock *l, struct cl_model_out *mo)
 {
-	size_t t = 0;
-	int r = 0;
-
-	for (uint32_t s = 0; s < l->m->nshards && r == 0; s++) {
-		const struct cl_shard *sh = &l->m->shards[s];
-		struct zero_iter wit = {l, t, t + sh->st.n, 0}, hit = wit;
-		r = cl_patch_copy(&sh->map, next_zero, &wit, &hit, mo->shard[s], l->locked[s]);
-		t += sh->st.n;
-		progress(l, "writing", s + 1, l->m->nshards);
-	}
-	return r;
+	if (!(l->first = malloc((l->m->nshards + 1) * sizeof(*l->first))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	l->first[0] = 0;
+	for (uint32_t s = 0; s < l->m->nshards; s++)
+		l->first[s + 1] = l->first[s] + l->m->shards[s].st.n;
+	l->mo = mo;
+	return cl_parallel(l->m->nshards, write_shard, l);
 }
 
 static void hex_set(json_t *o, const char *k, const uint8_t *d)
@@ -293,6 +318,7 @@ static void lock_free(struct lock *l)
 		free(l->mask[i]);
 	free(l->mask);
 	free(l->owner);
+	free(l->first);
 	free(l->picks);
 	free(l->g);
 	free(l->orig);
@@ -303,7 +329,7 @@ static void lock_free(struct lock *l)
 int cl_lock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
 	    struct cl_lock_stats *stats)
 {
-	struct lock l = {.o = opts};
+	struct lock l = {.o = opts, .mu = PTHREAD_MUTEX_INITIALIZER};
 	struct cl_model_out mo = {0};
 	struct cl_out *ko = NULL;
 	pthread_t hasher;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtype.h"
 #include "error.h"
 #include "select.h"
 #include "threads.h"
@@ -166,9 +167,13 @@ static int walk_init(struct cl_pool *pool, struct walk *w)
 /* Called with the scores of units [u, u+n) of slice SL's group; non-zero stops. */
 typedef int (*chunk_fn)(void *arg, unsigned worker, struct slice *sl, uint64_t u, const double *s, size_t n);
 
+/* A whole slice from the raw bytes, for the passes that have such a path; 1: not taken. */
+typedef int (*raw_fn)(void *arg, unsigned worker, struct slice *sl);
+
 struct walk_job {
 	struct walk *w;
 	chunk_fn fn;
+	raw_fn raw;
 	void *arg;
 };
 
@@ -181,6 +186,8 @@ static int walk_slice(void *arg, size_t i, unsigned worker)
 	int r;
 
 	sl->finite = 0;
+	if (j->raw && (r = j->raw(j->arg, worker, sl)) != 1)
+		return r;
 	for (uint64_t u = sl->u0; u < sl->u0 + sl->n; u += CHUNK) {
 		size_t n = sl->u0 + sl->n - u < CHUNK ? (size_t)(sl->u0 + sl->n - u) : CHUNK;
 		cl_group_scores(pool->m, &pool->g[sl->gi], pool->unit, u, n, s);
@@ -191,9 +198,9 @@ static int walk_slice(void *arg, size_t i, unsigned worker)
 }
 
 /* One streaming pass over the pool on every core; fills each group's finite count. */
-static int walk_pool(struct walk *w, chunk_fn fn, void *arg)
+static int walk_pool_raw(struct walk *w, chunk_fn fn, raw_fn raw, void *arg)
 {
-	struct walk_job j = {w, fn, arg};
+	struct walk_job j = {w, fn, raw, arg};
 	int r = cl_parallel(w->ns, walk_slice, &j);
 
 	for (size_t gi = 0; gi < w->pool->ng; gi++)
@@ -201,6 +208,11 @@ static int walk_pool(struct walk *w, chunk_fn fn, void *arg)
 	for (size_t i = 0; i < w->ns; i++)
 		w->pool->g[w->s[i].gi].finite += w->s[i].finite;
 	return r;
+}
+
+static int walk_pool(struct walk *w, chunk_fn fn, void *arg)
+{
+	return walk_pool_raw(w, fn, NULL, arg);
 }
 
 /* Per-worker candidate vectors, merged into one (the order is irrelevant: a sort follows). */
@@ -255,6 +267,62 @@ static int collect_chunk(void *arg, unsigned worker, struct slice *sl, uint64_t 
 	return 0;
 }
 
+/* The smallest magnitude bits of dtype ID whose value is >= LO (INF when none). */
+static uint32_t magnitude_at_least(int id, uint32_t inf, double lo)
+{
+	uint32_t a = 0, b = inf; /* the answer lies in [a, b] */
+
+	while (a < b) {
+		uint32_t mid = a + (b - a) / 2;
+		uint8_t le[4] = {(uint8_t)mid, (uint8_t)(mid >> 8), (uint8_t)(mid >> 16), (uint8_t)(mid >> 24)};
+		if (cl_dtype_value(id, le) >= lo)
+			b = mid;
+		else
+			a = mid + 1;
+	}
+	return a;
+}
+
+/*
+ * Element units at scale 1 of a 16- or 32-bit float tensor: |w| orders like
+ * the magnitude bits, so the scan compares integers in the native width and
+ * converts only the units it keeps (the same doubles cl_group_scores gives).
+ */
+static int collect_raw(void *arg, unsigned worker, struct slice *sl)
+{
+	struct collect *c = arg;
+	const struct cl_group *g = &c->pool->g[sl->gi];
+	const struct cl_tensor *t = &c->pool->m->t[g->m[0].tensor];
+	uint32_t mask, inf, lo;
+	unsigned es = cl_dtype_magnitude(t->dtype, &mask, &inf);
+	const uint8_t *p = t->data + sl->u0 * es;
+	uint64_t finite = 0;
+
+	if (c->pool->unit != CL_UNIT_ELEMENT || g->scale != 1 || es == 0)
+		return 1;
+	lo = magnitude_at_least(t->dtype, inf, c->lo);
+	for (uint64_t i = 0; i < sl->n; i++) {
+		uint32_t m;
+		if (es == 2) {
+			uint16_t h;
+			memcpy(&h, p + 2 * i, 2);
+			m = h & mask;
+		} else {
+			memcpy(&m, p + 4 * i, 4);
+			m &= mask;
+		}
+		finite += m < inf;
+		if (m >= lo && m < inf) {
+			uint8_t le[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
+			int r = vec_push(&c->v[worker], cl_dtype_value(t->dtype, le), pick_key(c->pool, sl->gi, sl->u0 + i));
+			if (r < 0)
+				return r;
+		}
+	}
+	sl->finite = finite;
+	return 0;
+}
+
 /*
  * One pass over the pool: count finite units per group and collect those with
  * score >= LO into V.  Returns CL_ELIMIT when V would hold more than LIMIT
@@ -271,7 +339,7 @@ static int collect_above(struct walk *w, double lo, size_t limit, struct vec *v)
 		return cl_fail(CL_ENOMEM, "out of memory selecting units");
 	for (unsigned i = 0; i < w->nw; i++)
 		vs[i].limit = limit; /* each worker stops at the whole limit: bounded memory */
-	r = walk_pool(w, collect_chunk, &c);
+	r = walk_pool_raw(w, collect_chunk, collect_raw, &c);
 	for (unsigned i = 0; i < w->nw; i++)
 		n += vs[i].n;
 	if (r == CL_ELIMIT || (r == 0 && limit && n > limit)) { /* the same verdict for any thread count */
@@ -281,7 +349,7 @@ static int collect_above(struct walk *w, double lo, size_t limit, struct vec *v)
 		c = (struct collect){w->pool, INFINITY, NULL};
 		struct vec none[CL_MAX_THREADS] = {{0}};
 		c.v = none;
-		walk_pool(w, collect_chunk, &c); /* scores are never >= INFINITY: counts only */
+		walk_pool_raw(w, collect_chunk, collect_raw, &c); /* nothing is >= INFINITY: counts only */
 		return CL_ELIMIT;
 	}
 	if (r == 0)
