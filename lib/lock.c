@@ -1,7 +1,8 @@
 /*
  * lock.c - cl_lock: rank units, zero the chosen ones in a streamed copy of
  * the model, and write the ranked originals to the key.  The original's
- * SHA-256 is computed on a second thread while the selection runs.
+ * digests are computed on other threads while the selection runs, and the
+ * shards are written and hashed side by side (CORELOCKER_THREADS).
  */
 #include <pthread.h>
 #include <stdlib.h>
