@@ -337,8 +337,12 @@ static int collect_above(struct walk *w, double lo, size_t limit, struct vec *v)
 
 	if (!vs)
 		return cl_fail(CL_ENOMEM, "out of memory selecting units");
-	for (unsigned i = 0; i < w->nw; i++)
+	for (unsigned i = 0; i < w->nw; i++) {
 		vs[i].limit = limit; /* each worker stops at the whole limit: bounded memory */
+		/* The expected share up front (untouched pages cost nothing): no realloc copies. */
+		if (limit && (vs[i].p = malloc(limit / 2 / w->nw * sizeof(*vs[i].p) + sizeof(*vs[i].p))))
+			vs[i].cap = limit / 2 / w->nw + 1;
+	}
 	r = walk_pool_raw(w, collect_chunk, collect_raw, &c);
 	for (unsigned i = 0; i < w->nw; i++)
 		n += vs[i].n;
