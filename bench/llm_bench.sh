@@ -9,10 +9,13 @@
 # 133 s and 9.9 GB of RSS for the 1 GiB model, and would not fit in memory
 # at 4 GiB.
 #
-# usage: bench/llm_bench.sh [--quick] [-n RUNS] [-s "SIZES"] [-r RATIO] [-p PAUSE] [-d DIR] [-q]
+# usage: bench/llm_bench.sh [--quick] [-n RUNS] [-P PEER_RUNS] [-s "SIZES"] [-r RATIO] [-p PAUSE] [-d DIR] [-q]
 #   --quick     3 rounds, no peer, no 1-thread row: a first look in ~5 minutes
 #   -n RUNS     timed rounds (default 5); each runs every command once, the
 #               order rotating from round to round
+#   -P N        the peer runs in the first N rounds only (default: every
+#               round; it takes minutes per GiB); its peak RssAnon is taken
+#               in those runs (peak_rss_anon.py wraps it)
 #   -s SIZES    model sizes in GiB (default "1 4"); DIR/llm-SIZEg is generated
 #               once if missing (about 4 GiB of /tmp per 4 GiB model, plus the
 #               outputs of one command at a time)
@@ -20,7 +23,7 @@
 #               defaults of corelockerctl lock)
 #   -p PAUSE    seconds between cleaning up and each timed command (default 5:
 #               see "Memory state" in bench/lock_bench.sh)
-#   -d DIR      work directory (default /tmp/clllm); results in
+#   -d DIR      work directory (default /tmp/cllock-llm); results in
 #               DIR/llm-results.{tsv,md}
 #   -q          no PyTorch peer
 # environment: CTL (default: bench/build_ctl.sh HEAD DIR/build), PY
@@ -34,19 +37,20 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 PY=${PY:-/usr/bin/python3}
-runs=5 sizes="1 4" ratio=0.01 pause=5 dir=/tmp/clllm peer=1 one=1
+runs=5 sizes="1 4" ratio=0.01 pause=5 dir=/tmp/cllock-llm peer=1 one=1 peer_runs=
 args=()
 for a in "$@"; do
 	if [ "$a" = --quick ]; then runs=3 peer=0 one=0; else args+=("$a"); fi
 done
 set -- "${args[@]+"${args[@]}"}"
-while getopts "n:s:r:p:d:qh" o; do
+while getopts "n:P:s:r:p:d:qh" o; do
 	case $o in
-	n) runs=$OPTARG ;; s) sizes=$OPTARG ;; r) ratio=$OPTARG ;; p) pause=$OPTARG ;;
+	n) runs=$OPTARG ;; P) peer_runs=$OPTARG ;; s) sizes=$OPTARG ;; r) ratio=$OPTARG ;; p) pause=$OPTARG ;;
 	d) dir=$OPTARG ;; q) peer=0 ;;
 	*) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 	esac
 done
+peer_runs=${peer_runs:-$runs}
 mkdir -p "$dir"
 if [ -z "${CTL:-}" ]; then
 	echo "building corelockerctl (bench/build_ctl.sh HEAD $dir/build)" >&2
@@ -93,13 +97,14 @@ for size in $sizes; do
 	fi
 	if [ "$peer" = 1 ]; then
 		names+=(torch-peer)
-		cmd[torch-peer]="'$PY' '$here/torch_lock_peer.py' '$idx' '$out' '$key' --ratio $ratio --scope layer --threads $(nproc)"
+		cmd[torch-peer]="'$PY' '$here/peak_rss_anon.py' --json -- '$PY' '$here/torch_lock_peer.py' '$idx' '$out' '$key' --ratio $ratio --scope layer --threads $(nproc)"
 	fi
 	cat "$model"/* >/dev/null # the model stays in the page cache
 	n=${#names[@]}
 	for ((r = 0; r < runs; r++)); do
 		for ((j = 0; j < n; j++)); do
 			name=${names[$(((j + r) % n))]}
+			[ "$name" != torch-peer ] || [ "$r" -lt "$peer_runs" ] || continue
 			clean
 			sleep "$pause"
 			load=$(cut -d' ' -f1 /proc/loadavg)
@@ -115,10 +120,14 @@ for size in $sizes; do
 			echo -e "time\t$size\t$name\t$r\t$sec\t$rc\t$load" >>"$tsv"
 			echo -e "cpu\t$size\t$name\t$r\t$cpu\t$rc\t$load" >>"$tsv"
 			printf '%4s GiB %-14s run %d  %8.3f s wall %7.2f s cpu  load %s\n' "$size" "$name" "$r" "$sec" "$cpu" "$load" >&2
+			if [ "$name" = torch-peer ] && [ "$r" = 0 ]; then
+				anon=$(grep '^{' "$dir/stderr.txt" | tail -1 | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["peak_rss_anon_kib"])')
+				echo -e "rss_anon_kib\t$size\t$name\t0\t$anon\t$rc\t$load" >>"$tsv"
+			fi
 		done
 	done
 	for name in "${names[@]}"; do # peak RssAnon, once each
-		case $name in cp*) continue ;; esac
+		case $name in cp* | torch-peer) continue ;; esac
 		clean
 		sleep "$pause"
 		load=$(cut -d' ' -f1 /proc/loadavg)
