@@ -17,7 +17,7 @@ the hidden dimensions, the same ones in every layer, scaled 8x: the outlier
 features of trained LLMs), down_proj N(0, 0.02 / sqrt(2 * layers)), embeddings
 and lm_head N(0, 0.02), RMS norms 1 + 0.05 N.  Each tensor has its own
 generator (seed, tensor index) and is written in bounded row chunks, so memory
-stays small (about 100 MB) and the same arguments give the same bytes.
+stays bounded by the chunk and the same arguments give the same bytes.
 Tensors are assigned to shards in order, cutting at equal byte shares.
 """
 import argparse
