@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""The "ordinary PyTorch way" peer of `corelockerctl lock` (layer scope).
+"""The "ordinary PyTorch way" peer of `corelockerctl lock`.
 
 usage: torch_lock_peer.py MODEL OUT KEY --ratio A [--unit element|neuron|channel]
-                          [--threads 2] [--fsync]
+                          [--scope layer|global] [--threads 2] [--fsync]
+
+MODEL is a safetensors file, or a sharded model's *.index.json; then OUT is a
+directory that receives the index and the shards, as corelockerctl does.
 
 It does the job the way a PyTorch user would, without the `safetensors`
 package (not installed here): read the whole file, wrap each tensor with
@@ -12,7 +15,9 @@ torch.frombuffer, and per eligible tensor
            float tensor with ndim >= 2; the sibling bias entry goes too,
   channel: score |gamma| of each batch-norm group <p>.weight/.bias/
            .running_mean/.running_var; gamma and beta are zeroed,
-take torch.topk with k = floor(ratio * n + 0.5), save the original values and
+take torch.topk with k = floor(ratio * n + 0.5) (per tensor, or with --scope
+global over every eligible element of the model at once: element unit only,
+one torch.cat of all |w|), save the original values and
 their indices to KEY with torch.save, zero them, and write the modified
 model to OUT as safetensors (same header, so the layout matches the input).
 
@@ -75,7 +80,7 @@ def sibling(name):
 def lock(tensors, ratio, unit):
     key = {}
     claimed = set()
-    order = sorted(tensors, key=lambda k: tensors[k][0]["data_offsets"][0])
+    order = sorted(tensors, key=lambda k: tensors[k][0]["order"])
     for name in order:
         meta, w = tensors[name]
         if meta["dtype"] not in FLOAT or w.numel() == 0 or name in claimed:
@@ -121,6 +126,25 @@ def lock(tensors, ratio, unit):
     return key
 
 
+def lock_global(tensors, ratio):
+    """Element units ranked over the whole model: one topk over all |w|."""
+    names = [n for n in sorted(tensors, key=lambda k: tensors[k][0]["order"])
+             if tensors[n][0]["dtype"] in FLOAT and tensors[n][1].dim() >= 2 and tensors[n][1].numel()]
+    flat = [tensors[n][1].view(-1) for n in names]
+    allabs = torch.cat([f.abs() for f in flat])
+    _, idx = torch.topk(allabs, count(ratio, allabs.numel()))
+    del allabs
+    starts = torch.tensor([0] + [f.numel() for f in flat]).cumsum(0)
+    which = torch.searchsorted(starts, idx, right=True) - 1
+    key = {}
+    for i, n in enumerate(names):
+        sel = idx[which == i] - starts[i]
+        if sel.numel():
+            key[n] = {"unit": "element", "indices": sel, "values": flat[i][sel].clone()}
+            flat[i][sel] = 0
+    return key
+
+
 def save(path, hbytes, tensors, do_fsync):
     """Write a safetensors file: length, the header, each tensor's bytes in offset order."""
     with open(path, "wb") as f:
@@ -144,6 +168,7 @@ def main():
     ap.add_argument("key")
     ap.add_argument("--ratio", type=float, required=True)
     ap.add_argument("--unit", default="element", choices=["element", "neuron", "channel"])
+    ap.add_argument("--scope", default="layer", choices=["layer", "global"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fsync", action="store_true", help="fsync OUT and KEY like corelockerctl")
     a = ap.parse_args()
@@ -151,14 +176,32 @@ def main():
         sys.exit("--ratio must lie in (0, 0.5]")
     torch.set_num_threads(a.threads)
 
-    buf, hbytes, tensors = load(a.model)
-    key = lock(tensors, a.ratio, a.unit)
-    torch.save({"ratio": a.ratio, "unit": a.unit, "scope": "layer", "tensors": key}, a.key)
+    if a.scope == "global" and a.unit != "element":
+        sys.exit("--scope global: element unit only")
+    files = [(a.model, a.out)]
+    if a.model.endswith(".json"):  # sharded: the index names the shards
+        with open(a.model) as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        src = os.path.dirname(a.model)
+        os.makedirs(a.out, exist_ok=True)
+        with open(a.model, "rb") as f, open(os.path.join(a.out, os.path.basename(a.model)), "wb") as g:
+            g.write(f.read())
+        files = [(os.path.join(src, s), os.path.join(a.out, s)) for s in shards]
+    tensors, loaded = {}, []
+    for i, (path, _) in enumerate(files):
+        buf, hbytes, ts = load(path)
+        for name, (meta, t) in ts.items():
+            meta["order"] = (i, meta["data_offsets"][0])
+            tensors[name] = (meta, t)
+        loaded.append((hbytes, ts))
+    key = lock_global(tensors, a.ratio) if a.scope == "global" else lock(tensors, a.ratio, a.unit)
+    torch.save({"ratio": a.ratio, "unit": a.unit, "scope": a.scope, "tensors": key}, a.key)
     if a.fsync:
         fd = os.open(a.key, os.O_RDONLY)
         os.fsync(fd)
         os.close(fd)
-    save(a.out, hbytes, tensors, a.fsync)
+    for (hbytes, ts), (_, out) in zip(loaded, files):
+        save(out, hbytes, ts, a.fsync)
     n = sum(e["indices"].numel() for e in key.values())
     print("locked %d %s units in %d tensors; key %d bytes"
           % (n, a.unit, len(key), os.path.getsize(a.key)), file=sys.stderr)

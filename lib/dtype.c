@@ -97,6 +97,23 @@ double cl_dtype_l1(int id, const uint8_t *p, uint64_t count)
 	return sum;
 }
 
+unsigned cl_dtype_magnitude(int id, uint32_t *mask, uint32_t *inf)
+{
+	switch (id) {
+	case DT_F32:
+		*mask = 0x7fffffff, *inf = 0x7f800000;
+		return 4;
+	case DT_F16:
+		*mask = 0x7fff, *inf = 0x7c00;
+		return 2;
+	case DT_BF16:
+		*mask = 0x7fff, *inf = 0x7f80;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
 double cl_dtype_value(int id, const uint8_t *p)
 {
 	float f;

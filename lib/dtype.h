@@ -25,6 +25,12 @@ void cl_dtype_abs(int id, const uint8_t *p, size_t count, double *out);
 double cl_dtype_l1(int id, const uint8_t *p, uint64_t count);
 /* One element of lockable dtype ID at P, as double. */
 double cl_dtype_value(int id, const uint8_t *p);
+/*
+ * For F16, BF16 and F32: the magnitude bits of an element are (bits & *MASK),
+ * and |x| of the finite ones orders like those bits, below *INF.  Returns
+ * the element size, or 0 (F64: no such fast path).
+ */
+unsigned cl_dtype_magnitude(int id, uint32_t *mask, uint32_t *inf);
 /* Store V at P in lockable dtype ID, rounded to nearest (ties to even). */
 void cl_dtype_store(int id, double v, uint8_t *p);
 

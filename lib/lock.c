@@ -1,8 +1,9 @@
 /*
  * lock.c - cl_lock: rank units, fill the chosen ones (zeros, or a fill of
  * lib/fill.c) in a streamed copy of the model, and write the ranked originals
- * to the key.  The original's SHA-256 is computed on a second thread while
- * the selection runs.
+ * to the key.  The original's digests are computed on other threads while
+ * the selection runs, and the shards are written and hashed side by side
+ * (CORELOCKER_THREADS).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "modelout.h"
 #include "patch.h"
 #include "select.h"
+#include "threads.h"
 
 struct lock {
 	const struct cl_lock_opts *o;
@@ -32,6 +34,10 @@ struct lock {
 	int seeded;                    /* fill_seed was computed */
 	struct cl_fill_tensor **fillt; /* per tensor with extracted units, for a computed fill */
 	uint64_t fill_buf;             /* bytes of the largest member stride */
+	struct cl_model_out *mo;
+	size_t *first;         /* shard -> index of its first tensor */
+	pthread_mutex_t mu;    /* progress from the writing threads */
+	uint32_t written;
 };
 
 static void progress(const struct lock *l, const char *phase, uint64_t done, uint64_t total)
@@ -122,23 +128,33 @@ static int build_masks(struct lock *l)
 	return 0;
 }
 
-/* Statistics of every tensor with extracted units, from its original bytes. */
+static int fill_one(void *arg, size_t t, unsigned worker)
+{
+	struct lock *l = arg;
+	const struct cl_tensor *ct = &l->m->t[t];
+
+	(void)worker;
+	if (l->owner[t] < 0)
+		return 0;
+	if (!(l->fillt[t] = malloc(sizeof(**l->fillt))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	return cl_fill_tensor_init(l->fillt[t], l->o->fill, l->fill_seed, ct->name, ct->dtype, ct->data, ct->nelem);
+}
+
+/* Statistics of every tensor with extracted units, from its original bytes: one tensor per core. */
 static int prepare_fill(struct lock *l)
 {
+	int r;
+
 	if (!l->seeded)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	if (!(l->fillt = calloc(l->m->nt + 1, sizeof(*l->fillt))))
 		return cl_fail(CL_ENOMEM, "out of memory");
+	if ((r = cl_parallel(l->m->nt, fill_one, l)) < 0)
+		return r;
 	for (size_t t = 0; t < l->m->nt; t++) {
-		const struct cl_tensor *ct = &l->m->t[t];
 		if (l->owner[t] < 0)
 			continue;
-		if (!(l->fillt[t] = malloc(sizeof(**l->fillt))))
-			return cl_fail(CL_ENOMEM, "out of memory");
-		int r = cl_fill_tensor_init(l->fillt[t], l->o->fill, l->fill_seed, ct->name, ct->dtype, ct->data,
-					    ct->nelem);
-		if (r < 0)
-			return r;
 		uint64_t stride = l->g[l->owner[t] >> 2].m[l->owner[t] & 3].stride;
 		l->fill_buf = stride > l->fill_buf ? stride : l->fill_buf;
 	}
@@ -147,8 +163,8 @@ static int prepare_fill(struct lock *l)
 
 /*
  * Fill spans of one shard, in file order: tensors in order, set bits in
- * order.  BUF holds the current span's fill values (NULL: zeros); the writer
- * and the hasher walk on two threads, so each iterator has its own.
+ * order.  BUF holds the current span's fill values (NULL: zeros); shards
+ * are written on several threads, so each shard's iterator has its own.
  */
 struct zero_iter {
 	const struct lock *l;
@@ -191,46 +207,73 @@ static int next_zero(void *ctx, struct cl_span *s)
 	return 0;
 }
 
+/* The fill's secret seed: a domain-separated hash of every original shard, in order. */
+static int fill_seed(struct lock *l)
+{
+	struct cl_sha *seed;
+
+	if (cl_sha_new(&seed) < 0)
+		return cl_fail(CL_ENOMEM, "out of memory");
+	cl_fill_seed_begin(seed);
+	for (uint32_t i = 0; i < l->m->nshards; i++)
+		cl_sha_update(seed, l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size);
+	cl_sha_final(seed, l->fill_seed);
+	cl_sha_free(seed);
+	l->seeded = 1;
+	return 0;
+}
+
+static int hash_one(void *arg, size_t i, unsigned worker)
+{
+	struct lock *l = arg;
+	(void)worker;
+	if (i < l->m->nshards)
+		cl_sha256(l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size, l->orig[i]);
+	else if (i == l->m->nshards && l->m->sharded)
+		cl_sha256(l->m->index.data, (size_t)l->m->index.size, l->index_sha);
+	else
+		return fill_seed(l);
+	return 0;
+}
+
+/* The originals' digests, one shard per core, alongside the ranking (and the fill seed). */
 static void *hash_originals(void *arg)
 {
 	struct lock *l = arg;
-	struct cl_sha *seed = NULL;
-
-	if (cl_fill_computed(l->o->fill) && cl_sha_new(&seed) == 0)
-		cl_fill_seed_begin(seed);
-	for (uint32_t i = 0; i < l->m->nshards; i++) {
-		cl_sha256(l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size, l->orig[i]);
-		if (seed)
-			cl_sha_update(seed, l->m->shards[i].map.data, (size_t)l->m->shards[i].map.size);
-	}
-	if (l->m->sharded)
-		cl_sha256(l->m->index.data, (size_t)l->m->index.size, l->index_sha);
-	if (seed) {
-		cl_sha_final(seed, l->fill_seed);
-		cl_sha_free(seed);
-		l->seeded = 1;
-	}
+	size_t tasks = l->m->nshards + (l->m->sharded ? 1 : 0);
+	cl_parallel(tasks + (cl_fill_computed(l->o->fill) ? 1 : 0), hash_one, l);
 	return NULL;
 }
 
+static int write_shard(void *arg, size_t s, unsigned worker)
+{
+	struct lock *l = arg;
+	const struct cl_shard *sh = &l->m->shards[s];
+	struct zero_iter it = {l, l->first[s], l->first[s] + sh->st.n, 0, NULL};
+	int r;
+
+	if (l->fillt && !(it.buf = malloc(l->fill_buf)))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	r = cl_patch_write_digest(&sh->map, next_zero, &it, l->mo->shard[s], l->locked[s]);
+	free(it.buf);
+
+	(void)worker;
+	pthread_mutex_lock(&l->mu);
+	progress(l, "writing", ++l->written, l->m->nshards);
+	pthread_mutex_unlock(&l->mu);
+	return r;
+}
+
+/* Shards are independent files: one per core. */
 static int write_locked(struct lock *l, struct cl_model_out *mo)
 {
-	size_t t = 0;
-	uint8_t *wbuf = NULL, *hbuf = NULL;
-	int r = 0;
-
-	if (l->fillt && (!(wbuf = malloc(l->fill_buf)) || !(hbuf = malloc(l->fill_buf))))
-		r = cl_fail(CL_ENOMEM, "out of memory");
-	for (uint32_t s = 0; s < l->m->nshards && r == 0; s++) {
-		const struct cl_shard *sh = &l->m->shards[s];
-		struct zero_iter wit = {l, t, t + sh->st.n, 0, wbuf}, hit = {l, t, t + sh->st.n, 0, hbuf};
-		r = cl_patch_copy(&sh->map, next_zero, &wit, &hit, mo->shard[s], l->locked[s]);
-		t += sh->st.n;
-		progress(l, "writing", s + 1, l->m->nshards);
-	}
-	free(wbuf);
-	free(hbuf);
-	return r;
+	if (!(l->first = malloc((l->m->nshards + 1) * sizeof(*l->first))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	l->first[0] = 0;
+	for (uint32_t s = 0; s < l->m->nshards; s++)
+		l->first[s + 1] = l->first[s] + l->m->shards[s].st.n;
+	l->mo = mo;
+	return cl_parallel(l->m->nshards, write_shard, l);
 }
 
 static void hex_set(json_t *o, const char *k, const uint8_t *d)
@@ -321,27 +364,6 @@ fail:
 	return NULL;
 }
 
-/* Global picks regrouped by group, keeping rank order within each (a stable counting sort). */
-static int group_picks(struct lock *l)
-{
-	uint64_t *start = calloc(l->ng + 1, sizeof(*start));
-	struct cl_pick *out = malloc((l->npicks + 1) * sizeof(*out));
-
-	if (!start || !out) {
-		free(start);
-		free(out);
-		return cl_fail(CL_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < l->ng; i++)
-		start[i + 1] = start[i] + l->g[i].count;
-	for (uint64_t i = 0; i < l->npicks; i++)
-		out[start[CL_PICK_GROUP(l->picks[i])]++] = l->picks[i];
-	free(start);
-	free(l->picks);
-	l->picks = out;
-	return 0;
-}
-
 static int write_key(struct lock *l, struct cl_out *o)
 {
 	json_t *h = key_header(l);
@@ -351,8 +373,6 @@ static int write_key(struct lock *l, struct cl_out *o)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	r = cl_key_write_header(o, h);
 	json_decref(h);
-	if (r == 0 && l->o->scope != CL_SCOPE_LAYER)
-		r = group_picks(l);
 	for (uint64_t i = 0; i < l->npicks && r == 0; i++) {
 		uint32_t gi = CL_PICK_GROUP(l->picks[i]);
 		uint64_t u = CL_PICK_UNIT(l->picks[i]);
@@ -381,6 +401,7 @@ static void lock_free(struct lock *l)
 		free(l->fillt[t]);
 	free(l->fillt);
 	free(l->owner);
+	free(l->first);
 	free(l->picks);
 	free(l->g);
 	free(l->orig);
@@ -391,7 +412,7 @@ static void lock_free(struct lock *l)
 int cl_lock(const char *model, const char *out, const char *key, const struct cl_lock_opts *opts,
 	    struct cl_lock_stats *stats)
 {
-	struct lock l = {.o = opts};
+	struct lock l = {.o = opts, .mu = PTHREAD_MUTEX_INITIALIZER};
 	struct cl_model_out mo = {0};
 	struct cl_out *ko = NULL;
 	pthread_t hasher;

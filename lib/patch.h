@@ -31,4 +31,12 @@ int cl_patch_digest(const struct cl_map *in, cl_span_next next, void *ctx, uint8
 int cl_patch_copy(const struct cl_map *in, cl_span_next next, void *wctx, void *hctx, struct cl_out *o,
 		  uint8_t digest[CL_SHA256_LEN]);
 
+/*
+ * Both at once on one thread, for dense spans: each piece is patched once in
+ * a small buffer, hashed while hot and written (untouched pieces are copied
+ * in-kernel).  Callers run files side by side instead (one per core).
+ */
+int cl_patch_write_digest(const struct cl_map *in, cl_span_next next, void *ctx, struct cl_out *o,
+			  uint8_t digest[CL_SHA256_LEN]);
+
 #endif

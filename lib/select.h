@@ -31,9 +31,14 @@ struct cl_pool {
 	int unit;
 };
 
-/* The top count(ratio, finite) units of POOL, sorted by rank. */
+/*
+ * The top count(ratio, finite) units of POOL, grouped by group in file order
+ * and in rank order within each group (what the key stores); sets each
+ * group's finite and count.  Uses cl_threads() cores; the result does not
+ * depend on the thread count.
+ */
 int cl_select_top(struct cl_pool *pool, double ratio, struct cl_pick **out, uint64_t *k);
-/* The same count of units chosen uniformly at random (rank order random). */
+/* The same count of units chosen uniformly at random (grouped likewise, rank order random). */
 int cl_select_random(struct cl_pool *pool, double ratio, uint64_t seed, struct cl_pick **out,
 		     uint64_t *k);
 
