@@ -309,6 +309,7 @@ RECOMMENDED = {
             "random_margin": 60},
     "vit": {"setting": "element-first", "ratio": 0.45, "random_margin": 40},
     "lstm": {"setting": "element-first", "ratio": 0.45, "random_margin": 40},
+    "lm": {"setting": "element-layer", "ratio": 0.05, "random_margin": 20},
 }
 
 # The coarse sweep the tests cut tiers at (also sweep.py --coarse).
