@@ -116,7 +116,8 @@ def main_figure(rows, out):
     for ax in axes[:, 0]:
         ax.set_ylabel("top-1 accuracy, %  (Fashion-MNIST test, 10k; "
                       "LM: next byte, 10k)")
-    fig.suptitle("CoreLocker on Fashion-MNIST: solid = extract the top units, "
+    fig.suptitle("CoreLocker on Fashion-MNIST and a byte-level LM: solid = "
+                 "extract the top units, "
                  "dashed = random units of the same count\n(mean of seeds "
                  "1-3, band min-max).  * = recommended setting.  Dash-dot: "
                  "1 % of the model.", fontsize=10)
