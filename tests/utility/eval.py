@@ -4,7 +4,7 @@
 usage: eval.py ARCH FILE [--metric acc|ppl]
 
 FILE is a safetensors file (or a sharded model's *.safetensors.index.json)
-read with st.py, never torch.load.  ARCH is one of mlp cnn vit lstm.  The
+read with st.py, never torch.load.  ARCH is one of mlp cnn vit lstm lm.  The
 weights are loaded strictly into models.build(ARCH); the model is evaluated
 in eval mode, under torch.no_grad(), in batches of 1000 on the full 10,000
 image test set.  The last stdout line is the top-1 accuracy in percent with
