@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Train the fixture models (the Fashion-MNIST classifiers and the LM) and write them as safetensors.
+"""Train the fixture models (the Fashion-MNIST classifiers and the LM) and
+write them as safetensors.
 
 usage: train.py [--seed N] [--out DIR] [ARCH ...]   (default: all archs)
 
