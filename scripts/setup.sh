@@ -18,6 +18,8 @@ PACKAGES=(
 command -v node > /dev/null || PACKAGES+=(nodejs npm)
 # tests/multinode/t_cluster.sh runs one node with a skewed clock (libfaketime).
 PACKAGES+=(faketime)
+# The language model's corpus (tests/utility/lmdata.py): Jane Austen's novels.
+PACKAGES+=(r-cran-janeaustenr)
 # The Debian package: scripts/build-package.sh and scripts/check-package.sh.
 PACKAGES+=(debhelper dpkg-dev fakeroot lintian debootstrap)
 

@@ -1,17 +1,23 @@
 #!/usr/bin/python3
-"""Measure a Fashion-MNIST fixture model's utility.
+"""Measure a fixture model's utility.
 
-usage: eval.py ARCH FILE
+usage: eval.py ARCH FILE [--metric acc|ppl]
 
 FILE is a safetensors file (or a sharded model's *.safetensors.index.json)
-read with st.py, never torch.load.  ARCH is one of mlp cnn vit lstm.  The
+read with st.py, never torch.load.  ARCH is one of mlp cnn vit lstm lm.  The
 weights are loaded strictly into models.build(ARCH); the model is evaluated
 in eval mode, under torch.no_grad(), in batches of 1000 on the full 10,000
 image test set.  The last stdout line is the top-1 accuracy in percent with
 two decimals (e.g. 91.23).  On bad input: one line on stderr, exit status 2.
+
+ARCH lm is the byte-level language model (lmdata.py): the accuracy is its
+next-token accuracy on the 10,000 held-out targets; --metric ppl prints their
+perplexity instead (three decimals; lower is better), e.g. as calibrate's
+--eval-cmd.  The classifiers have only acc.
 """
 
 import json
+import math
 import os
 import sys
 import warnings
@@ -47,9 +53,16 @@ def load_weights(path):
 
 
 def main(argv):
+    metric = "acc"
+    if len(argv) == 4 and argv[2] == "--metric":
+        metric = argv.pop()
+        argv.pop()
     if len(argv) != 2:
-        fail("usage: eval.py ARCH FILE (ARCH: mlp cnn vit lstm)")
+        fail("usage: eval.py ARCH FILE [--metric acc|ppl] "
+             "(ARCH: mlp cnn vit lstm lm)")
     arch, path = argv
+    if metric not in ("acc", "ppl") or (metric == "ppl" and arch != "lm"):
+        fail("--metric %s: expected acc, or ppl with arch lm" % metric)
     warnings.simplefilter("ignore")
     import torch
     import data
@@ -86,11 +99,22 @@ def main(argv):
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         fail("%s: %s" % (path, str(e).replace("\n", " ").strip()))
-    try:
-        x, y = data.load("test")
-    except (data.DataError, OSError) as e:
-        fail(str(e))
-    c, n = data.evaluate(model, x, y, batch=1000)
+    if arch == "lm":
+        import lmdata
+        try:
+            _, held = lmdata.load()
+        except (lmdata.DataError, OSError) as e:
+            fail(str(e))
+        c, n, nll = lmdata.evaluate(model, lmdata.eval_windows(held))
+        if metric == "ppl":
+            print("%.3f" % math.exp(nll / n))
+            return
+    else:
+        try:
+            x, y = data.load("test")
+        except (data.DataError, OSError) as e:
+            fail(str(e))
+        c, n = data.evaluate(model, x, y, batch=1000)
     print("%d.%02d" % divmod(c, 100) if n == 10000 else "%.2f" % (c * 100 / n))
 
 

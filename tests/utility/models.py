@@ -1,4 +1,5 @@
-"""Four small Fashion-MNIST classifiers (input (N, 1, 28, 28), 10 classes).
+"""Four small Fashion-MNIST classifiers (input (N, 1, 28, 28), 10 classes)
+and a small byte-level language model.
 
 Built only from standard torch.nn modules, so state_dict names are the usual
 PyTorch ones.  build(arch) returns a fresh nn.Module.
@@ -13,12 +14,17 @@ PyTorch ones.  build(arch) returns a fresh nn.Module.
         ff 128, GELU, batch_first), LayerNorm, linear head
   lstm  1-layer nn.LSTM (hidden 128) reading the image row by row
         (28 steps x 28 features), linear head on the last step
+  lm    decoder-only transformer over bytes (lmdata.py): token and learned
+        position embeddings (context 128), 4 pre-norm causal
+        nn.TransformerEncoderLayer (d=128, 4 heads, ff 512, GELU,
+        batch_first), LayerNorm, untied linear head to 256 logits;
+        input (N, T <= 128) int64, output (N, T, 256)
 """
 
 import torch
 from torch import nn
 
-ARCHS = ("mlp", "cnn", "vit", "lstm")
+ARCHS = ("mlp", "cnn", "vit", "lstm", "lm")
 
 
 class MLP(nn.Module):
@@ -109,6 +115,33 @@ class LSTM(nn.Module):
         return self.fc(out[:, -1])
 
 
+class LM(nn.Module):
+    def __init__(self, vocab=256, context=128, dim=128, depth=4, heads=4,
+                 ff=512):
+        super().__init__()
+        self.tok_embed = nn.Embedding(vocab, dim)
+        self.pos_embed = nn.Parameter(torch.zeros(1, context, dim))
+        nn.init.normal_(self.tok_embed.weight, std=0.02)
+        nn.init.normal_(self.pos_embed, std=0.02)
+        layer = nn.TransformerEncoderLayer(
+            dim, heads, ff, dropout=0.0, activation="gelu",
+            batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, depth,
+                                            enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab)
+        # Additive causal mask: position t attends to 0..t only.
+        self.register_buffer("mask", torch.triu(
+            torch.full((context, context), float("-inf")), 1),
+            persistent=False)
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        x = self.tok_embed(idx) + self.pos_embed[:, :t]
+        x = self.blocks(x, mask=self.mask[:t, :t])
+        return self.head(self.norm(x))
+
+
 def build(arch):
     if arch == "mlp":
         return MLP()
@@ -118,5 +151,7 @@ def build(arch):
         return ViT()
     if arch == "lstm":
         return LSTM()
+    if arch == "lm":
+        return LM()
     raise ValueError("unknown arch %r (expected one of %s)"
                      % (arch, ", ".join(ARCHS)))

@@ -7,7 +7,8 @@ docs/utility.png: the paper-style figure, one panel per architecture:
 top-1 accuracy against the share of the model's bytes extracted (log x),
 for a few CoreLocker settings (solid) and the random baseline of the same
 settings and counts (dashed, mean of 3 seeds, band = min..max), with the
-chance line (10 %) and the near-chance bound (12 %).
+chance line (10 %; the language model's: its unigram baseline) and the
+near-chance bound (chance + 2 pp).
 
 docs/utility-settings.png: one panel per (architecture, setting), accuracy
 against the --ratio given to lock, CoreLocker vs random.
@@ -30,7 +31,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 DOCS = os.path.join(ulib.TOP, "docs")
 TITLES = {"mlp": "MLP 784-256-128-10", "cnn": "ResNet-style CNN (BN)",
-          "vit": "ViT (3 layers, d 64)", "lstm": "LSTM (hidden 128)"}
+          "vit": "ViT (3 layers, d 64)", "lstm": "LSTM (hidden 128)",
+          "lm": "byte-level LM (4 layers, d 128, BF16)"}
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
@@ -68,7 +70,10 @@ def series(rows, arch, setting):
 
 
 def main_figure(rows, out):
-    fig, axes = plt.subplots(2, 2, figsize=(12, 10.5), sharey=True)
+    cols = (len(ulib.ARCHS) + 1) // 2
+    fig, axes = plt.subplots(2, cols, figsize=(6 * cols, 10.5), sharey=True)
+    for ax in axes.flat[len(ulib.ARCHS):]:
+        ax.set_visible(False)
     for ax, arch in zip(axes.flat, ulib.ARCHS):
         ref = ulib.reference_accuracy(arch)
         for i, name in enumerate(ulib.PLOT_SETTINGS[arch]):
@@ -91,9 +96,11 @@ def main_figure(rows, out):
         ax.axhline(ref, color="0.35", lw=0.8, ls=":")
         ax.text(0.0011, ref + 1, "original %.2f %%" % ref, fontsize=8,
                 color="0.3")
-        ax.axhline(ulib.CHANCE, color="k", lw=0.9)
-        ax.axhline(12, color="k", lw=0.6, ls=":")
-        ax.text(90, ulib.CHANCE - 5, "chance 10 %  (dotted: 12 %)",
+        ch = ulib.chance(arch)
+        ax.axhline(ch, color="k", lw=0.9)
+        ax.axhline(ch + 2, color="k", lw=0.6, ls=":")
+        ax.text(90, ch - 5, "%s %.4g %%  (dotted: + 2)"
+                % ("unigram" if arch == "lm" else "chance", ch),
                 fontsize=8, ha="right")
         ax.axvline(1.0, color="0.6", lw=0.7, ls="-.")
         ax.set_xscale("log")
@@ -107,8 +114,10 @@ def main_figure(rows, out):
         ax.set_xlabel("extracted weights, % of the model file's bytes (log)",
                       fontsize=9)
     for ax in axes[:, 0]:
-        ax.set_ylabel("top-1 accuracy, %  (Fashion-MNIST test, 10k)")
-    fig.suptitle("CoreLocker on Fashion-MNIST: solid = extract the top units, "
+        ax.set_ylabel("top-1 accuracy, %  (Fashion-MNIST test, 10k; "
+                      "LM: next byte, 10k)")
+    fig.suptitle("CoreLocker on Fashion-MNIST and a byte-level LM: solid = "
+                 "extract the top units, "
                  "dashed = random units of the same count\n(mean of seeds "
                  "1-3, band min-max).  * = recommended setting.  Dash-dot: "
                  "1 % of the model.", fontsize=10)
@@ -130,7 +139,7 @@ def settings_figure(rows, out):
             ax.set_xscale("log")
             ax.set_xlim(0.0004, 0.6)
             ax.set_ylim(0, 100)
-            ax.axhline(ulib.CHANCE, color="k", lw=0.7)
+            ax.axhline(ulib.chance(arch), color="k", lw=0.7)
             ax.tick_params(labelsize=6.5)
             if j == 0:
                 ax.set_title(arch, fontsize=10)

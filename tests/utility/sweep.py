@@ -4,19 +4,20 @@
 usage: sweep.py [--arch A ...] [--setting NAME ...] [--ratios R,R,...]
                 [--coarse] [--seeds 1,2,3] [--no-random]
                 [--spec NAME=UNIT,SCOPE[,include=RE][,exclude=RE] ...]
-                [--out CSV] [--no-csv] [--quiet]
+                [--out CSV] [--merge] [--no-csv] [--quiet]
 
 For each reference model (tests/utility/models/ARCH.safetensors), each
 setting of ulib.settings_for(ARCH) (unit x scope, some narrowed with
 --include/--exclude: see ulib.SETTING_NAMES and docs/utility.md) and each
 ratio, it locks with the real CLI (corelockerctl lock, as a subprocess),
 evaluates the locked file in-process on the full 10,000-image Fashion-MNIST
-test set (the same computation as eval.py; torch is imported once), and
+test set (the language model: its 10,000 held-out next bytes) (the same computation as eval.py; torch is imported once), and
 locks again with `--select random --seed N` for each seed (the same count
 of units at random places) as the baseline.
 
 Ratios: 0.0005 to 0.2 (15 values; --coarse: 9), then 0.25 to 0.5 in steps
-of 0.05 if the setting is still above 12 % at 0.2.  A ratio whose lock would extract no unit
+of 0.05 if the setting is still above near chance (chance + 2 pp:
+12 %, for the language model the unigram baseline + 2 pp) at 0.2.  A ratio whose lock would extract no unit
 (corelockerctl refuses it) has no row.
 
 Per point it records the units extracted, the extracted payload (the units'
@@ -27,7 +28,9 @@ locked accuracy and the random baseline (mean, min, max over the seeds).
 
 A plain run (no selection options) writes docs/utility-results.csv; with
 --arch, --setting, --spec, --ratios or --no-random it only prints, unless
---out is given.  Everything is cached in tests/utility/.cache/ (append-only
+--out is given.  --merge keeps the rows of the other architectures already
+in the CSV (e.g. `--arch lm --out docs/utility-results.csv --merge`
+adds or refreshes the language model's rows only).  Everything is cached in tests/utility/.cache/ (append-only
 JSON lines): lock results by (corelockerctl binary SHA-256, model SHA-256,
 lock arguments), accuracies by (arch, SHA-256 of the evaluated file).  A
 rerun only redoes what changed (a rebuilt corelockerctl re-locks, which is
@@ -60,7 +63,7 @@ FINE_RATIOS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02,
 COARSE_RATIOS = ulib.COARSE_RATIOS
 # Past 0.2, only while the setting has not yet reached near-chance.
 TAIL_RATIOS = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
-NEAR_CHANCE = 12.0
+NEAR_CHANCE = 2.0    # pp above ulib.chance(arch)
 SEEDS = [1, 2, 3]
 LOCK_CACHE_VERSION = "v2"   # bump when ulib.lock() records more fields
 
@@ -261,6 +264,7 @@ def main(argv):
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--no-random", action="store_true")
     ap.add_argument("--out")
+    ap.add_argument("--merge", action="store_true")
     ap.add_argument("--no-csv", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -281,6 +285,9 @@ def main(argv):
 
     run = Runner(a.quiet)
     rows = []
+    if a.merge and out and os.path.exists(out):
+        with open(out, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["arch"] not in archs]
     t0 = time.time()
     for arch in archs:
         ref = ulib.reference_accuracy(arch)
@@ -293,7 +300,7 @@ def main(argv):
             last = None
             for r in ratios + tail:
                 if r == (tail or [None])[0] and last is not None \
-                        and last <= NEAR_CHANCE:
+                        and last <= ulib.chance(arch) + NEAR_CHANCE:
                     break     # at chance by 0.2 already: no tail
                 row = row_for(run, arch, st, r, seeds)
                 if row is None:

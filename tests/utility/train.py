@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Train the Fashion-MNIST fixture models and write them as safetensors.
+"""Train the fixture models (the Fashion-MNIST classifiers and the LM) and
+write them as safetensors.
 
 usage: train.py [--seed N] [--out DIR] [ARCH ...]   (default: all archs)
 
@@ -9,6 +10,14 @@ state_dict entries including BatchNorm buffers, metadata arch/epochs/seed/
 test_accuracy/...), re-loads that file with st.py, evaluates it exactly as
 eval.py does, and records the accuracy in models/accuracy.json.
 Runs on the CPU with data.THREADS (1) thread; same seed + same machine -> same bytes.
+
+ARCH lm is the byte-level language model on the Jane Austen corpus
+(lmdata.py): STEPS steps of BATCH random CONTEXT+1-byte windows of the
+training text, drawn from a generator seeded with the seed.  It is trained in
+F32 and shipped in BF16 (as language models are shipped): the file is BF16,
+its test_accuracy (next-token accuracy on the 10,000 held-out targets) and
+perplexity are those of the BF16 bytes, f32_accuracy / f32_perplexity those
+of the trained F32 weights.
 
 --seed N trains an independent model with the same recipe (the held-out
 models of docs/utility.md section 11); it is saved as DIR/ARCH-sN.safetensors
@@ -42,6 +51,8 @@ CONFIG = {
     "vit": (5, 256, 3e-3),
     "lstm": (4, 128, 4e-3),
 }
+# lm: (steps, batch size, max learning rate)
+LM_CONFIG = (1200, 32, 3e-3)
 OUT = os.path.join(HERE, "models")
 
 
@@ -112,6 +123,74 @@ def train_one(arch, seed, out, name, xtr, ytr, xte, yte):
     return acc
 
 
+def train_lm(seed, out, name):
+    import lmdata
+    steps, bs, lr = LM_CONFIG
+    train, held = lmdata.load()
+    windows = lmdata.eval_windows(held)
+    text = torch.from_numpy(train.astype(np.int64))
+    set_seed(seed)
+    model = models.build("lm")
+    nparams = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    g = torch.Generator().manual_seed(seed)
+    span = torch.arange(lmdata.CONTEXT + 1)
+    t0 = time.time()
+    tot = 0.0
+    model.train()
+    for step in range(1, steps + 1):
+        off = torch.randint(0, len(text) - lmdata.CONTEXT - 1, (bs, 1),
+                            generator=g)
+        w = text[off + span]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(w[:, :-1]).reshape(-1, 256),
+                               w[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        tot += float(loss)
+        if step % 200 == 0 or step == steps:
+            c, n, nll = lmdata.evaluate(model, windows)
+            print("lm step %d/%d loss %.4f held-out %.2f%% ppl %.3f (%.0fs)"
+                  % (step, steps, tot / 200, c * 100 / n, np.exp(nll / n),
+                     time.time() - t0), flush=True)
+            tot = 0.0
+            model.train()
+    train_s = time.time() - t0
+    c32, n, nll32 = lmdata.evaluate(model, windows)
+    sd = {k: v.to(torch.bfloat16) for k, v in model.state_dict().items()}
+    path = os.path.join(out, name + ".safetensors")
+    meta = {
+        "arch": "lm",
+        "steps": str(steps),
+        "seed": str(seed),
+        "batch_size": str(bs),
+        "context": str(lmdata.CONTEXT),
+        "optimizer": "Adam+OneCycleLR max_lr=%g" % lr,
+        "f32_accuracy": "%d.%02d" % divmod(c32, 100),
+        "f32_perplexity": "%.3f" % np.exp(nll32 / n),
+        "dataset": "r-cran-janeaustenr (held out: %s)" % lmdata.HELDOUT,
+        "torch": torch.__version__,
+    }
+    # The BF16 bytes are what ships: measure them after a reload, as eval.py.
+    st.save_state_dict(path, sd, meta)
+    check = models.build("lm")
+    loaded, _ = st.load_state_dict(path)
+    check.load_state_dict(loaded, strict=True)
+    c, n, nll = lmdata.evaluate(check, windows)
+    meta["test_accuracy"] = "%d.%02d" % divmod(c, 100)
+    meta["perplexity"] = "%.3f" % np.exp(nll / n)
+    st.save_state_dict(path, sd, meta)
+    print("lm: %d params, %d bytes, held-out BF16 %.2f%% ppl %s, F32 %.2f%% "
+          "ppl %s, trained in %.0fs"
+          % (nparams, os.path.getsize(path), c / 100, meta["perplexity"],
+             c32 / 100, meta["f32_perplexity"], train_s), flush=True)
+    return round(c / 100, 2)
+
+
 def order(name):
     """accuracy.json order: arch as in models.ARCHS, then seed."""
     arch, _, seed = name.partition("-s")
@@ -134,12 +213,16 @@ def main(argv):
     data.setup_torch()
     torch.use_deterministic_algorithms(True)
     os.makedirs(args.out, exist_ok=True)
-    xtr, ytr = data.load("train")
-    xte, yte = data.load("test")
+    if any(a != "lm" for a in archs):
+        xtr, ytr = data.load("train")
+        xte, yte = data.load("test")
     accp = os.path.join(args.out, "accuracy.json")
     for a in archs:
         name = a if args.seed is None else "%s-s%d" % (a, seed)
-        acc = train_one(a, seed, args.out, name, xtr, ytr, xte, yte)
+        if a == "lm":
+            acc = train_lm(seed, args.out, name)
+        else:
+            acc = train_one(a, seed, args.out, name, xtr, ytr, xte, yte)
         accs = {}
         if os.path.exists(accp):
             with open(accp) as f:

@@ -13,6 +13,7 @@ Run with /usr/bin/python3 (Debian's torch), never a pyenv python.
 """
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -24,8 +25,23 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 MODELS = os.path.join(HERE, "models")
 sys.path.insert(0, HERE)
 
-ARCHS = ("mlp", "cnn", "vit", "lstm")
-CHANCE = 10.0
+ARCHS = ("mlp", "cnn", "vit", "lstm", "lm")
+CHANCE = 10.0     # the classifiers' (10 classes); the LM's: chance("lm")
+_LM_CHANCE = []
+
+
+def chance(arch):
+    """The random baseline in percent: 10 for the classifiers; for the LM
+    the unigram one (always the most frequent training byte) on its held-out
+    targets, computed from the corpus."""
+    if arch != "lm":
+        return CHANCE
+    if not _LM_CHANCE:
+        import lmdata
+        train, held = lmdata.load()
+        _LM_CHANCE.append(
+            lmdata.unigram_correct(train, lmdata.eval_windows(held)) / 100.0)
+    return _LM_CHANCE[0]
 
 
 # glibc malloc returns torch's large (> 32 MiB) activation buffers to the
@@ -162,20 +178,43 @@ class Evaluator:
                                % self.x.shape[0])
         self._nets = {}
 
+    def lm_windows(self):
+        """The LM's held-out evaluation windows, loaded on first use."""
+        if not hasattr(self, "_lm"):
+            import lmdata
+            _, held = lmdata.load()
+            self._lm = lmdata.eval_windows(held)
+        return self._lm
+
     def net(self, arch):
         if arch not in self._nets:
             self._nets[arch] = self.models.build(arch)
         return self._nets[arch]
 
-    def correct(self, arch, path):
-        """-> number of correct test images (out of 10000)."""
+    def load(self, arch, path):
         import st
         tensors, _, dtypes = st.load_with_dtypes(path)
         sd = st.numpy_to_state_dict(tensors, dtypes)
         m = self.net(arch)
         m.load_state_dict(sd, strict=True)
+        return m
+
+    def correct(self, arch, path):
+        """-> number of correct test images, or for lm of correct held-out
+        next bytes (out of 10000 either way)."""
+        m = self.load(arch, path)
+        if arch == "lm":
+            import lmdata
+            return lmdata.evaluate(m, self.lm_windows())[0]
         c, n = self.data.evaluate(m, self.x, self.y, batch=1000)
         return c
+
+    def perplexity(self, path):
+        """The LM's held-out perplexity, as `eval.py lm FILE --metric ppl`
+        prints it (three decimals)."""
+        import lmdata
+        c, n, nll = lmdata.evaluate(self.load("lm", path), self.lm_windows())
+        return round(math.exp(nll / n), 3)
 
     def accuracy(self, arch, path):
         """Top-1 accuracy in percent, rounded as eval.py prints it."""
@@ -186,11 +225,13 @@ class Evaluator:
 # sweep tries (docs/utility.md).  HEAD is the classifier head; FIRST the
 # input layer (the first layer that sees the image); FRONT the input stage
 # (the input layer and what directly follows it).
-HEAD = {"mlp": r"^fc3\.", "cnn": r"^fc\.", "vit": r"^head\.", "lstm": r"^fc\."}
+HEAD = {"mlp": r"^fc3\.", "cnn": r"^fc\.", "vit": r"^head\.", "lstm": r"^fc\.",
+        "lm": r"^head\."}
 FIRST = {"mlp": r"^fc1\.", "cnn": r"^conv1\.", "vit": r"^patch_embed\.",
-         "lstm": r"^lstm\.weight_ih"}
+         "lstm": r"^lstm\.weight_ih", "lm": r"^tok_embed\."}
 FRONT = {"cnn": r"^(conv1|layer1)\.",
-         "vit": r"^(cls_token|pos_embed|patch_embed\.)"}
+         "vit": r"^(cls_token|pos_embed|patch_embed\.)",
+         "lm": r"^(tok_embed\.|pos_embed)"}
 
 
 class Setting:
@@ -259,18 +300,19 @@ def fmt_acc(correct):
 
 
 # The documented near-chance setting per architecture (docs/utility.md),
-# chosen from sweep.py's measurements: <= 12 % with a small key, without
-# extracting the whole classifier head, with a wide gap to the random
-# baseline.  test_utility.py locks at `ratio`, requires every random seed
-# to stay >= locked + `random_margin` pp (about 10-20 pp below the worst
-# seed's gap measured in the sweep), and cuts tiers at COARSE_RATIOS below
-# `ratio`.
+# chosen from sweep.py's measurements: <= 12 % (the LM: its unigram
+# baseline + 2 pp) with a small key, without extracting the whole
+# classifier head, with a wide gap to the random baseline.  test_utility.py
+# locks at `ratio`, requires every random seed to stay >= locked +
+# `random_margin` pp (about 10-20 pp below the worst seed's gap measured in
+# the sweep), and cuts tiers at COARSE_RATIOS below `ratio`.
 RECOMMENDED = {
     "mlp": {"setting": "element-global", "ratio": 0.3, "random_margin": 60},
     "cnn": {"setting": "element-global-front", "ratio": 0.02,
             "random_margin": 60},
     "vit": {"setting": "element-first", "ratio": 0.45, "random_margin": 40},
     "lstm": {"setting": "element-first", "ratio": 0.45, "random_margin": 40},
+    "lm": {"setting": "element-first", "ratio": 0.1, "random_margin": 35},
 }
 
 # The coarse sweep the tests cut tiers at (also sweep.py --coarse).
@@ -290,4 +332,6 @@ PLOT_SETTINGS = {
             "element-layer"],
     "lstm": ["element-first", "element-global", "element-layer",
              "element-global-nohead"],
+    "lm": ["element-first", "element-global", "element-layer",
+           "neuron-global"],
 }
