@@ -225,8 +225,10 @@ static int vecs_merge(struct vec *vs, unsigned nw, struct vec *out)
 	if (nw == 1 || n == vs[0].n) { /* nothing to copy */
 		*out = vs[0];
 		vs[0] = (struct vec){0};
-		for (unsigned i = 1; i < nw; i++)
+		for (unsigned i = 1; i < nw; i++) {
 			free(vs[i].p);
+			vs[i] = (struct vec){0};
+		}
 		return 0;
 	}
 	out->p = malloc((n + 1) * sizeof(*out->p));
@@ -241,6 +243,17 @@ static int vecs_merge(struct vec *vs, unsigned nw, struct vec *out)
 	}
 	out->cap = n + 1;
 	return 0;
+}
+
+/* After a walk that returned R: VS merged into OUT when it succeeded, then freed. */
+static int vecs_finish(int r, struct vec *vs, unsigned nw, struct vec *out)
+{
+	if (r == 0)
+		r = vecs_merge(vs, nw, out);
+	for (unsigned i = 0; i < nw; i++)
+		free(vs[i].p);
+	free(vs);
+	return r;
 }
 
 struct collect {
@@ -356,13 +369,7 @@ static int collect_above(struct walk *w, double lo, size_t limit, struct vec *v)
 		walk_pool_raw(w, collect_chunk, collect_raw, &c); /* nothing is >= INFINITY: counts only */
 		return CL_ELIMIT;
 	}
-	if (r == 0)
-		r = vecs_merge(vs, w->nw, v);
-	else
-		for (unsigned i = 0; i < w->nw; i++)
-			free(vs[i].p);
-	free(vs);
-	return r;
+	return vecs_finish(r, vs, w->nw, v);
 }
 
 /* The IDX-th largest of A[0..n) (quickselect; reorders A). */
@@ -516,13 +523,7 @@ static int exact_select(struct walk *w, uint64_t k, struct vec *v)
 	}
 	free(v->p);
 	*v = (struct vec){0};
-	if (r == 0)
-		r = vecs_merge(vs, w->nw, v);
-	else
-		for (unsigned i = 0; i < w->nw; i++)
-			free(vs[i].p);
-	free(vs);
-	return r;
+	return vecs_finish(r, vs, w->nw, v);
 }
 
 static uint64_t pool_finite(const struct cl_pool *pool)
