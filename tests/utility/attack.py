@@ -4,6 +4,7 @@
 usage: attack.py ARCH LOCKED.safetensors [--fraction F] [--seeds 1,2,3]
                  [--lrs 1e-3,1e-2] [--json]
        attack.py --sweep [--part NAME ...] [--arch A ...] [--out CSV]
+                 [--merge]
        attack.py --table [--csv FILE]
 
 The attacker holds LOCKED (a locked model or a sold tier, any file of the
@@ -17,6 +18,13 @@ taken for each side: picking it on the test set favours the attacker, a
 conservative measure for the owner.
 
   attack advantage = best attacked accuracy - best scratch accuracy (points)
+
+The language model (ARCH lm): the attacker holds FRACTION of the training
+text (lmdata.py) as one contiguous block at a seeded offset, and both sides
+train LM_STEPS steps of BATCH random CONTEXT+1-byte windows of that block
+(Adam, grad-norm clip 1 as train.py; learning rates LM_LRS); both are scored
+by next-byte accuracy on the 10,000 held-out targets (as eval.py).  The
+"images" column counts the block's bytes.
 
 Deterministic per seed: torch.manual_seed(seed) before the scratch model is
 built, the subset is torch.randperm(60000, Generator(seed))[:n], each epoch
@@ -36,7 +44,10 @@ order they run:
                settings judged on models they were not chosen on
 The model column names the attacked model file under tests/utility/models.
 A sweep of some --part (all archs) replaces only those parts' rows of the
-CSV; one restricted with --arch only prints.
+CSV; one restricted with --arch only prints, unless --merge: then it
+replaces only the rows of those parts and archs (e.g. `--sweep --part
+recommended --arch lm --merge`).  The language model has two held-out
+seeds (HELDOUT_SEEDS).
 Accuracies are cached in tests/utility/.cache/attack.jsonl keyed by the
 SHA-256 of the attacked file and the run's parameters, so a rerun or an
 interrupted sweep only does what is missing.  --table prints the markdown
@@ -71,8 +82,11 @@ SEEDS = (1, 2, 3)
 FRACTIONS = (0.01, 0.05)
 KEY_RATIOS = (0.01, 0.03, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5)
 TRAIN_SIZE = 60000
-# The harness trains on Fashion-MNIST: the classifiers only (not lm).
-ARCHS = tuple(a for a in ulib.ARCHS if a != "lm")
+# The language model: short runs (a few hundred steps), an lr grid that
+# suits a transformer (1e-2 diverges from scratch).
+LM_STEPS = 150
+LM_LRS = (1e-3, 3e-3)
+HELDOUT_SEEDS = {"lm": (1, 2)}     # default: SEEDS
 PARTS = ("recommended", "keysize", "tier", "original", "heldout")
 DEFAULT_CSV = os.path.join(ulib.TOP, "docs", "attack-results.csv")
 CACHE_VERSION = "a2"   # bump when the training procedure changes
@@ -82,11 +96,15 @@ class AttackError(RuntimeError):
     pass
 
 
-def subset_size(fraction):
-    n = int(round(fraction * TRAIN_SIZE))
-    if not 0 < n <= TRAIN_SIZE:
-        raise AttackError("fraction %g gives %d training images" % (fraction, n))
+def subset_size(fraction, total=TRAIN_SIZE):
+    n = int(round(fraction * total))
+    if not 0 < n <= total:
+        raise AttackError("fraction %g gives %d training items" % (fraction, n))
     return n
+
+
+def lrs_for(arch):
+    return LM_LRS if arch == "lm" else LRS
 
 
 class Attack:
@@ -104,6 +122,44 @@ class Attack:
             raise AttackError("training set has %d images, want %d"
                               % (self.xtr.shape[0], TRAIN_SIZE))
         self.cache = cache
+        self.text = None
+
+    def lm_text(self):
+        """The LM's training text as an int64 tensor, loaded on first use."""
+        if self.text is None:
+            import lmdata
+            train, _ = lmdata.load()
+            self.text = self.torch.from_numpy(train.astype("int64"))
+        return self.text
+
+    def size(self, arch, fraction):
+        """The attacker's data: images, or for lm bytes of text."""
+        return subset_size(fraction, len(self.lm_text()) if arch == "lm"
+                           else TRAIN_SIZE)
+
+    def train_lm(self, net, fraction, seed, lr):
+        """LM_STEPS steps on a seeded contiguous block of the text."""
+        import lmdata
+        torch = self.torch
+        text = self.lm_text()
+        n = self.size("lm", fraction)
+        g = torch.Generator().manual_seed(seed)
+        start = int(torch.randint(0, len(text) - n + 1, (1,), generator=g))
+        block = text[start:start + n]
+        span = torch.arange(lmdata.CONTEXT + 1)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        g = torch.Generator().manual_seed(seed * 1000)
+        net.train()
+        for _ in range(LM_STEPS):
+            off = torch.randint(0, n - lmdata.CONTEXT - 1, (BATCH, 1),
+                                generator=g)
+            w = block[off + span]
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(
+                net(w[:, :-1]).reshape(-1, 256), w[:, 1:].reshape(-1)).backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+        return net
 
     def subset(self, fraction, seed):
         """The attacker's images: a seeded draw without replacement."""
@@ -124,6 +180,8 @@ class Attack:
         net = self.ev.models.build(arch)
         if start is not None:
             net.load_state_dict(start, strict=True)
+        if arch == "lm":
+            return self.train_lm(net, fraction, seed, lr)
         idx = self.subset(fraction, seed)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         for ep in range(EPOCHS):
@@ -141,20 +199,26 @@ class Attack:
     def correct(self, arch, path, sha, fraction, seed, lr):
         """Correct test images after training from PATH (None: scratch)."""
         k = "|".join([CACHE_VERSION, arch, sha or "scratch", repr(fraction),
-                      str(seed), repr(lr), str(EPOCHS), str(BATCH)])
+                      str(seed), repr(lr), str(EPOCHS), str(BATCH)]
+                     + ([str(LM_STEPS)] if arch == "lm" else []))
         c = self.cache.get(k) if self.cache else None
         if c is None:
             start = self.load(arch, path) if path else None
             net = self.train(arch, start, fraction, seed, lr)
-            c, _ = self.ev.data.evaluate(net, self.ev.x, self.ev.y)
+            if arch == "lm":
+                import lmdata
+                c = lmdata.evaluate(net, self.ev.lm_windows())[0]
+            else:
+                c, _ = self.ev.data.evaluate(net, self.ev.x, self.ev.y)
             if self.cache:
                 self.cache.put(k, c)
         return c
 
-    def run(self, arch, path, fraction, seeds, lrs=LRS):
+    def run(self, arch, path, fraction, seeds, lrs=None):
         """-> list of per-seed dicts: attacked and scratch accuracy per lr,
         the best of each, and the advantage."""
         sha = sha256_file(path) if self.cache else None
+        lrs = lrs or lrs_for(arch)
         out = []
         for s in seeds:
             att = {lr: self.correct(arch, path, sha, fraction, s, lr)
@@ -186,10 +250,12 @@ def spread(values):
     return statistics.mean(values), sd, min(values), max(values)
 
 
-def report(arch, path, fraction, res):
-    lines = ["%s %s: %d images (%g of the training set), %d epochs, "
-             "batch %d, best of lr %s"
-             % (arch, path, subset_size(fraction), fraction, EPOCHS, BATCH,
+def report(arch, path, fraction, size, res):
+    lines = ["%s %s: %d %s (%g of the training set), %s, batch %d, "
+             "best of lr %s"
+             % (arch, path, size, "bytes" if arch == "lm" else "images",
+                fraction, "%d steps" % LM_STEPS if arch == "lm"
+                else "%d epochs" % EPOCHS, BATCH,
                 "/".join(res[0]["attacked_by_lr"]))]
     for r in res:
         lines.append("seed %d: attacked %6.2f (lr %g)  scratch %6.2f (lr %g)"
@@ -225,7 +291,7 @@ def points(part, arch):
                  0.01)]
     if part == "heldout":
         return [(heldout_path(arch, n), rec["setting"], rec["ratio"], None,
-                 f) for f in FRACTIONS for n in SEEDS]
+                 f) for f in FRACTIONS for n in HELDOUT_SEEDS.get(arch, SEEDS)]
     return [(fixture, None, None, None, 0.01)]     # original
 
 
@@ -281,7 +347,8 @@ def sweep_point(atk, tmp, part, arch, model, name, ratio, tier, frac):
             "model": rel, "setting": name or "",
             "ratio": "" if ratio is None else ratio,
             "tier_ratio": "" if tier is None else tier,
-            "fraction": frac, "images": subset_size(frac), "seed": r["seed"],
+            "fraction": frac, "images": atk.size(arch, frac),
+            "seed": r["seed"],
             "units_locked": info["units_locked"],
             "payload_pct": "%.4f" % (100.0 * info["payload_bytes"] / mb),
             "key_file_pct": "%.4f" % (100.0 * info["key_file_bytes"] / mb),
@@ -390,19 +457,21 @@ def table(rows):
 def main(argv):
     ap = argparse.ArgumentParser(
         prog="attack.py", description=__doc__.split("\n")[0])
-    ap.add_argument("arch", nargs="?", choices=ARCHS)
+    ap.add_argument("arch", nargs="?", choices=ulib.ARCHS)
     ap.add_argument("locked", nargs="?")
     ap.add_argument("--fraction", type=float, default=0.01)
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
-    ap.add_argument("--lrs", default=",".join(map(repr, LRS)))
+    ap.add_argument("--lrs", help="default %s (lm: %s)"
+                    % (",".join(map(repr, LRS)), ",".join(map(repr, LM_LRS))))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--mean", action="store_true",
                     help="print only the mean advantage (lock --attack-cmd reads it)")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--part", action="append", choices=PARTS)
     ap.add_argument("--arch", dest="archs", action="append",
-                    choices=ARCHS)
+                    choices=ulib.ARCHS)
     ap.add_argument("--out", default=DEFAULT_CSV)
+    ap.add_argument("--merge", action="store_true")
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--csv", default=DEFAULT_CSV)
     a = ap.parse_args(argv)
@@ -413,16 +482,19 @@ def main(argv):
         # a sweep restricted by --arch prints only, never overwrites the
         # CSV; one restricted by --part keeps the other parts' rows
         parts = a.part or PARTS
-        out = None if a.archs and a.out == DEFAULT_CSV else a.out
-        keep = [r for r in read_csv(out) if r["part"] not in parts] \
-            if out and a.part and os.path.exists(out) else []
-        sweep(parts, a.archs or ARCHS, out, keep)
+        out = None if a.archs and a.out == DEFAULT_CSV and not a.merge \
+            else a.out
+        keep = [r for r in read_csv(out) if r["part"] not in parts
+                or a.merge and r["arch"] not in (a.archs or ulib.ARCHS)] \
+            if out and (a.part or a.merge) and os.path.exists(out) else []
+        sweep(parts, a.archs or ulib.ARCHS, out, keep)
         return
     if not a.arch or not a.locked:
         ap.error("ARCH and LOCKED are required (or --sweep, --table)")
     try:
         seeds = [int(x) for x in a.seeds.split(",")]
-        lrs = [float(x) for x in a.lrs.split(",")]
+        lrs = [float(x) for x in a.lrs.split(",")] if a.lrs \
+            else list(lrs_for(a.arch))
     except ValueError:
         ap.error("--seeds and --lrs take comma-separated numbers")
     if not os.path.isfile(a.locked):
@@ -449,13 +521,14 @@ def main(argv):
     if a.json:
         print(json.dumps({"arch": a.arch, "model": a.locked,
                           "fraction": a.fraction,
-                          "images": subset_size(a.fraction),
+                          "images": atk.size(a.arch, a.fraction),
                           "epochs": EPOCHS, "batch": BATCH, "lrs": lrs,
                           "seeds": res}, indent=1))
     elif a.mean:
         print("%.4f" % spread([r["advantage"] for r in res])[0])
     else:
-        print(report(a.arch, a.locked, a.fraction, res))
+        print(report(a.arch, a.locked, a.fraction,
+                     atk.size(a.arch, a.fraction), res))
 
 
 if __name__ == "__main__":
