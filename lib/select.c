@@ -236,7 +236,8 @@ static int vecs_merge(struct vec *vs, unsigned nw, struct vec *out)
 		return cl_fail(CL_ENOMEM, "out of memory selecting units");
 	out->n = 0;
 	for (unsigned i = 0; i < nw; i++) {
-		memcpy(out->p + out->n, vs[i].p, vs[i].n * sizeof(*out->p));
+		if (vs[i].n) /* an idle worker's vector has no array at all */
+			memcpy(out->p + out->n, vs[i].p, vs[i].n * sizeof(*out->p));
 		out->n += vs[i].n;
 		free(vs[i].p);
 		vs[i] = (struct vec){0};
