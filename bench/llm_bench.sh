@@ -35,6 +35,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
 root=$(dirname "$here")
 PY=${PY:-/usr/bin/python3}
 runs=5 sizes="1 4" ratio=0.01 pause=5 dir=/tmp/cllock-llm peer=1 one=1 peer_runs=
@@ -108,15 +110,8 @@ for size in $sizes; do
 			clean
 			sleep "$pause"
 			load=$(cut -d' ' -f1 /proc/loadavg)
-			t0=$EPOCHREALTIME
-			set +e
-			/usr/bin/time -f '%U %S' -o "$dir/cpu.txt" sh -c "${cmd[$name]}" >/dev/null 2>"$dir/stderr.txt"
-			rc=$?
-			set -e
-			t1=$EPOCHREALTIME
-			[ $rc = 0 ] || { echo "llm_bench: $name failed ($rc):" >&2; cat "$dir/stderr.txt" >&2; }
-			sec=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b - a}')
-			cpu=$(tail -1 "$dir/cpu.txt" | awk '{printf "%.2f", $1 + $2}')
+			timed_run "llm_bench: $name" "${cmd[$name]}" "$dir"
+			sec=$BENCH_SEC cpu=$BENCH_CPU rc=$BENCH_RC
 			echo -e "time\t$size\t$name\t$r\t$sec\t$rc\t$load" >>"$tsv"
 			echo -e "cpu\t$size\t$name\t$r\t$cpu\t$rc\t$load" >>"$tsv"
 			printf '%4s GiB %-14s run %d  %8.3f s wall %7.2f s cpu  load %s\n' "$size" "$name" "$r" "$sec" "$cpu" "$load" >&2

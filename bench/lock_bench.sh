@@ -37,6 +37,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
 root=$(dirname "$here")
 PY=${PY:-/usr/bin/python3}
 runs=5 memruns=1 ratio=0.01 size=1.0 dir=/tmp/clbench peer=1 pause=5
@@ -109,15 +111,8 @@ for ((r = 0; r < runs; r++)); do
 		name=${names[$(((j + r) % n))]}
 		clean
 		sleep "$pause"
-		t0=$EPOCHREALTIME
-		set +e
-		/usr/bin/time -f '%U %S' -o "$dir/cpu.txt" sh -c "${cmd[$name]}" >/dev/null 2>"$dir/stderr.txt"
-		rc=$?
-		set -e
-		t1=$EPOCHREALTIME
-		[ $rc = 0 ] || { echo "lock_bench: $name failed ($rc):" >&2; cat "$dir/stderr.txt" >&2; }
-		sec=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", b - a}')
-		cpu=$(tail -1 "$dir/cpu.txt" | awk '{printf "%.2f", $1 + $2}')
+		timed_run "lock_bench: $name" "${cmd[$name]}" "$dir"
+		sec=$BENCH_SEC cpu=$BENCH_CPU rc=$BENCH_RC
 		echo -e "time\t$name\t$r\t$sec\t$rc" >>"$tsv"
 		echo -e "cpu\t$name\t$r\t$cpu\t$rc" >>"$tsv"
 		printf '%-22s run %d  %8.3f s wall %7.2f s cpu\n' "$name" "$r" "$sec" "$cpu" >&2

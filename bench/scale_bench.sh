@@ -30,6 +30,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
 root=$(dirname "$here")
 PY=${PY:-/usr/bin/python3}
 CORELOCKERD=${CORELOCKERD:-$root/server/corelockerd}
@@ -118,18 +120,12 @@ cat "$out/conditions.txt" >&2
 
 # ---- measuring ----
 CLK=$(getconf CLK_TCK)
-# ticks PID...: user + system ticks of the processes
-ticks() {
-	local p s=0
-	for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2> /dev/null || echo 0))); done
-	echo "$s"
-}
 # pg_ticks: every PostgreSQL process, and the children the postmaster reaped
 pg_ticks() {
 	local pm
 	pm=$(head -n 1 "$T/pg/data/postmaster.pid")
 	# shellcheck disable=SC2046
-	echo $(($(ticks "$pm" $(pgrep -P "$pm" | tr '\n' ' ')) + $(awk '{print $16 + $17}' "/proc/$pm/stat")))
+	echo $(($(proc_ticks "$pm" $(pgrep -P "$pm" | tr '\n' ' ')) + $(awk '{print $16 + $17}' "/proc/$pm/stat")))
 }
 field() { tr ' ' '\n' <<< "$2" | sed -n "s/^$1=//p"; }
 
@@ -144,14 +140,14 @@ for n in $nodes; do
 		CLB_BODY=$BODY wrk -t "$wthreads" -c "$conns" -d 3s -s "$here/server_wrk.lua" "$HURL${ROUTE[$p]}" > /dev/null 2>&1 ||
 			die "warm-up wrk failed"
 		# shellcheck disable=SC2086
-		d0=$(ticks $dpids) p0=$(pg_ticks) h0=$(ticks "$HPID")
+		d0=$(proc_ticks $dpids) p0=$(pg_ticks) h0=$(proc_ticks "$HPID")
 		CLB_BODY=$BODY wrk -t "$wthreads" -c "$conns" -d "${dur}s" --timeout 10s --latency -s "$here/server_wrk.lua" \
 			"$HURL${ROUTE[$p]}" > "$out/wrk.$p.$n.txt" 2>&1 &
 		WPID=$!
 		wait "$WPID" || die "wrk failed: $(tail -n 3 "$out/wrk.$p.$n.txt")"
 		WPID=
 		# shellcheck disable=SC2086
-		d1=$(ticks $dpids) p1=$(pg_ticks) h1=$(ticks "$HPID")
+		d1=$(proc_ticks $dpids) p1=$(pg_ticks) h1=$(proc_ticks "$HPID")
 		f=$(grep -m1 '^CLBENCH ' "$out/wrk.$p.$n.txt" | cut -d' ' -f2-) || die "no CLBENCH line in $out/wrk.$p.$n.txt"
 		[ "$(field non2xx "$f")" = 0 ] || die "$p with $n nodes: $(field non2xx "$f") answers had a status >= 400"
 		awk -v p="$p" -v n="$n" -v c="$conns" -v f="$f" -v d="$((d1 - d0))" -v pg="$((p1 - p0))" -v h="$((h1 - h0))" \

@@ -39,6 +39,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
 root=$(dirname "$here")
 PY=${PY:-/usr/bin/python3}
 CORELOCKERD=${CORELOCKERD:-$root/server/corelockerd}
@@ -238,12 +240,6 @@ cat "$out/conditions.txt" >&2
 
 # ---- measuring ----
 CLK=$(getconf CLK_TCK)
-# cpu_ticks PID...: user + system ticks of the processes (all threads)
-cpu_ticks() {
-	local p s=0
-	for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2> /dev/null || echo 0))); done
-	echo "$s"
-}
 # busy_ticks: CPU ticks the whole machine spent (user, nice, system, irq, softirq, steal)
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # child_ticks FILE: CPU ticks of the shell's finished children (wrk) in the output
@@ -295,7 +291,7 @@ for c in $conns; do
 			before=$(route_counts "${ROUTE[$p]}")
 			times > "$T/times0"
 			# shellcheck disable=SC2046
-			t0=$(cpu_ticks $(server_pids $srv)) b0=$(busy_ticks)
+			t0=$(proc_ticks $(server_pids $srv)) b0=$(busy_ticks)
 			if [ "$prof" = 1 ] && [ $srv = corelockerd ]; then
 				perf record -q -e cpu-clock -F 199 --call-graph dwarf,16384 -o "$out/perf.$p.$c.data" \
 					-p "$DPID" -- sleep "$dur" 2> /dev/null &
@@ -313,7 +309,7 @@ for c in $conns; do
 				done > "$out/perf.$p.$c.txt"
 			fi
 			# shellcheck disable=SC2046
-			t1=$(cpu_ticks $(server_pids $srv)) b1=$(busy_ticks)
+			t1=$(proc_ticks $(server_pids $srv)) b1=$(busy_ticks)
 			times > "$T/times1"
 			w0=$(child_ticks "$T/times0") w1=$(child_ticks "$T/times1")
 			after=$(route_counts "${ROUTE[$p]}")
