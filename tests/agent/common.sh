@@ -86,7 +86,8 @@ kill_after() {
 	shift
 	CORELOCKER_TEST_PAUSE_AFTER_SPANS=$n "$AGENT" "$@" > "$T/crash.out" 2> "$T/crash.err" &
 	pid=$!
-	for _ in $(seq 1 1200); do
+	# up to 180 s: a guard against a hang, not a timing (ASan on a loaded machine is slow)
+	for _ in $(seq 1 3600); do
 		grep -q "test pause after $n spans" "$T/crash.err" && break
 		kill -0 "$pid" 2>/dev/null || fail "the agent ended before pausing: $(cat "$T/crash.err")"
 		sleep 0.05
