@@ -1,0 +1,44 @@
+/*
+ * select16.h - the top selection of BF16/F16 element units as a cut.
+ *
+ * A 16-bit float has 2^15 magnitudes and |w| orders like them, so one pass
+ * filling a 32768-bucket histogram gives the exact threshold of the top
+ * count(ratio, finite) units.  The choice is then a rule per group rather
+ * than a list: every finite unit whose magnitude is above THR, and the first
+ * TIES units at THR in unit order.  It is exactly cl_select_top's set and
+ * rank (score, then group, then unit), and lets the locked copy and the key
+ * be regenerated group by group from the mapped model: memory is one
+ * group's picks, not the whole ranking and a bit mask of the model.
+ */
+#ifndef CL_SELECT16_H
+#define CL_SELECT16_H
+
+#include "select.h"
+
+struct cl_cut {
+	int on;        /* the group's choice is this cut (else a pick list) */
+	uint32_t thr;  /* magnitude bits (bits & 0x7fff) */
+	uint64_t ties; /* units at THR taken: the first ones in unit order */
+};
+
+/* 1 when every group of POOL is element units at scale 1 of one dtype, BF16 or F16. */
+int cl_select16_applies(const struct cl_pool *pool);
+
+/*
+ * cl_select_top's choice for POOL as one cut per group (CUT[i] for
+ * pool->g[i]); sets each group's finite and count and *K, their sum.  Uses
+ * cl_threads() cores; the result does not depend on the thread count.
+ */
+int cl_select16(struct cl_pool *pool, double ratio, struct cl_cut *cut, uint64_t *k);
+
+/*
+ * Walking G's taken units in unit order: the first taken unit >= U (or
+ * g->units).  *TIES starts at C->ties for U = 0 and counts the ties left.
+ */
+uint64_t cl_cut_next(const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c, uint64_t u,
+		     uint64_t *ties);
+
+/* G's g->count taken units in rank order (better first) into OUT: an O(n) counting sort. */
+int cl_cut_ranked(const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c, uint64_t *out);
+
+#endif
