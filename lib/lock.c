@@ -178,7 +178,7 @@ struct zero_iter {
 	const struct lock *l;
 	size_t t, end; /* tensor range of the shard */
 	uint64_t u;    /* next unit to look at in tensor t */
-	uint64_t ties; /* a cut's ties left in tensor t */
+	struct cl_cut_walk walk; /* tensor t's, when its group is a cut */
 	uint8_t *buf;
 };
 
@@ -190,10 +190,10 @@ static uint64_t next_unit(struct zero_iter *it, size_t i)
 	const uint64_t *mask = l->mask[i];
 	uint64_t u = it->u;
 
-	if (l->cut[i].on) {
+	if (l->cut[i].on) { /* units come in order: the walk resumes where it stopped */
 		if (u == 0)
-			it->ties = l->cut[i].ties;
-		return cl_cut_next(l->m, g, &l->cut[i], u, &it->ties);
+			cl_cut_walk_init(&it->walk, l->m, g, &l->cut[i]);
+		return cl_cut_walk_next(&it->walk);
 	}
 	while (u < g->units) {
 		uint64_t w = mask[u / 64] >> (u % 64);
@@ -273,7 +273,7 @@ static int write_shard(void *arg, size_t s, unsigned worker)
 {
 	struct lock *l = arg;
 	const struct cl_shard *sh = &l->m->shards[s];
-	struct zero_iter it = {l, l->first[s], l->first[s] + sh->st.n, 0, 0, NULL};
+	struct zero_iter it = {.l = l, .t = l->first[s], .end = l->first[s] + sh->st.n};
 	int r;
 
 	if (l->fillt && !(it.buf = malloc(l->fill_buf)))

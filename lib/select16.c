@@ -1,6 +1,9 @@
 /* select16.c - exact top selection of 16-bit float elements by a magnitude histogram. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dtype.h"
 #include "error.h"
@@ -9,7 +12,7 @@
 
 #define MAGS 32768               /* 15 magnitude bits */
 #define SLICE (2u << 20)         /* units of one parallel task: 4 MiB */
-#define BLOCK 32                 /* cl_cut_next skips units this many at a time */
+#define BLOCK 64                 /* cl_cut_next looks at units this many at a time: one bit each */
 
 static const uint8_t *gdata(const struct cl_model *m, const struct cl_group *g)
 {
@@ -53,7 +56,8 @@ struct slice16 {
 struct pass16 {
 	struct cl_pool *pool;
 	struct slice16 *s;
-	uint64_t *hist; /* MAGS per worker; NULL: the counting pass */
+	uint64_t *hist; /* MAGS per worker */
+	uint32_t *sub;  /* 2 x MAGS per worker: one slice's counts */
 	uint32_t inf, thr;
 };
 
@@ -62,13 +66,21 @@ static int hist_slice(void *arg, size_t i, unsigned worker)
 	struct pass16 *x = arg;
 	struct slice16 *sl = &x->s[i];
 	const uint8_t *p = gdata(x->pool->m, &x->pool->g[sl->gi]);
-	uint64_t *h = x->hist + (size_t)worker * MAGS, bad = 0;
+	uint64_t *h = x->hist + (size_t)worker * MAGS, bad = 0, u = sl->u0, end = sl->u0 + sl->n;
+	uint32_t *h0 = x->sub + (size_t)worker * 2 * MAGS, *h1 = h0 + MAGS; /* a slice counts < 2^32 */
 
-	for (uint64_t u = sl->u0; u < sl->u0 + sl->n; u++) {
-		uint32_t m = mag(p, u);
-		h[m]++;
-		bad += m >= x->inf; /* Inf and NaN: no score, never taken */
+	memset(h0, 0, 2 * MAGS * sizeof(*h0));
+	for (; end - u >= 2; u += 2) { /* two tables: neighbours in one bucket do not wait on each other */
+		uint32_t a = mag(p, u), b = mag(p, u + 1);
+		h0[a]++;
+		h1[b]++;
 	}
+	if (u < end)
+		h0[mag(p, u)]++;
+	for (size_t m = 0; m < MAGS; m++)
+		h[m] += (uint64_t)h0[m] + h1[m];
+	for (size_t m = x->inf; m < MAGS; m++) /* Inf and NaN: no score, never taken */
+		bad += (uint64_t)h0[m] + h1[m];
 	sl->finite = sl->n - bad;
 	return 0;
 }
@@ -78,10 +90,28 @@ static int count_slice(void *arg, size_t i, unsigned worker)
 	struct pass16 *x = arg;
 	struct slice16 *sl = &x->s[i];
 	const uint8_t *p = gdata(x->pool->m, &x->pool->g[sl->gi]);
-	uint64_t above = 0, eq = 0;
+	uint64_t above = 0, eq = 0, u = sl->u0;
 
 	(void)worker;
-	for (uint64_t u = sl->u0; u < sl->u0 + sl->n; u++) {
+#ifdef __SSE2__
+	/* 8 units a step in 16-bit lanes (magnitudes are 15 bits: signed compares are exact) */
+	const __m128i mask = _mm_set1_epi16(0x7fff), thr = _mm_set1_epi16((short)x->thr),
+		      top = _mm_set1_epi16((short)x->inf);
+	while (sl->u0 + sl->n - u >= 8) {
+		__m128i ca = _mm_setzero_si128(), ce = _mm_setzero_si128();
+		uint16_t la[8], le[8];
+		for (unsigned j = 0; j < 4096 && sl->u0 + sl->n - u >= 8; j++, u += 8) { /* lanes count < 2^16 */
+			__m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 2 * u)), mask);
+			ca = _mm_sub_epi16(ca, _mm_and_si128(_mm_cmpgt_epi16(v, thr), _mm_cmpgt_epi16(top, v)));
+			ce = _mm_sub_epi16(ce, _mm_cmpeq_epi16(v, thr));
+		}
+		_mm_storeu_si128((__m128i *)(void *)la, ca);
+		_mm_storeu_si128((__m128i *)(void *)le, ce);
+		for (unsigned j = 0; j < 8; j++)
+			above += la[j], eq += le[j];
+	}
+#endif
+	for (; u < sl->u0 + sl->n; u++) {
 		uint32_t m = mag(p, u);
 		above += m > x->thr && m < x->inf;
 		eq += m == x->thr;
@@ -117,13 +147,16 @@ static int slices(const struct cl_pool *pool, struct slice16 **out, size_t *ns)
 int cl_select16(struct cl_pool *pool, double ratio, struct cl_cut *cut, uint64_t *kout)
 {
 	unsigned nw = cl_threads();
-	struct pass16 x = {pool, NULL, calloc((size_t)nw * MAGS, sizeof(uint64_t)), ginf(pool->m, &pool->g[0]), 0};
+	struct pass16 x = {pool, NULL, calloc((size_t)nw * MAGS, sizeof(uint64_t)),
+			   malloc((size_t)nw * 2 * MAGS * sizeof(uint32_t)), ginf(pool->m, &pool->g[0]), 0};
 	uint64_t total = 0, k, need;
 	size_t ns = 0;
 	int r;
 
-	if (!x.hist)
-		return cl_fail(CL_ENOMEM, "out of memory selecting units");
+	if (!x.hist || !x.sub) {
+		r = cl_fail(CL_ENOMEM, "out of memory selecting units");
+		goto out;
+	}
 	if ((r = slices(pool, &x.s, &ns)) < 0 || (r = cl_parallel(ns, hist_slice, &x)) < 0)
 		goto out;
 	for (unsigned w = 1; w < nw; w++)
@@ -163,65 +196,87 @@ done:
 	*kout = k;
 out:
 	free(x.s);
+	free(x.sub);
 	free(x.hist);
 	return r;
 }
 
-/* 1 when a unit of [u, u+BLOCK) has magnitude in [lo, inf). */
-static int block_hit(const uint8_t *p, uint64_t u, uint32_t lo, uint32_t inf)
+/* Bit i set when unit u+i (i < n <= BLOCK) has magnitude in [lo, inf); lo <= inf. */
+static uint64_t block_bits(const uint8_t *p, uint64_t u, unsigned n, uint32_t lo, uint32_t inf)
 {
-	uint16_t span = (uint16_t)(inf - lo);
-	unsigned hit = 0;
+	uint64_t bits = 0;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < BLOCK; i++) /* branch-free: the compiler vectorises it */
-		hit |= (uint16_t)(mag(p, u + i) - lo) < span;
-	return hit != 0;
+#ifdef __SSE2__
+	const __m128i mask = _mm_set1_epi16(0x7fff), below = _mm_set1_epi16((short)(lo - 1)),
+		      top = _mm_set1_epi16((short)inf);
+	for (; n == BLOCK && i < BLOCK; i += 16) { /* 15-bit magnitudes: signed compares are exact */
+		__m128i a = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 2 * (u + i))), mask);
+		__m128i b = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + 2 * (u + i + 8))), mask);
+		a = _mm_and_si128(_mm_cmpgt_epi16(a, below), _mm_cmpgt_epi16(top, a));
+		b = _mm_and_si128(_mm_cmpgt_epi16(b, below), _mm_cmpgt_epi16(top, b));
+		bits |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(a, b)) << i;
+	}
+#endif
+	for (; i < n; i++) {
+		uint32_t v = mag(p, u + i);
+		bits |= (uint64_t)(v >= lo && v < inf) << i;
+	}
+	return bits;
 }
 
-uint64_t cl_cut_next(const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c, uint64_t u,
-		     uint64_t *ties)
+void cl_cut_walk_init(struct cl_cut_walk *w, const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c)
 {
-	const uint8_t *p = gdata(m, g);
-	uint32_t inf = ginf(m, g);
+	*w = (struct cl_cut_walk){gdata(m, g), g->units, 0, 0, c->ties, c->thr, ginf(m, g)};
+	if (c->thr >= w->inf) /* nothing taken */
+		w->base = w->units;
+	else
+		w->bits = block_bits(w->p, 0, w->units < BLOCK ? (unsigned)w->units : BLOCK, w->ties ? w->thr : w->thr + 1, w->inf);
+}
 
-	if (c->thr >= inf)
-		return g->units;
-	while (u < g->units) {
-		uint32_t lo = *ties ? c->thr : c->thr + 1;
-		if (u % BLOCK == 0 && u + BLOCK <= g->units && (lo >= inf || !block_hit(p, u, lo, inf))) {
-			u += BLOCK;
-			continue;
+/* The block's candidate bits, block after block; a tie found after the last one taken is passed over. */
+uint64_t cl_cut_walk_next(struct cl_cut_walk *w)
+{
+	while (w->base < w->units) {
+		while (w->bits) {
+			uint64_t v = w->base + (uint64_t)__builtin_ctzll(w->bits);
+			w->bits &= w->bits - 1;
+			if (mag(w->p, v) != w->thr)
+				return v;
+			if (w->ties) {
+				w->ties--;
+				return v;
+			}
 		}
-		uint32_t v = mag(p, u);
-		if (v < inf && (v > c->thr || (v == c->thr && *ties))) {
-			if (v == c->thr)
-				(*ties)--;
-			return u;
+		w->base += BLOCK;
+		if (w->base < w->units) {
+			uint64_t left = w->units - w->base;
+			w->bits = block_bits(w->p, w->base, left < BLOCK ? (unsigned)left : BLOCK,
+					     w->ties ? w->thr : w->thr + 1, w->inf); /* ties: only while some are left */
 		}
-		u++;
 	}
-	return g->units;
+	return w->units;
 }
 
 /* Two scans of the group: counts per magnitude, then each unit to its place (stable: unit order). */
 int cl_cut_ranked(const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c, uint64_t *out)
 {
-	uint64_t *at = calloc(MAGS, sizeof(*at)), ties, sum = 0;
+	uint64_t *at = calloc(MAGS, sizeof(*at)), sum = 0;
 	const uint8_t *p = gdata(m, g);
+	struct cl_cut_walk w;
 
 	if (!at)
 		return cl_fail(CL_ENOMEM, "out of memory writing the key");
-	ties = c->ties;
-	for (uint64_t u = cl_cut_next(m, g, c, 0, &ties); u < g->units; u = cl_cut_next(m, g, c, u + 1, &ties))
+	cl_cut_walk_init(&w, m, g, c);
+	for (uint64_t u = cl_cut_walk_next(&w); u < g->units; u = cl_cut_walk_next(&w))
 		at[mag(p, u)]++;
 	for (size_t b = MAGS; b-- > 0;) { /* higher magnitude ranks first */
 		uint64_t n = at[b];
 		at[b] = sum;
 		sum += n;
 	}
-	ties = c->ties;
-	for (uint64_t u = cl_cut_next(m, g, c, 0, &ties); u < g->units && sum == g->count;
-	     u = cl_cut_next(m, g, c, u + 1, &ties))
+	cl_cut_walk_init(&w, m, g, c);
+	for (uint64_t u = cl_cut_walk_next(&w); u < g->units && sum == g->count; u = cl_cut_walk_next(&w))
 		if (at[mag(p, u)] < g->count) /* bounded even if the file changes under its mapping */
 			out[at[mag(p, u)]++] = u;
 	free(at);

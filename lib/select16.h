@@ -31,12 +31,18 @@ int cl_select16_applies(const struct cl_pool *pool);
  */
 int cl_select16(struct cl_pool *pool, double ratio, struct cl_cut *cut, uint64_t *k);
 
-/*
- * Walking G's taken units in unit order: the first taken unit >= U (or
- * g->units).  *TIES starts at C->ties for U = 0 and counts the ties left.
- */
-uint64_t cl_cut_next(const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c, uint64_t u,
-		     uint64_t *ties);
+/* A walk over a cut group's taken units, in unit order. */
+struct cl_cut_walk {
+	const uint8_t *p;
+	uint64_t units, base, bits; /* bits: the candidates of units [base, base+64) not yet seen */
+	uint64_t ties;              /* ties at thr still to take */
+	uint32_t thr, inf;
+};
+
+void cl_cut_walk_init(struct cl_cut_walk *w, const struct cl_model *m, const struct cl_group *g,
+		      const struct cl_cut *c);
+/* The next taken unit, or g->units at the end. */
+uint64_t cl_cut_walk_next(struct cl_cut_walk *w);
 
 /* G's g->count taken units in rank order (better first) into OUT: an O(n) counting sort. */
 int cl_cut_ranked(const struct cl_model *m, const struct cl_group *g, const struct cl_cut *c, uint64_t *out);

@@ -1,6 +1,6 @@
 /*
  * test_select16.c - lib/select16.c against the general selector: on the same
- * pools, cl_select16's cuts, walked by cl_cut_next and ranked by
+ * pools, cl_select16's cuts, walked by cl_cut_walk_next and ranked by
  * cl_cut_ranked, give exactly cl_select_top's picks (the same units, the same
  * rank order in every group, the same finite and count per group), at 1, 2,
  * 3 and 8 threads.  The models are BF16 and F16 tensors of few magnitudes, so
@@ -62,7 +62,8 @@ static void compare(const char *label, const struct cl_model *m, struct cl_group
 	CHECK(cl_select16(&pool, ratio, cut, &k16) == 0, "%s: histogram selector", label);
 	CHECK(k16 == k, "%s: %llu units, not %llu", label, (unsigned long long)k16, (unsigned long long)k);
 	for (size_t i = 0; i < n && k16 == k; i++) {
-		uint64_t *u = malloc((g[i].count + 1) * sizeof(*u)), ties = cut[i].ties, seen = 0, bad = 0;
+		uint64_t *u = malloc((g[i].count + 1) * sizeof(*u)), seen = 0, bad = 0;
+		struct cl_cut_walk cw;
 		CHECK(g[i].finite == fin[i] && g[i].count == cnt[i], "%s: group %zu: finite %llu count %llu", label,
 		      i, (unsigned long long)g[i].finite, (unsigned long long)g[i].count);
 		if (g[i].count != cnt[i]) {
@@ -79,12 +80,12 @@ static void compare(const char *label, const struct cl_model *m, struct cl_group
 		for (uint64_t j = 0; j < g[i].count; j++)
 			in[u[j]] = 1;
 		bad = 0;
-		for (uint64_t v = cl_cut_next(m, &g[i], &cut[i], 0, &ties), prev = 0; v < g[i].units;
-		     prev = v, v = cl_cut_next(m, &g[i], &cut[i], v + 1, &ties)) {
+		cl_cut_walk_init(&cw, m, &g[i], &cut[i]);
+		for (uint64_t v = cl_cut_walk_next(&cw), prev = 0; v < g[i].units; prev = v, v = cl_cut_walk_next(&cw)) {
 			bad += !in[v] || (seen && v <= prev);
 			seen++;
 		}
-		CHECK(bad == 0 && seen == g[i].count && ties == 0, "%s: group %zu: walk of %llu units, %llu wrong",
+		CHECK(bad == 0 && seen == g[i].count && cw.ties == 0, "%s: group %zu: walk of %llu units, %llu wrong",
 		      label, i, (unsigned long long)seen, (unsigned long long)bad);
 		at += g[i].count;
 		free(in);
