@@ -3,7 +3,9 @@
  * lib/fill.c) in a streamed copy of the model, and write the ranked originals
  * to the key.  The original's digests are computed on other threads while
  * the selection runs, and the shards are written and hashed side by side
- * (CORELOCKER_THREADS).
+ * (CORELOCKER_THREADS).  A BF16/F16 element pool's choice is a cut per group
+ * (lib/select16.c), walked by the shard writers and re-ranked per group for
+ * the key, so no list of picks or mask of the whole model is held.
  */
 #include <pthread.h>
 #include <stdlib.h>
