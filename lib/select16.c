@@ -12,7 +12,7 @@
 
 #define MAGS 32768               /* 15 magnitude bits */
 #define SLICE (2u << 20)         /* units of one parallel task: 4 MiB */
-#define BLOCK 64                 /* cl_cut_next looks at units this many at a time: one bit each */
+#define BLOCK 64                 /* a cut walk looks at units this many at a time: one bit each */
 
 static const uint8_t *gdata(const struct cl_model *m, const struct cl_group *g)
 {
