@@ -3,7 +3,9 @@
  * lib/fill.c) in a streamed copy of the model, and write the ranked originals
  * to the key.  The original's digests are computed on other threads while
  * the selection runs, and the shards are written and hashed side by side
- * (CORELOCKER_THREADS).
+ * (CORELOCKER_THREADS).  A BF16/F16 element pool's choice is a cut per group
+ * (lib/select16.c), walked by the shard writers and re-ranked per group for
+ * the key, so no list of picks or mask of the whole model is held.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "modelout.h"
 #include "patch.h"
 #include "select.h"
+#include "select16.h"
 #include "threads.h"
 
 struct lock {
@@ -24,9 +27,11 @@ struct lock {
 	struct cl_model *m;
 	struct cl_group *g;
 	size_t ng;
-	struct cl_pick *picks; /* layer: group after group; global: one ranking */
-	uint64_t npicks;
-	uint64_t **mask;       /* per group: bit u set when unit u is extracted */
+	struct cl_cut *cut;    /* per group: its choice as a cut (16-bit elements, lib/select16.c) */
+	struct cl_pick *picks; /* the other groups' choice, group after group, rank order in each */
+	uint64_t nlist;        /* entries of picks */
+	uint64_t npicks;       /* units extracted in all */
+	uint64_t **mask;       /* per group without a cut: bit u set when unit u is extracted */
 	long *owner;           /* tensor -> group << 2 | member, or -1 */
 	uint8_t (*orig)[CL_SHA256_LEN], (*locked)[CL_SHA256_LEN];
 	uint8_t index_sha[CL_SHA256_LEN];
@@ -60,12 +65,12 @@ static int check_opts(const struct cl_lock_opts *o)
 
 static int append_picks(struct lock *l, struct cl_pick *p, uint64_t k)
 {
-	struct cl_pick *n = realloc(l->picks, (l->npicks + k + 1) * sizeof(*n));
+	struct cl_pick *n = realloc(l->picks, (l->nlist + k + 1) * sizeof(*n));
 	if (!n)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	memcpy(n + l->npicks, p, k * sizeof(*p));
+	memcpy(n + l->nlist, p, k * sizeof(*p));
 	l->picks = n;
-	l->npicks += k;
+	l->nlist += k;
 	return 0;
 }
 
@@ -74,18 +79,23 @@ static int run_pool(struct lock *l, size_t first, size_t n)
 	struct cl_pool pool = {l->m, l->g + first, n, (uint32_t)first, l->o->unit};
 	struct cl_pick *p = NULL;
 	uint64_t k = 0;
-	int r = l->o->select == CL_SELECT_RANDOM
-			? cl_select_random(&pool, l->o->ratio, l->o->seed, &p, &k)
-			: cl_select_top(&pool, l->o->ratio, &p, &k);
+	int r;
 
-	if (r == 0 && l->npicks == 0 && first + n == l->ng) { /* one pool: keep its array */
+	if (l->o->select == CL_SELECT_TOP && cl_select16_applies(&pool)) {
+		if ((r = cl_select16(&pool, l->o->ratio, l->cut + first, &k)) == 0)
+			l->npicks += k;
+		return r;
+	}
+	r = l->o->select == CL_SELECT_RANDOM ? cl_select_random(&pool, l->o->ratio, l->o->seed, &p, &k)
+					     : cl_select_top(&pool, l->o->ratio, &p, &k);
+	if (r == 0 && l->nlist == 0 && first + n == l->ng) { /* one pool: keep its array */
 		free(l->picks);
 		l->picks = p;
-		l->npicks = k;
+		l->nlist = l->npicks = k;
 		return 0;
 	}
-	if (r == 0)
-		r = append_picks(l, p, k);
+	if (r == 0 && (r = append_picks(l, p, k)) == 0)
+		l->npicks += k;
 	free(p);
 	return r;
 }
@@ -116,12 +126,12 @@ static int build_masks(struct lock *l)
 	for (size_t i = 0; i < l->ng; i++) {
 		if (!l->g[i].count)
 			continue;
-		if (!(l->mask[i] = calloc((l->g[i].units + 63) / 64, 8)))
+		if (!l->cut[i].on && !(l->mask[i] = calloc((l->g[i].units + 63) / 64, 8)))
 			return cl_fail(CL_ENOMEM, "out of memory");
 		for (unsigned j = 0; j < l->g[i].nm; j++)
 			l->owner[l->g[i].m[j].tensor] = (long)(i << 2 | j);
 	}
-	for (uint64_t i = 0; i < l->npicks; i++) {
+	for (uint64_t i = 0; i < l->nlist; i++) {
 		uint64_t u = CL_PICK_UNIT(l->picks[i]);
 		l->mask[CL_PICK_GROUP(l->picks[i])][u / 64] |= 1ull << (u % 64);
 	}
@@ -170,8 +180,31 @@ struct zero_iter {
 	const struct lock *l;
 	size_t t, end; /* tensor range of the shard */
 	uint64_t u;    /* next unit to look at in tensor t */
+	struct cl_cut_walk walk; /* tensor t's, when its group is a cut */
 	uint8_t *buf;
 };
+
+/* The first extracted unit >= it->u of group I (g->units when none). */
+static uint64_t next_unit(struct zero_iter *it, size_t i)
+{
+	const struct lock *l = it->l;
+	const struct cl_group *g = &l->g[i];
+	const uint64_t *mask = l->mask[i];
+	uint64_t u = it->u;
+
+	if (l->cut[i].on) { /* units come in order: the walk resumes where it stopped */
+		if (u == 0)
+			cl_cut_walk_init(&it->walk, l->m, g, &l->cut[i]);
+		return cl_cut_walk_next(&it->walk);
+	}
+	while (u < g->units) {
+		uint64_t w = mask[u / 64] >> (u % 64);
+		if (w)
+			return u + (uint64_t)__builtin_ctzll(w);
+		u = (u / 64 + 1) * 64;
+	}
+	return g->units;
+}
 
 static int next_zero(void *ctx, struct cl_span *s)
 {
@@ -183,15 +216,8 @@ static int next_zero(void *ctx, struct cl_span *s)
 		if (own < 0)
 			continue;
 		const struct cl_group *g = &l->g[own >> 2];
-		const uint64_t *mask = l->mask[own >> 2];
 		uint64_t stride = g->m[own & 3].stride;
-		while (it->u < g->units) {
-			uint64_t w = mask[it->u / 64] >> (it->u % 64);
-			if (!w) {
-				it->u = (it->u / 64 + 1) * 64;
-				continue;
-			}
-			it->u += (uint64_t)__builtin_ctzll(w);
+		if ((it->u = next_unit(it, (size_t)(own >> 2))) < g->units) {
 			const struct cl_tensor *t = &l->m->t[it->t];
 			s->off = t->file_off + it->u * stride;
 			s->len = stride;
@@ -249,7 +275,7 @@ static int write_shard(void *arg, size_t s, unsigned worker)
 {
 	struct lock *l = arg;
 	const struct cl_shard *sh = &l->m->shards[s];
-	struct zero_iter it = {l, l->first[s], l->first[s] + sh->st.n, 0, NULL};
+	struct zero_iter it = {.l = l, .t = l->first[s], .end = l->first[s] + sh->st.n};
 	int r;
 
 	if (l->fillt && !(it.buf = malloc(l->fill_buf)))
@@ -364,29 +390,59 @@ fail:
 	return NULL;
 }
 
+/* The records of group G's units U[0..n), in that (rank) order. */
+static int write_records(struct lock *l, struct cl_out *o, const struct cl_group *g, const uint64_t *u, uint64_t n)
+{
+	int r = 0;
+
+	for (uint64_t i = 0; i < n && r == 0; i++) {
+		if (i + 8 < n) /* rank order jumps around the tensor */
+			__builtin_prefetch(l->m->t[g->m[0].tensor].data + u[i + 8] * g->m[0].stride);
+		r = cl_key_write_record(o, cl_key_index_bytes(CL_KEY_VERSION, g->units), u[i]);
+		for (unsigned j = 0; j < g->nm && r == 0; j++)
+			r = cl_out_write(o, l->m->t[g->m[j].tensor].data + u[i] * g->m[j].stride,
+					 (size_t)g->m[j].stride);
+	}
+	return r;
+}
+
+/*
+ * Records group after group, each in rank order.  The header holds the
+ * locked shards' digests, so the key is written last; a cut group's ranked
+ * units are regenerated here from the mapped original (two integer scans of
+ * that tensor, lib/select16.c) rather than kept since the ranking or spooled
+ * to a file: memory stays one group's units, and the scans cost less than
+ * writing and re-reading 16 bytes per extracted unit.
+ */
 static int write_key(struct lock *l, struct cl_out *o)
 {
 	json_t *h = key_header(l);
+	uint64_t *u = NULL, most = 0, at = 0;
 	int r;
 
 	if (!h)
 		return cl_fail(CL_ENOMEM, "out of memory");
 	r = cl_key_write_header(o, h);
 	json_decref(h);
-	for (uint64_t i = 0; i < l->npicks && r == 0; i++) {
-		uint32_t gi = CL_PICK_GROUP(l->picks[i]);
-		uint64_t u = CL_PICK_UNIT(l->picks[i]);
-		const struct cl_group *g = &l->g[gi];
-		if (i + 8 < l->npicks) { /* rank order jumps around the model */
-			const struct cl_group *ng = &l->g[CL_PICK_GROUP(l->picks[i + 8])];
-			__builtin_prefetch(l->m->t[ng->m[0].tensor].data +
-					   CL_PICK_UNIT(l->picks[i + 8]) * ng->m[0].stride);
+	for (size_t i = 0; i < l->ng; i++)
+		most = l->g[i].count > most ? l->g[i].count : most;
+	if (r == 0 && !(u = malloc((most + 1) * sizeof(*u))))
+		r = cl_fail(CL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < l->ng && r == 0; i++) {
+		const struct cl_group *g = &l->g[i];
+		if (!g->count)
+			continue;
+		if (l->cut[i].on) {
+			r = cl_cut_ranked(l->m, g, &l->cut[i], u);
+		} else {
+			for (uint64_t j = 0; j < g->count; j++)
+				u[j] = CL_PICK_UNIT(l->picks[at + j]);
+			at += g->count;
 		}
-		r = cl_key_write_record(o, cl_key_index_bytes(CL_KEY_VERSION, g->units), u);
-		for (unsigned j = 0; j < g->nm && r == 0; j++)
-			r = cl_out_write(o, l->m->t[g->m[j].tensor].data + u * g->m[j].stride,
-					 (size_t)g->m[j].stride);
+		if (r == 0)
+			r = write_records(l, o, g, u, g->count);
 	}
+	free(u);
 	if (r == 0)
 		r = cl_key_write_trailer(o);
 	return r;
@@ -403,6 +459,7 @@ static void lock_free(struct lock *l)
 	free(l->owner);
 	free(l->first);
 	free(l->picks);
+	free(l->cut);
 	free(l->g);
 	free(l->orig);
 	free(l->locked);
@@ -430,6 +487,10 @@ int cl_lock(const char *model, const char *out, const char *key, const struct cl
 		goto out;
 	if (l.ng == 0) {
 		r = cl_fail(CL_ENOUNITS, "%s: no tensor is eligible for unit '%s'", model, cl_unit_name(opts->unit));
+		goto out;
+	}
+	if (!(l.cut = calloc(l.ng, sizeof(*l.cut)))) {
+		r = cl_fail(CL_ENOMEM, "out of memory");
 		goto out;
 	}
 	if ((r = cl_model_out_open(l.m, out, &mo)) < 0 || (r = cl_out_open(key, 0600, &ko)) < 0)

@@ -8,6 +8,8 @@
  * strided sample bounds the threshold, one pass collects the candidates
  * above it, and an exact radix search on the score bits takes over whenever
  * the sample misjudges.  Only the chosen units are ever held in memory.
+ * Element units of BF16/F16 pools take lib/select16.c instead: an exact
+ * histogram, and a cut per group rather than a list of picks.
  */
 #ifndef CL_SELECT_H
 #define CL_SELECT_H

@@ -2,8 +2,9 @@
 # lock on every core is deterministic (issue 15): CORELOCKER_THREADS=1, 2, 3
 # and 8 give byte-identical locked files and keys, for a single F32 file, a
 # sharded BF16 and a sharded F16 model, and a model made of ties (few distinct
-# magnitudes, NaN and Inf, tensors of several parallel slices), for every
-# unit, scope and selection.  The round trip still restores the original.
+# magnitudes, NaN and Inf, tensors of several parallel slices) and BF16/F16
+# models of ties (bench/gen_ties16.py: the histogram selection of
+# lib/select16.c), for every unit, scope and selection.  The round trip still restores the original.
 set -u
 . "${top_srcdir:?}/tests/cli/common.sh" threads
 
@@ -32,6 +33,12 @@ h += b" " * (-len(h) % 8)
 with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<Q", len(h)) + h + b"".join(t[3] for t in T))
 EOF
+
+# ties of BF16 and F16 (the histogram selection, lib/select16.c): a threshold inside a
+# bucket of ties shared by three tensors and by the two slices of the first
+for d in BF16 F16; do
+	"$PYTHON" "$B/gen_ties16.py" "$W/t16-$d.safetensors" $d || bad "gen_ties16.py $d"
+done
 
 # same MODEL UNIT SCOPE ARGS...: every thread count gives the 1-thread lock
 same() {
@@ -63,6 +70,10 @@ for s in global layer global-norm; do
 		same "$W/ties.safetensors" $u $s --ratio 0.03
 	done
 	same "$W/ties.safetensors" element $s --ratio 0.5
+	for d in BF16 F16; do
+		same "$W/t16-$d.safetensors" element $s --ratio 0.03
+		same "$W/t16-$d.safetensors" element $s --ratio 0.5
+	done
 	same "$W/bf16/model.safetensors.index.json" element $s --ratio 0.01 --select random --seed 9
 done
 # the computed fills: their seed and tensor statistics are worked out on several threads too
@@ -70,6 +81,7 @@ for f in resample flip; do
 	same "$W/bf16/model.safetensors.index.json" element global --ratio 0.01 --fill $f
 	same "$W/f32.safetensors" neuron layer --ratio 0.03 --fill $f
 	same "$W/f16/model.safetensors.index.json" element global --ratio 0.02 --fill $f
+	same "$W/t16-BF16.safetensors" element layer --ratio 0.1 --fill $f
 done
 
 # a lock on 3 threads still unlocks to the original, byte for byte
