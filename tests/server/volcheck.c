@@ -7,8 +7,9 @@
  * Exit 0 when the volume parses, its signature verifies and (with --nonce)
  * the nonce matches; 1 otherwise, with one line on stderr.  --rebuild builds
  * the parsed header and entries again with cl_volume_build() and the
- * server's signing key, and requires the very same bytes (Ed25519 is
- * deterministic): a streamed volume must be what the builder writes.
+ * server's signing key, in the volume's own version (2 or 3), and requires
+ * the very same bytes (Ed25519 is deterministic): a streamed volume must be
+ * what the builder writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,8 @@ static int same_as_built(const struct cl_volume *v, const uint8_t *buf, size_t l
 	uint8_t *built = NULL;
 	size_t blen = 0, at = 0;
 
-	if (!h || cl_signkey_load(keypath, &sk) < 0 || cl_volume_build(h, v->e, v->n, sk, &built, &blen) < 0) {
+	if (!h || cl_signkey_load(keypath, &sk) < 0 ||
+	    cl_volume_build(h, v->e, v->n, v->version, sk, &built, &blen) < 0) {
 		fprintf(stderr, "volcheck: cannot rebuild: %s\n", cl_errmsg());
 		return -1;
 	}
