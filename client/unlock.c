@@ -24,34 +24,31 @@
 #include "outfile.h"
 #include "patch.h"
 
-/* The volume's entries of one shard as patch spans, in file order. */
+/* The volume's entries of one shard as patch spans, in file order, read straight from the volume. */
 struct vit {
-	const struct cl_volume *v;
-	size_t i;
-	uint32_t shard;
+	struct cl_volume_iter it;
 	uint64_t pause, done; /* the test hook, for the writer's walk */
 };
 
 static struct vit vit_of(const struct cl_volume *v, uint32_t shard)
 {
-	struct vit it = {v, 0, shard, 0, 0};
-	while (it.i < v->n && v->e[it.i].shard < shard)
-		it.i++;
+	struct vit it = {.pause = 0};
+	cl_volume_iter_shard(v, shard, &it.it);
 	return it;
 }
 
 static int next_entry(void *ctx, struct cl_span *s)
 {
 	struct vit *it = ctx;
+	struct cl_volume_entry e;
 
-	if (it->i >= it->v->n || it->v->e[it->i].shard != it->shard)
+	if (!cl_volume_next(&it->it, &e))
 		return 0;
 	if (it->pause && it->done++ == it->pause)
 		ag_test_pause(it->pause);
-	s->off = it->v->e[it->i].off;
-	s->len = it->v->e[it->i].len;
-	s->src = it->v->e[it->i].bytes;
-	it->i++;
+	s->off = e.off;
+	s->len = e.len;
+	s->src = e.bytes;
 	return 1;
 }
 

@@ -333,6 +333,7 @@ static int read_head(const struct cl_volume *v, struct cl_cursor *c, const struc
 static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
 {
 	struct cl_cursor c = {p, len, 0};
+	struct cl_volume_entry prev = {0}, cur;
 	int64_t n = 0, bytes = 0;
 	uint64_t sum = 0;
 	size_t min = v->version < 3 ? CL_VOLUME_ENTRY_HEAD : CL_VOLUME_ENTRY_MIN3;
@@ -343,29 +344,95 @@ static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
 	if ((uint64_t)n > len / min)
 		return cl_fail(CL_EFORMAT, "volume: %lld entries cannot fit in %zu bytes", (long long)n, len);
 	v->n = (size_t)n;
-	if (!(v->e = calloc(v->n + 1, sizeof(*v->e))))
-		return cl_fail(CL_ENOMEM, "out of memory");
+	v->entries = p;
 	for (size_t i = 0; i < v->n; i++) {
-		struct cl_volume_entry *e = &v->e[i];
-		if ((r = read_head(v, &c, i ? e - 1 : NULL, e, i)) < 0)
+		struct cl_volume_entry *e = &cur;
+		const uint8_t *head = c.p;
+		if ((r = read_head(v, &c, i ? &prev : NULL, e, i)) < 0)
 			return r;
 		e->bytes = cl_cur_take(&c, e->len);
 		if (c.bad)
 			return cl_fail(CL_EFORMAT, "volume: entry %zu is truncated", i);
 		if (e->shard >= v->nshards || e->len == 0)
 			return cl_fail(CL_EFORMAT, "volume: entry %zu names no shard or is empty", i);
-		const struct cl_volume_shard *s = &v->shards[e->shard];
+		struct cl_volume_shard *s = &v->shards[e->shard];
 		if (e->off < 8 + s->header_len || e->off > s->size || e->len > s->size - e->off)
 			return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
-		if (i && (e->shard < e[-1].shard || (e->shard == e[-1].shard && e->off < e[-1].off + e[-1].len)))
+		if (i && (e->shard < prev.shard || (e->shard == prev.shard && e->off < prev.off + prev.len)))
 			return cl_fail(CL_EFORMAT, "volume: entry %zu is out of order or overlaps the one before", i);
+		if (!s->n++)
+			s->at = head;
 		sum += e->len;
+		prev = cur;
 	}
 	if (c.left)
 		return cl_fail(CL_EFORMAT, "volume: %zu unexpected bytes after the entries", c.left);
 	if (sum != (uint64_t)bytes)
 		return vbad("bytes");
 	v->bytes = sum;
+	return 0;
+}
+
+/* ---- reading the entries of a parsed (so valid) volume ---- */
+
+void cl_volume_iter_shard(const struct cl_volume *v, uint32_t s, struct cl_volume_iter *it)
+{
+	*it = (struct cl_volume_iter){v->shards[s].at, v->shards[s].n, v->version, s, 0, 1};
+}
+
+void cl_volume_iter_all(const struct cl_volume *v, struct cl_volume_iter *it)
+{
+	*it = (struct cl_volume_iter){v->entries, v->n, v->version, 0, 0, 0};
+}
+
+/* A LEB128 integer the parser has checked. */
+static uint64_t varint(const uint8_t **p)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0;; shift += 7) {
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return x;
+	}
+}
+
+int cl_volume_next(struct cl_volume_iter *it, struct cl_volume_entry *e)
+{
+	if (!it->left)
+		return 0;
+	it->left--;
+	if (it->version < 3) {
+		e->shard = (uint32_t)cl_le(it->p, 4);
+		e->off = cl_le(it->p + 4, 8);
+		e->len = (uint32_t)cl_le(it->p + 12, 4);
+		it->p += CL_VOLUME_ENTRY_HEAD;
+	} else {
+		uint64_t ds = varint(&it->p), gap = varint(&it->p);
+		e->len = (uint32_t)varint(&it->p);
+		if (it->fresh || ds) { /* a shard's first entry counts from offset 0 */
+			it->shard += it->fresh ? 0 : (uint32_t)ds;
+			it->end = 0;
+		}
+		it->fresh = 0;
+		e->shard = it->shard;
+		e->off = it->end + gap;
+		it->end = e->off + e->len;
+	}
+	e->bytes = it->p;
+	it->p += e->len;
+	return 1;
+}
+
+int cl_volume_entries(const struct cl_volume *v, struct cl_volume_entry **out)
+{
+	struct cl_volume_iter it;
+
+	if (!(*out = malloc((v->n ? v->n : 1) * sizeof(**out))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	cl_volume_iter_all(v, &it);
+	for (size_t i = 0; cl_volume_next(&it, &(*out)[i]); i++)
+		;
 	return 0;
 }
 
@@ -450,7 +517,6 @@ void cl_volume_free(struct cl_volume *v)
 		return;
 	json_decref(v->header);
 	free(v->shards);
-	free(v->e);
 	free(v);
 }
 

@@ -14,9 +14,12 @@
  * BF16 element instead of 16.  Version 3 is written only to agents that ask
  * for it (cl_volume_accept), version 2 otherwise.
  *
- * A parsed volume borrows its strings from its JSON header and its entry
- * bytes from the buffer it was parsed from; cl_volume_free() releases both
- * the header and the entry table, never the buffer.
+ * A parsed volume borrows its strings from its JSON header and its entries
+ * from the buffer it was parsed from: it holds no table of them (24 bytes an
+ * entry would be four times a BF16 element's 6 bytes in version 3), only
+ * where each shard's entries start; cl_volume_iter_*() and cl_volume_next()
+ * read them in order, straight from the buffer.  cl_volume_free() releases
+ * the header and the shard table, never the buffer.
  */
 #ifndef CL_VOLUME_H
 #define CL_VOLUME_H
@@ -52,6 +55,8 @@ struct cl_volume_shard {
 	const char *file;
 	uint64_t header_len, size;
 	uint8_t locked[CL_SHA256_LEN];
+	size_t n;          /* its entries */
+	const uint8_t *at; /* the first one's head, when n > 0 */
 };
 
 struct cl_volume {
@@ -70,7 +75,7 @@ struct cl_volume {
 	int exact;        /* the result must be the original: the full tier, unmarked */
 	struct cl_volume_shard *shards;
 	uint32_t nshards;
-	struct cl_volume_entry *e;
+	const uint8_t *entries; /* the first entry's head */
 	size_t n;
 	uint64_t bytes; /* sum of entry lengths */
 	const uint8_t *signed_data; /* every byte before the signature */
@@ -78,6 +83,24 @@ struct cl_volume {
 	const uint8_t *sig;
 	unsigned version; /* 1: signed bytes; 2: signed digest; 3: and compact entries */
 };
+
+/* Where a reader of a parsed volume's entries is (cl_volume_iter_shard, cl_volume_iter_all). */
+struct cl_volume_iter {
+	const uint8_t *p;
+	size_t left; /* entries still to read */
+	unsigned version;
+	uint32_t shard;
+	uint64_t end; /* the end of the entry read last, in its shard */
+	int fresh;    /* the next entry is the first of SHARD: no delta, no base */
+};
+
+/* Read shard S's entries of V, or all of them, in order; V and its buffer must outlive IT. */
+void cl_volume_iter_shard(const struct cl_volume *v, uint32_t s, struct cl_volume_iter *it);
+void cl_volume_iter_all(const struct cl_volume *v, struct cl_volume_iter *it);
+/* The next entry in *E (its bytes point into the volume): 1, or 0 after the last. */
+int cl_volume_next(struct cl_volume_iter *it, struct cl_volume_entry *e);
+/* Every entry of V in one malloc'd table (tests and tools that rebuild a volume). */
+int cl_volume_entries(const struct cl_volume *v, struct cl_volume_entry **out);
 
 /* E sorted by (shard, off) without overlap: 0 and the sum of lengths in *BYTES. */
 int cl_volume_entries_check(const struct cl_volume_entry *e, size_t n, uint64_t *bytes);

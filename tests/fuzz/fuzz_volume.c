@@ -185,6 +185,14 @@ static void fill(struct cl_membuf *b, size_t len, uint64_t header_len, uint32_t 
 	pattern(b, header_len, i);
 }
 
+/* V's entries in a table (cl_volume_entries: the parsed volume holds none); free() it. */
+static struct cl_volume_entry *table(const struct cl_volume *v)
+{
+	struct cl_volume_entry *t = NULL;
+	CHECK(cl_volume_entries(v, &t) == 0);
+	return t;
+}
+
 /* The shards V describes, with their digests before and after V's entries. */
 static int make_shards(const struct cl_volume *v, struct shards *s)
 {
@@ -199,8 +207,10 @@ static int make_shards(const struct cl_volume *v, struct shards *s)
 		fill(b, (size_t)v->shards[i].size, v->shards[i].header_len, i);
 		cl_sha256(b->data, b->len, s->base[i]);
 	}
+	struct cl_volume_entry *t = table(v);
 	for (size_t k = 0; k < v->n; k++)
-		memcpy(s->b[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
+		memcpy(s->b[t[k].shard].data + t[k].off, t[k].bytes, t[k].len);
+	free(t);
 	for (uint32_t i = 0; i < v->nshards; i++) {
 		cl_sha256(s->b[i].data, s->b[i].len, s->after[i]);
 		pattern(&s->b[i], v->shards[i].header_len, i);
@@ -268,8 +278,9 @@ static void check_parsed(const uint8_t *buf, size_t len, const struct cl_volume 
 	CHECK(v->nshards >= 1 && v->nshards <= 65535);
 	for (uint32_t i = 0; i < v->nshards; i++)
 		CHECK(v->shards[i].file && v->shards[i].size >= 8 + v->shards[i].header_len);
+	struct cl_volume_entry *t = table(v);
 	for (size_t k = 0; k < v->n; k++) {
-		const struct cl_volume_entry *e = &v->e[k];
+		const struct cl_volume_entry *e = &t[k];
 		const struct cl_volume_shard *s;
 		CHECK(e->shard < v->nshards && e->len > 0);
 		s = &v->shards[e->shard];
@@ -298,6 +309,18 @@ static void check_parsed(const uint8_t *buf, size_t len, const struct cl_volume 
 	}
 	CHECK(p == buf + len - CL_SIG_LEN);
 	CHECK(sum == v->bytes);
+	/* each shard's reader gives that shard's run of the table, no more */
+	size_t k = 0;
+	for (uint32_t i = 0; i < v->nshards; i++) {
+		struct cl_volume_iter it;
+		struct cl_volume_entry e;
+		CHECK(v->shards[i].n <= v->n - k);
+		for (cl_volume_iter_shard(v, i, &it); cl_volume_next(&it, &e); k++)
+			CHECK(k < v->n && t[k].shard == i && e.shard == i && e.off == t[k].off && e.len == t[k].len &&
+			      e.bytes == t[k].bytes);
+	}
+	CHECK(k == v->n);
+	free(t);
 }
 
 /* V rebuilt by cl_volume_build() in VERSION parses back to the same volume. */
@@ -308,18 +331,23 @@ static void check_rebuild_as(const struct cl_volume *v, unsigned version)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
+	struct cl_volume_entry *t = table(v), *u;
 	CHECK(h != NULL);
-	if (cl_volume_build(h, v->e, v->n, version, sk, &buf, &len) < 0) {
+	if (cl_volume_build(h, t, v->n, version, sk, &buf, &len) < 0) {
 		/* only a header that grew past the limit when dumped again */
 		CHECK(cl_errmsg()[0]);
 		json_decref(h);
+		free(t);
 		return;
 	}
 	CHECK(cl_volume_parse(buf, len, &w) == 0 && cl_volume_verify(w, pub) == 0 && w->version == version);
 	CHECK(w->n == v->n && w->bytes == v->bytes && w->nshards == v->nshards);
+	u = table(w);
 	for (size_t k = 0; k < v->n; k++)
-		CHECK(w->e[k].shard == v->e[k].shard && w->e[k].off == v->e[k].off && w->e[k].len == v->e[k].len &&
-		      !memcmp(w->e[k].bytes, v->e[k].bytes, v->e[k].len));
+		CHECK(u[k].shard == t[k].shard && u[k].off == t[k].off && u[k].len == t[k].len &&
+		      !memcmp(u[k].bytes, t[k].bytes, t[k].len));
+	free(t);
+	free(u);
 	for (uint32_t i = 0; i < v->nshards; i++)
 		CHECK(w->shards[i].size == v->shards[i].size && w->shards[i].header_len == v->shards[i].header_len &&
 		      !strcmp(w->shards[i].file, v->shards[i].file) &&
@@ -375,8 +403,10 @@ static void check_accepted(const uint8_t *vol, size_t len, const struct shards *
 	CHECK(n == v->nshards);
 	/* an upgrade builds on the given base: one that names from_tier or from_beta */
 	upgrade = given(v->header, "from_tier") || given(v->header, "from_beta");
+	struct cl_volume_entry *t = table(v);
 	for (size_t k = 0; k < v->n; k++)
-		memcpy(s->copy[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
+		memcpy(s->copy[t[k].shard].data + t[k].off, t[k].bytes, t[k].len);
+	free(t);
 	for (uint32_t i = 0; i < n; i++) {
 		CHECK(s->b[i].len == s->copy[i].len && !memcmp(s->b[i].data, s->copy[i].data, s->b[i].len));
 		cl_sha256(s->b[i].data, s->b[i].len, d);

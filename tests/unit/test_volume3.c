@@ -78,13 +78,25 @@ static void test_parse(void)
 				       0x01, 0x9d, 0x8d, 0x06, 0x03, 0x01, 0x02, 0x03};
 	CHECK(parse(3, 3, 6, good, sizeof(good), &v) == 0, "good v3 volume: %s", cl_errmsg());
 	if (v) {
+		struct cl_volume_entry e[3];
+		struct cl_volume_iter it;
+		size_t k = 0;
 		CHECK(v->version == 3 && v->n == 3 && v->bytes == 6, "v3: version %u, %zu entries", v->version, v->n);
-		CHECK(v->e[0].shard == 0 && v->e[0].off == 16 && v->e[0].len == 2 && v->e[0].bytes[1] == 0xbb,
-		      "entry 0: %u %llu %u", v->e[0].shard, (unsigned long long)v->e[0].off, v->e[0].len);
-		CHECK(v->e[1].shard == 0 && v->e[1].off == 318 && v->e[1].len == 1 && v->e[1].bytes[0] == 0xcc,
-		      "entry 1: %u %llu %u", v->e[1].shard, (unsigned long long)v->e[1].off, v->e[1].len);
-		CHECK(v->e[2].shard == 1 && v->e[2].off == 99997 && v->e[2].len == 3 && v->e[2].bytes[2] == 3,
-		      "entry 2: %u %llu %u", v->e[2].shard, (unsigned long long)v->e[2].off, v->e[2].len);
+		for (cl_volume_iter_all(v, &it); k < 3 && cl_volume_next(&it, &e[k]); k++)
+			;
+		CHECK(k == 3 && !cl_volume_next(&it, &e[0]), "read %zu entries, or more than 3", k);
+		CHECK(e[0].shard == 0 && e[0].off == 16 && e[0].len == 2 && e[0].bytes[1] == 0xbb, "entry 0: %u %llu %u",
+		      e[0].shard, (unsigned long long)e[0].off, e[0].len);
+		CHECK(e[1].shard == 0 && e[1].off == 318 && e[1].len == 1 && e[1].bytes[0] == 0xcc, "entry 1: %u %llu %u",
+		      e[1].shard, (unsigned long long)e[1].off, e[1].len);
+		CHECK(e[2].shard == 1 && e[2].off == 99997 && e[2].len == 3 && e[2].bytes[2] == 3, "entry 2: %u %llu %u",
+		      e[2].shard, (unsigned long long)e[2].off, e[2].len);
+		/* shard 1 alone: its first entry counts from 0, whatever delta it was written with */
+		cl_volume_iter_shard(v, 1, &it);
+		CHECK(v->shards[0].n == 2 && v->shards[1].n == 1, "shard counts %zu %zu", v->shards[0].n, v->shards[1].n);
+		CHECK(cl_volume_next(&it, &e[0]) && e[0].shard == 1 && e[0].off == 99997 && e[0].len == 3 &&
+			      !cl_volume_next(&it, &e[1]),
+		      "shard 1 alone: %u %llu %u", e[0].shard, (unsigned long long)e[0].off, e[0].len);
 		cl_volume_free(v);
 	}
 	/* the same bytes as a version 2 volume are not 16-byte heads */
