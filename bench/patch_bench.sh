@@ -19,6 +19,10 @@
 #             DIR/patch-results.{tsv,md}
 #   -q        no torch peer
 #   -c CMDS   only these commands (space-separated names, below)
+#   -V VER    the key volume version of the saved volume file that agent-file
+#             and in-place apply: 3 (default, what this tree's agent asks
+#             for over HTTPS) or 2 (what agents before version 3 get); both
+#             sizes are reported
 #   -P PERF   instead of the timed rounds: profile agent, agent-file and
 #             in-place once each with perf record -g (PERF/CMD.data, and the
 #             top of perf report in PERF/CMD.txt)
@@ -45,14 +49,15 @@ PY=${PY:-/usr/bin/python3}
 AGENT=${AGENT:-$root/client/corelocker-agent}
 CTL=${CTL:-$root/ctl/corelockerctl}
 CORELOCKERD=${CORELOCKERD:-$root/server/corelockerd}
-runs=5 ratio=0.01 size=1.0 dir=/tmp/clpatch peer=1 pause=3 perf= only=
-while getopts "n:r:s:p:d:P:c:qh" o; do
+runs=5 ratio=0.01 size=1.0 dir=/tmp/clpatch peer=1 pause=3 perf= only= volver=3
+while getopts "n:r:s:p:d:P:c:V:qh" o; do
 	case $o in
 	n) runs=$OPTARG ;; r) ratio=$OPTARG ;; s) size=$OPTARG ;; p) pause=$OPTARG ;;
-	d) dir=$OPTARG ;; q) peer=0 ;; P) perf=$OPTARG ;; c) only=$OPTARG ;;
-	*) sed -n '2,39s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	d) dir=$OPTARG ;; q) peer=0 ;; P) perf=$OPTARG ;; c) only=$OPTARG ;; V) volver=$OPTARG ;;
+	*) sed -n '2,43s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 done
+[ "$volver" = 2 ] || [ "$volver" = 3 ] || { echo "patch_bench: -V is 2 or 3" >&2; exit 2; }
 shift $((OPTIND - 1))
 for b in "$AGENT" "$CTL" "$CORELOCKERD"; do
 	[ -x "$b" ] || { echo "patch_bench: $b is not built (make)" >&2; exit 1; }
@@ -119,9 +124,16 @@ LKEY=$("$CTL" license issue --model bench --tier full --customer bench --max-mac
 A=(--license "$LKEY" --server-key "$s/pub.pem" --fingerprint bench)
 curl -sS --cacert "$s/tls.crt" -H 'Content-Type: application/json' -o /dev/null \
 	-d "{\"license_key\":\"$LKEY\",\"fingerprint\":\"bench\"}" "$URL/v1/activate"
-curl -sS --cacert "$s/tls.crt" -H 'Content-Type: application/json' -o "$s/full.clvol" \
-	-d "{\"license_key\":\"$LKEY\",\"fingerprint\":\"bench\",\"nonce\":\"bench\"}" "$URL/v1/key"
-vol_bytes=$(stat -c %s "$s/full.clvol")
+# the full tier's volume in both versions (docs/api.md: the Accept header picks it)
+for v in 2 3; do
+	curl -sS --cacert "$s/tls.crt" -H 'Content-Type: application/json' \
+		-H "Accept: application/vnd.corelocker.volume; version=$v" -o "$s/full-v$v.clvol" \
+		-d "{\"license_key\":\"$LKEY\",\"fingerprint\":\"bench\",\"nonce\":\"bench\"}" "$URL/v1/key"
+	[ "$(od -An -tu4 -j8 -N4 "$s/full-v$v.clvol" | tr -d ' ')" = "$v" ] ||
+		{ echo "patch_bench: the daemon did not send a version $v volume" >&2; exit 1; }
+done
+ln -f "$s/full-v$volver.clvol" "$s/full.clvol"
+vol_bytes="$(stat -c %s "$s/full-v2.clvol") $(stat -c %s "$s/full-v3.clvol") $volver"
 
 # ---- the commands ----
 declare -A CMD
@@ -229,9 +241,12 @@ size = sum(os.path.getsize(f) for f in files)
 with open(files[-1], "rb") as f:  # the dtype of a shard's first tensor
     hdr = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
 dtype = next(v["dtype"] for k, v in hdr.items() if k != "__metadata__")
-print("Model: %.2f GiB %s in %d file(s), locked at ratio %s (element units, the default scope); full-tier volume %.1f MiB; "
-      "median of %s rounds; %d cores, load %s." % (size / 2**30, dtype, len(files), ratio, int(vol) / 2**20, runs,
-                                                   os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+v2, v3, ver = (int(x) for x in vol.split())
+print("Model: %.2f GiB %s in %d file(s), locked at ratio %s (element units, the default scope); full-tier volume "
+      "v2 %.1f MiB, v3 %.1f MiB (the file commands apply v%d; the agent over HTTPS asks for v3); "
+      "median of %s rounds; %d cores, load %s." % (size / 2**30, dtype, len(files), ratio, v2 / 2**20, v3 / 2**20, ver,
+                                                   runs, os.cpu_count(),
+                                                   " ".join("%.2f" % x for x in os.getloadavg())))
 print()
 print("| command | median wall (s) | min | max | vs cp+sync | peak RssAnon (MiB) |")
 print("|---|---:|---:|---:|---:|---:|")

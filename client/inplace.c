@@ -411,21 +411,6 @@ out:
 	return r;
 }
 
-/* The index of the first of V's entries of shard S (they are sorted by shard). */
-static size_t first_entry(const struct cl_volume *v, uint32_t s)
-{
-	size_t lo = 0, hi = v->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->e[mid].shard < s)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static int write_journal(const char *jp, const struct cl_model *m, const struct stat *st,
 			 const struct cl_volume *v, const char *state, size_t slen)
 {
@@ -446,8 +431,9 @@ static int write_journal(const char *jp, const struct cl_model *m, const struct 
 		goto fail;
 	for (uint32_t s = 0; s < m->nshards; s++) {
 		const struct cl_shard *sh = &m->shards[s];
-		size_t i = first_entry(v, s), n = first_entry(v, s + 1) - i,
-		       nlen = m->sharded ? strlen(sh->name) : 0;
+		size_t n = v->shards[s].n, nlen = m->sharded ? strlen(sh->name) : 0;
+		struct cl_volume_iter it;
+		struct cl_volume_entry ve, *x = &ve;
 		uint64_t end = 0;
 		cl_put_le(e, nlen, 2);
 		memcpy(e + 2, sh->name, nlen);
@@ -457,8 +443,7 @@ static int write_journal(const char *jp, const struct cl_model *m, const struct 
 		cl_put_le(e + 26 + nlen, n, 8);
 		if ((r = cl_out_write(o, e, JFILE + nlen)) < 0)
 			goto fail;
-		for (; n--; i++) {
-			const struct cl_volume_entry *x = &v->e[i];
+		for (cl_volume_iter_shard(v, s, &it); cl_volume_next(&it, x);) {
 			unsigned h = cl_put_varint(e, x->off - end);
 			h += cl_put_varint(e + h, x->len);
 			end = x->off + x->len;
@@ -511,12 +496,12 @@ void ag_test_pause(uint64_t spans)
 static int apply_spans(int fd, const char *path, const struct cl_map *file, const struct cl_volume *v,
 		       uint32_t s, uint8_t *buf, uint64_t stop, uint64_t *done)
 {
-	size_t i = first_entry(v, s), n = first_entry(v, s + 1);
+	struct cl_volume_iter it;
+	struct cl_volume_entry ve, *e = &ve;
 	uint64_t start = 0, end = 0;
 	int r = 0, open_run = 0;
 
-	for (; i < n && r == 0; i++) {
-		const struct cl_volume_entry *e = &v->e[i];
+	for (cl_volume_iter_shard(v, s, &it); r == 0 && cl_volume_next(&it, e);) {
 		if (open_run && (e->off - end >= RUN_GAP || e->off + e->len - start > RUN_MAX)) {
 			r = pwrite_all(fd, buf, (size_t)(end - start), start, path);
 			open_run = 0;

@@ -23,35 +23,33 @@
 #include "model.h"
 #include "outfile.h"
 #include "patch.h"
+#include "threads.h"
 
-/* The volume's entries of one shard as patch spans, in file order. */
+/* The volume's entries of one shard as patch spans, in file order, read straight from the volume. */
 struct vit {
-	const struct cl_volume *v;
-	size_t i;
-	uint32_t shard;
+	struct cl_volume_iter it;
 	uint64_t pause, done; /* the test hook, for the writer's walk */
 };
 
 static struct vit vit_of(const struct cl_volume *v, uint32_t shard)
 {
-	struct vit it = {v, 0, shard, 0, 0};
-	while (it.i < v->n && v->e[it.i].shard < shard)
-		it.i++;
+	struct vit it = {.pause = 0};
+	cl_volume_iter_shard(v, shard, &it.it);
 	return it;
 }
 
 static int next_entry(void *ctx, struct cl_span *s)
 {
 	struct vit *it = ctx;
+	struct cl_volume_entry e;
 
-	if (it->i >= it->v->n || it->v->e[it->i].shard != it->shard)
+	if (!cl_volume_next(&it->it, &e))
 		return 0;
 	if (it->pause && it->done++ == it->pause)
 		ag_test_pause(it->pause);
-	s->off = it->v->e[it->i].off;
-	s->len = it->v->e[it->i].len;
-	s->src = it->v->e[it->i].bytes;
-	it->i++;
+	s->off = e.off;
+	s->len = e.len;
+	s->src = e.bytes;
 	return 1;
 }
 
@@ -224,11 +222,11 @@ static int shard_pass(const struct cl_model *m, const struct cl_volume *v, uint3
 {
 	const struct cl_map *map = &m->shards[i].map;
 	struct hash_job hj = {0};
-	struct vit w = vit_of(v, i), h = vit_of(v, i);
+	struct vit w = vit_of(v, i);
 	uint8_t orig[CL_SHA256_LEN];
 	int r;
 
-	w.pause = ag_pause_after();
+	w.pause = o ? ag_pause_after() : 0; /* in place, the writer pauses (inplace.c), not this check */
 	cl_map_sequential(map);
 	/*
 	 * The full tier is checked against the original's digest, which a
@@ -237,7 +235,8 @@ static int shard_pass(const struct cl_model *m, const struct cl_volume *v, uint3
 	 */
 	if (expect && !v->exact)
 		hash_start(&hj, map, bd);
-	r = o ? cl_patch_copy(map, next_entry, &w, &h, o, ad) : cl_patch_digest(map, next_entry, &h, ad);
+	/* one pass: each piece patched once, hashed while hot and written (the shards run side by side) */
+	r = o ? cl_patch_write_digest(map, next_entry, &w, o, ad) : cl_patch_digest(map, next_entry, &w, ad);
 	if (expect && !v->exact && hash_join(&hj) < 0 && r == 0)
 		r = hj.r;
 	if (r == 0 && v->exact && ((r = original_of(v, i, orig)) < 0 || memcmp(ad, orig, CL_SHA256_LEN))) {
@@ -250,6 +249,25 @@ static int shard_pass(const struct cl_model *m, const struct cl_volume *v, uint3
 	if (r == 0 && expect && !v->exact && memcmp(bd, v->shards[i].locked, CL_SHA256_LEN))
 		r = wrong_base(m->shards[i].path, v);
 	return r;
+}
+
+/* Every shard's pass (shard_pass), one shard per core: O[i] gets shard i (O NULL: only hashed). */
+struct passes {
+	const struct cl_model *m;
+	const struct cl_volume *v;
+	const uint8_t *expect;
+	struct cl_out **o;
+	char **names; /* the results' names in messages (NULL: the shards' own) */
+	uint8_t (*bd)[CL_SHA256_LEN], (*ad)[CL_SHA256_LEN];
+};
+
+static int pass_task(void *arg, size_t i, unsigned worker)
+{
+	const struct passes *p = arg;
+
+	(void)worker;
+	return shard_pass(p->m, p->v, (uint32_t)i, p->expect, p->o ? p->o[i] : NULL,
+			  p->names ? p->names[i] : p->m->shards[i].path, p->bd[i], p->ad[i]);
 }
 
 /*
@@ -293,10 +311,10 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 	struct cl_out **o = calloc(n, sizeof(*o)), *index = NULL;
 	uint8_t(*bd)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN),
 	(*ad)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN);
-	char *path = NULL;
+	char *path = NULL, **names = calloc(n, sizeof(*names));
 	int r = 0;
 
-	if (!o || !bd || !ad) {
+	if (!o || !bd || !ad || !names) {
 		r = cl_fail(CL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -314,17 +332,15 @@ static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, 
 			goto out;
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++) {
-		free(path);
-		path = memfds ? strdup(m->shards[i].name) : m->sharded ? join(out, m->shards[i].name) : strdup(out);
-		if (!path) {
+		char *p = memfds ? strdup(m->shards[i].name) : m->sharded ? join(out, m->shards[i].name) : strdup(out);
+		if (!(names[i] = p)) {
 			r = cl_fail(CL_ENOMEM, "out of memory");
 			break;
 		}
-		if ((r = memfds ? cl_out_open_memfd(path, mode | CL_OUT_NOHASH, &o[i])
-				: cl_out_open(path, mode | CL_OUT_NOHASH, &o[i])) < 0)
-			break;
-		r = shard_pass(m, v, i, expect, o[i], path, bd[i], ad[i]);
+		r = memfds ? cl_out_open_memfd(p, mode | CL_OUT_NOHASH, &o[i]) : cl_out_open(p, mode | CL_OUT_NOHASH, &o[i]);
 	}
+	if (r == 0)
+		r = cl_parallel(n, pass_task, &(struct passes){m, v, expect, o, names, bd, ad});
 	if (r < 0 || (r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])bd,
 				       (const uint8_t(*)[CL_SHA256_LEN])ad, result, out ? out : m->path)) < 0)
 		goto out;
@@ -357,6 +373,9 @@ out:
 	for (uint32_t i = 0; o && i < n; i++)
 		cl_out_abort(o[i]);
 	cl_out_abort(index);
+	for (uint32_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
 	free(o);
 	free(bd);
 	free(ad);
@@ -378,8 +397,8 @@ static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, c
 
 	if (!bd || !ad)
 		r = cl_fail(CL_ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < n && r == 0; i++)
-		r = shard_pass(m, v, i, expect, NULL, m->shards[i].path, bd[i], ad[i]);
+	if (r == 0)
+		r = cl_parallel(n, pass_task, &(struct passes){m, v, expect, NULL, NULL, bd, ad});
 	if (r == 0)
 		r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])bd,
 				 (const uint8_t(*)[CL_SHA256_LEN])ad, ns->sha, m->path);

@@ -14,54 +14,43 @@
 
 #define CHUNK (4u << 20)
 
-/* The entries of shard I: [*lo, *hi). */
-static void shard_range(const struct cl_volume *v, uint32_t i, size_t *lo, size_t *hi)
-{
-	size_t a = 0, b;
-
-	while (a < v->n && v->e[a].shard < i)
-		a++;
-	b = a;
-	while (b < v->n && v->e[b].shard == i)
-		b++;
-	*lo = a;
-	*hi = b;
-}
-
 /*
- * One pass over a shard: the SHA-256 of its bytes as they are (BASE) and as
+ * One pass over shard I: the SHA-256 of its bytes as they are (BASE) and as
  * they will be once patched (AFTER), chunk by chunk through SCRATCH.
  */
-static int digests(const struct cl_membuf *b, const struct cl_volume *v, size_t lo, size_t hi,
-		   uint8_t *scratch, uint8_t base[CL_SHA256_LEN], uint8_t after[CL_SHA256_LEN])
+static int digests(const struct cl_membuf *b, const struct cl_volume *v, uint32_t i, uint8_t *scratch,
+		   uint8_t base[CL_SHA256_LEN], uint8_t after[CL_SHA256_LEN])
 {
 	struct cl_sha *sb = NULL, *sa = NULL;
-	size_t e = lo;
-	int r;
+	struct cl_volume_iter it;
+	struct cl_volume_entry e;
+	int r, have;
 
 	if ((r = cl_sha_new(&sb)) < 0 || (r = cl_sha_new(&sa)) < 0) {
 		cl_sha_free(sb);
 		return r;
 	}
+	cl_volume_iter_shard(v, i, &it);
+	have = cl_volume_next(&it, &e);
 	for (uint64_t pos = 0; pos < b->len; pos += CHUNK) {
 		uint64_t end = b->len - pos < CHUNK ? b->len : pos + CHUNK;
 		const uint8_t *src = b->data + pos;
 		cl_sha_update(sb, src, (size_t)(end - pos));
-		if (e >= hi || v->e[e].off >= end) {
+		if (!have || e.off >= end) {
 			cl_sha_update(sa, src, (size_t)(end - pos));
 			continue;
 		}
 		memcpy(scratch, src, (size_t)(end - pos));
-		/* entries may straddle chunks: apply the part of each that falls here */
-		for (size_t k = e; k < hi && v->e[k].off < end; k++) {
-			uint64_t a = v->e[k].off > pos ? v->e[k].off : pos;
-			uint64_t z = v->e[k].off + v->e[k].len < end ? v->e[k].off + v->e[k].len : end;
+		/* an entry may straddle chunks: apply the part that falls here, keep it for the next */
+		while (have && e.off < end) {
+			uint64_t a = e.off > pos ? e.off : pos;
+			uint64_t z = e.off + e.len < end ? e.off + e.len : end;
 			if (a < z)
-				memcpy(scratch + (a - pos), v->e[k].bytes + (a - v->e[k].off),
-				       (size_t)(z - a));
+				memcpy(scratch + (a - pos), e.bytes + (a - e.off), (size_t)(z - a));
+			if (e.off + e.len > end)
+				break;
+			have = cl_volume_next(&it, &e);
 		}
-		while (e < hi && v->e[e].off + v->e[e].len <= end)
-			e++;
 		cl_sha_update(sa, scratch, (size_t)(end - pos));
 	}
 	cl_sha_final(sb, base);
@@ -115,9 +104,7 @@ static int check(const struct cl_volume *v, const struct cl_apply_opts *o, struc
 	if (!(scratch = malloc(CHUNK)))
 		return cl_fail(CL_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < nshards && r == 0; i++) {
-		size_t lo, hi;
-		shard_range(v, i, &lo, &hi);
-		if ((r = digests(&shards[i], v, lo, hi, scratch, base, after[i])) < 0)
+		if ((r = digests(&shards[i], v, i, scratch, base, after[i])) < 0)
 			break;
 		if (memcmp(base, v->upgrade ? o->base_sha256[i] : v->shards[i].locked, CL_SHA256_LEN))
 			r = cl_fail(CL_EMISMATCH,
@@ -164,8 +151,10 @@ int cl_volume_apply(const void *volume, size_t volume_len, const struct cl_apply
 	}
 	if ((r = check(v, opts, shards, nshards, after)) < 0)
 		goto out;
-	for (size_t k = 0; k < v->n; k++)
-		memcpy(shards[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
+	struct cl_volume_iter it;
+	struct cl_volume_entry e;
+	for (cl_volume_iter_all(v, &it); cl_volume_next(&it, &e);)
+		memcpy(shards[e.shard].data + e.off, e.bytes, e.len);
 	if (out_sha256)
 		memcpy(out_sha256, after, (size_t)nshards * CL_SHA256_LEN);
 	if (info) {

@@ -67,6 +67,21 @@ static inline uint64_t cl_cur_varint(struct cl_cursor *c)
 	return 0;
 }
 
+/*
+ * cl_cur_varint() that also refuses an overlong encoding (a last byte of 0
+ * after the first): each value has one encoding, so a parse rebuilt gives
+ * the same bytes.
+ */
+static inline uint64_t cl_cur_varint_min(struct cl_cursor *c)
+{
+	const uint8_t *start = c->p;
+	uint64_t v = cl_cur_varint(c);
+
+	if (!c->bad && c->p - start > 1 && c->p[-1] == 0)
+		c->bad = 1;
+	return c->bad ? 0 : v;
+}
+
 /* Write V as unsigned LEB128 at P (room for 10 bytes); the bytes used. */
 static inline unsigned cl_put_varint(uint8_t *p, uint64_t v)
 {

@@ -11,19 +11,21 @@ struct cl_volstream {
 	size_t head_len;
 	const struct cl_volume_entry *e;
 	size_t n;
+	unsigned version;
 	const struct cl_signkey *sk;
 	struct cl_sha *sha;
 	uint64_t size, pos;
 	/* where the reader is: in head, in entry i (off bytes into head + bytes), or in sig */
 	size_t i;
 	uint64_t off;
-	uint8_t ehead[CL_VOLUME_ENTRY_HEAD];
+	uint8_t ehead[CL_VOLUME_HEAD_MAX];
+	size_t ehead_len, ehead_of; /* the head of entry ehead_of - 1 (0: none yet) */
 	uint8_t sig[CL_SIG_LEN];
 	int signed_;
 };
 
-int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
-		     struct cl_volstream **out)
+int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, unsigned version,
+		     const struct cl_signkey *sk, struct cl_volstream **out)
 {
 	struct cl_volstream *s;
 	uint64_t bytes = 0;
@@ -31,6 +33,8 @@ int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, 
 	size_t hlen;
 	int r;
 
+	if (version != 2 && version != 3)
+		return cl_fail(CL_EINVAL, "cannot write key volume version %u", version);
 	if ((r = cl_volume_entries_check(e, n, &bytes)) < 0)
 		return r;
 	if (!(s = calloc(1, sizeof(*s))) || json_object_set_new(header, "entries", json_integer((json_int_t)n)) < 0 ||
@@ -49,15 +53,18 @@ int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, 
 		goto fail;
 	}
 	memcpy(s->head, CL_VOLUME_MAGIC, 8);
-	cl_put_le(s->head + 8, CL_VOLUME_VERSION, 4);
+	cl_put_le(s->head + 8, version, 4);
 	cl_put_le(s->head + 12, hlen, 4);
 	memcpy(s->head + CL_VOLUME_PREFIX, text, hlen);
 	free(text);
 	s->head_len = CL_VOLUME_PREFIX + hlen;
 	s->e = e;
 	s->n = n;
+	s->version = version;
 	s->sk = sk;
-	s->size = s->head_len + (uint64_t)n * CL_VOLUME_ENTRY_HEAD + bytes + CL_SIG_LEN;
+	s->size = s->head_len + bytes + CL_SIG_LEN;
+	for (size_t i = 0; i < n; i++) /* the heads' sizes, for Content-Length */
+		s->size += cl_volume_head(version, i ? &e[i - 1] : NULL, &e[i], s->ehead);
 	*out = s;
 	return 0;
 fail:
@@ -82,16 +89,17 @@ static const uint8_t *piece(struct cl_volstream *s, size_t *left)
 	}
 	while (s->i < s->n) {
 		const struct cl_volume_entry *e = &s->e[s->i];
-		if (s->off < CL_VOLUME_ENTRY_HEAD) {
-			cl_put_le(s->ehead, e->shard, 4);
-			cl_put_le(s->ehead + 4, e->off, 8);
-			cl_put_le(s->ehead + 12, e->len, 4);
-			*left = CL_VOLUME_ENTRY_HEAD - (size_t)s->off;
+		if (s->ehead_of != s->i + 1) {
+			s->ehead_len = cl_volume_head(s->version, s->i ? e - 1 : NULL, e, s->ehead);
+			s->ehead_of = s->i + 1;
+		}
+		if (s->off < s->ehead_len) {
+			*left = s->ehead_len - (size_t)s->off;
 			return s->ehead + s->off;
 		}
-		if (s->off < CL_VOLUME_ENTRY_HEAD + (uint64_t)e->len) {
-			*left = (size_t)(CL_VOLUME_ENTRY_HEAD + e->len - s->off);
-			return e->bytes + (s->off - CL_VOLUME_ENTRY_HEAD);
+		if (s->off < s->ehead_len + (uint64_t)e->len) {
+			*left = (size_t)(s->ehead_len + e->len - s->off);
+			return e->bytes + (s->off - s->ehead_len);
 		}
 		s->i++;
 		s->off = 0;

@@ -20,9 +20,9 @@
 
 struct cl_volstream;
 
-/* Like cl_volume_build(): HEADER (borrowed) gets "entries" and "bytes" set. */
-int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
-		     struct cl_volstream **out);
+/* Like cl_volume_build(): VERSION 2 or 3; HEADER (borrowed) gets "entries" and "bytes" set. */
+int cl_volstream_new(json_t *header, const struct cl_volume_entry *e, size_t n, unsigned version,
+		     const struct cl_signkey *sk, struct cl_volstream **out);
 /* The volume's total size in bytes. */
 uint64_t cl_volstream_size(const struct cl_volstream *s);
 /* Copy the next bytes to BUF (at most MAX): the count, 0 at the end, or a negative CL_E* code. */

@@ -1,6 +1,7 @@
 /* volume.c - building, parsing and verifying signed key volumes. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cursor.h"
 #include "digest.h"
@@ -10,7 +11,11 @@
 
 #define VOL_DEPTH 3 /* root -> shards -> shard */
 
-/* What a version 2 signature covers: the context and the SHA-256 of DATA. */
+/*
+ * What a version 2 or 3 signature covers: the context and the SHA-256 of
+ * DATA.  Version 3 keeps version 2's context: the version number is among
+ * the hashed bytes, so a signature can never pass for the other version.
+ */
 static void signed_digest(const uint8_t *data, size_t len, uint8_t msg[CL_VOLUME_SIGNED_LEN])
 {
 	memcpy(msg, CL_VOLUME_SIGN_CONTEXT, sizeof(CL_VOLUME_SIGN_CONTEXT));
@@ -30,8 +35,38 @@ int cl_volume_entries_check(const struct cl_volume_entry *e, size_t n, uint64_t 
 	return 0;
 }
 
-int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, const struct cl_signkey *sk,
-		    uint8_t **out, size_t *outlen)
+size_t cl_volume_head(unsigned version, const struct cl_volume_entry *prev, const struct cl_volume_entry *e,
+		      uint8_t out[CL_VOLUME_HEAD_MAX])
+{
+	size_t k;
+
+	if (version < 3) {
+		cl_put_le(out, e->shard, 4);
+		cl_put_le(out + 4, e->off, 8);
+		cl_put_le(out + 12, e->len, 4);
+		return CL_VOLUME_ENTRY_HEAD;
+	}
+	/* a new shard starts from offset 0: the writer needs no shard header lengths */
+	uint32_t shard = prev ? prev->shard : 0;
+	uint64_t base = prev && prev->shard == e->shard ? prev->off + prev->len : 0;
+	k = cl_put_varint(out, e->shard - shard);
+	k += cl_put_varint(out + k, e->off - base);
+	return k + cl_put_varint(out + k, e->len);
+}
+
+/* The entries' total size in VERSION: heads and bytes. */
+static uint64_t entries_size(unsigned version, const struct cl_volume_entry *e, size_t n, uint64_t bytes)
+{
+	uint8_t head[CL_VOLUME_HEAD_MAX];
+	uint64_t total = bytes;
+
+	for (size_t i = 0; i < n; i++)
+		total += cl_volume_head(version, i ? &e[i - 1] : NULL, &e[i], head);
+	return total;
+}
+
+int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, unsigned version,
+		    const struct cl_signkey *sk, uint8_t **out, size_t *outlen)
 {
 	uint64_t bytes = 0, total;
 	char *text = NULL;
@@ -39,6 +74,8 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, c
 	size_t hlen;
 	int r;
 
+	if (version != 2 && version != 3)
+		return cl_fail(CL_EINVAL, "cannot write key volume version %u", version);
 	if ((r = cl_volume_entries_check(e, n, &bytes)) < 0)
 		return r;
 	if (json_object_set_new(header, "entries", json_integer((json_int_t)n)) < 0 ||
@@ -50,22 +87,20 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, c
 		r = cl_fail(CL_ELIMIT, "volume header too long (%zu bytes)", hlen);
 		goto out;
 	}
-	total = CL_VOLUME_PREFIX + hlen + (uint64_t)n * CL_VOLUME_ENTRY_HEAD + bytes + CL_SIG_LEN;
+	total = CL_VOLUME_PREFIX + hlen + entries_size(version, e, n, bytes) + CL_SIG_LEN;
 	if (total > SIZE_MAX || !(buf = malloc((size_t)total))) {
 		r = cl_fail(CL_ENOMEM, "out of memory for a %llu-byte volume", (unsigned long long)total);
 		goto out;
 	}
 	memcpy(buf, CL_VOLUME_MAGIC, 8);
-	cl_put_le(buf + 8, CL_VOLUME_VERSION, 4);
+	cl_put_le(buf + 8, version, 4);
 	cl_put_le(buf + 12, hlen, 4);
 	memcpy(buf + CL_VOLUME_PREFIX, text, hlen);
 	p = buf + CL_VOLUME_PREFIX + hlen;
 	for (size_t i = 0; i < n; i++) {
-		cl_put_le(p, e[i].shard, 4);
-		cl_put_le(p + 4, e[i].off, 8);
-		cl_put_le(p + 12, e[i].len, 4);
-		memcpy(p + CL_VOLUME_ENTRY_HEAD, e[i].bytes, e[i].len);
-		p += CL_VOLUME_ENTRY_HEAD + e[i].len;
+		p += cl_volume_head(version, i ? &e[i - 1] : NULL, &e[i], p);
+		memcpy(p, e[i].bytes, e[i].len);
+		p += e[i].len;
 	}
 	uint8_t msg[CL_VOLUME_SIGNED_LEN];
 	signed_digest(buf, (size_t)(p - buf), msg);
@@ -78,6 +113,69 @@ out:
 	free(text);
 	free(buf);
 	return r;
+}
+
+/* ---- negotiation ---- */
+
+/* S (LEN bytes) with the blanks around it trimmed. */
+static const char *trim(const char *s, size_t *len)
+{
+	while (*len && (*s == ' ' || *s == '\t'))
+		s++, (*len)--;
+	while (*len && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	return s;
+}
+
+static int word_is(const char *s, size_t len, const char *w)
+{
+	return len == strlen(w) && !strncasecmp(s, w, len);
+}
+
+/*
+ * The version one media range (up to its comma) asks for: its "version"
+ * parameter when the type is ours and q is not 0, else 0.
+ */
+static unsigned range_version(const char *s, size_t len)
+{
+	const char *semi = memchr(s, ';', len);
+	size_t tl = semi ? (size_t)(semi - s) : len;
+	const char *t = trim(s, &tl);
+	unsigned version = 0;
+
+	if (!word_is(t, tl, CL_VOLUME_MEDIA))
+		return 0;
+	while (semi) {
+		const char *p = semi + 1, *end = s + len, *eq;
+		semi = memchr(p, ';', (size_t)(end - p));
+		size_t pl = (semi ? semi : end) - p, nl, vl;
+		if (!(eq = memchr(p, '=', pl)))
+			continue;
+		nl = (size_t)(eq - p), vl = pl - nl - 1;
+		const char *name = trim(p, &nl), *val = trim(eq + 1, &vl);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"')
+			val++, vl -= 2;
+		if (word_is(name, nl, "q") && vl && strspn(val, "0.") >= vl)
+			return 0; /* q=0: not acceptable */
+		if (word_is(name, nl, "version") && vl == 1 && val[0] >= '0' && val[0] <= '9')
+			version = (unsigned)(val[0] - '0');
+	}
+	return version;
+}
+
+unsigned cl_volume_accept(const char *accept)
+{
+	unsigned best = CL_VOLUME_VERSION_DEFAULT;
+
+	while (accept && *accept) {
+		const char *comma = strchr(accept, ',');
+		size_t len = comma ? (size_t)(comma - accept) : strlen(accept);
+		unsigned v = range_version(accept, len);
+		if (v > best && v <= CL_VOLUME_VERSION)
+			best = v;
+		accept = comma ? comma + 1 : NULL;
+	}
+	return best;
 }
 
 /* ---- parsing ---- */
@@ -201,41 +299,140 @@ static int parse_header(struct cl_volume *v)
 	return parse_shards(v, json_object_get(h, "shards"));
 }
 
+/* One entry's head in V's version after PREV (NULL for the first): 0, or a message's code. */
+static int read_head(const struct cl_volume *v, struct cl_cursor *c, const struct cl_volume_entry *prev,
+		     struct cl_volume_entry *e, size_t i)
+{
+	uint64_t ds, gap, len, base;
+
+	if (v->version < 3) {
+		e->shard = (uint32_t)cl_cur_uint(c, 4);
+		e->off = cl_cur_uint(c, 8);
+		e->len = (uint32_t)cl_cur_uint(c, 4);
+		return c->bad ? cl_fail(CL_EFORMAT, "volume: entry %zu is truncated", i) : 0;
+	}
+	ds = cl_cur_varint_min(c);
+	gap = cl_cur_varint_min(c);
+	len = cl_cur_varint_min(c);
+	if (c->bad)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu is truncated or has an overlong number", i);
+	e->shard = prev ? prev->shard : 0;
+	if (ds >= v->nshards - e->shard)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu names no shard", i);
+	if (len > UINT32_MAX)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu is longer than 4 GiB", i);
+	e->shard += (uint32_t)ds;
+	base = prev && !ds ? prev->off + prev->len : 0; /* at most the shard's size: checked */
+	if (gap > v->shards[e->shard].size - base)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
+	e->off = base + gap;
+	e->len = (uint32_t)len;
+	return 0;
+}
+
 static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
 {
 	struct cl_cursor c = {p, len, 0};
+	struct cl_volume_entry prev = {0}, cur;
 	int64_t n = 0, bytes = 0;
 	uint64_t sum = 0;
+	size_t min = v->version < 3 ? CL_VOLUME_ENTRY_HEAD : CL_VOLUME_ENTRY_MIN3;
+	int r;
 
 	if (vint(v->header, "entries", &n) < 0 || vint(v->header, "bytes", &bytes) < 0)
 		return vbad("entries");
-	if ((uint64_t)n > len / CL_VOLUME_ENTRY_HEAD)
+	if ((uint64_t)n > len / min)
 		return cl_fail(CL_EFORMAT, "volume: %lld entries cannot fit in %zu bytes", (long long)n, len);
 	v->n = (size_t)n;
-	if (!(v->e = calloc(v->n + 1, sizeof(*v->e))))
-		return cl_fail(CL_ENOMEM, "out of memory");
+	v->entries = p;
 	for (size_t i = 0; i < v->n; i++) {
-		struct cl_volume_entry *e = &v->e[i];
-		e->shard = (uint32_t)cl_cur_uint(&c, 4);
-		e->off = cl_cur_uint(&c, 8);
-		e->len = (uint32_t)cl_cur_uint(&c, 4);
+		struct cl_volume_entry *e = &cur;
+		const uint8_t *head = c.p;
+		if ((r = read_head(v, &c, i ? &prev : NULL, e, i)) < 0)
+			return r;
 		e->bytes = cl_cur_take(&c, e->len);
 		if (c.bad)
 			return cl_fail(CL_EFORMAT, "volume: entry %zu is truncated", i);
 		if (e->shard >= v->nshards || e->len == 0)
 			return cl_fail(CL_EFORMAT, "volume: entry %zu names no shard or is empty", i);
-		const struct cl_volume_shard *s = &v->shards[e->shard];
+		struct cl_volume_shard *s = &v->shards[e->shard];
 		if (e->off < 8 + s->header_len || e->off > s->size || e->len > s->size - e->off)
 			return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
-		if (i && (e->shard < e[-1].shard || (e->shard == e[-1].shard && e->off < e[-1].off + e[-1].len)))
+		if (i && (e->shard < prev.shard || (e->shard == prev.shard && e->off < prev.off + prev.len)))
 			return cl_fail(CL_EFORMAT, "volume: entry %zu is out of order or overlaps the one before", i);
+		if (!s->n++)
+			s->at = head;
 		sum += e->len;
+		prev = cur;
 	}
 	if (c.left)
 		return cl_fail(CL_EFORMAT, "volume: %zu unexpected bytes after the entries", c.left);
 	if (sum != (uint64_t)bytes)
 		return vbad("bytes");
 	v->bytes = sum;
+	return 0;
+}
+
+/* ---- reading the entries of a parsed (so valid) volume ---- */
+
+void cl_volume_iter_shard(const struct cl_volume *v, uint32_t s, struct cl_volume_iter *it)
+{
+	*it = (struct cl_volume_iter){v->shards[s].at, v->shards[s].n, v->version, s, 0, 1};
+}
+
+void cl_volume_iter_all(const struct cl_volume *v, struct cl_volume_iter *it)
+{
+	*it = (struct cl_volume_iter){v->entries, v->n, v->version, 0, 0, 0};
+}
+
+/* A LEB128 integer the parser has checked. */
+static uint64_t varint(const uint8_t **p)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0;; shift += 7) {
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return x;
+	}
+}
+
+int cl_volume_next(struct cl_volume_iter *it, struct cl_volume_entry *e)
+{
+	if (!it->left)
+		return 0;
+	it->left--;
+	if (it->version < 3) {
+		e->shard = (uint32_t)cl_le(it->p, 4);
+		e->off = cl_le(it->p + 4, 8);
+		e->len = (uint32_t)cl_le(it->p + 12, 4);
+		it->p += CL_VOLUME_ENTRY_HEAD;
+	} else {
+		uint64_t ds = varint(&it->p), gap = varint(&it->p);
+		e->len = (uint32_t)varint(&it->p);
+		if (it->fresh || ds) { /* a shard's first entry counts from offset 0 */
+			it->shard += it->fresh ? 0 : (uint32_t)ds;
+			it->end = 0;
+		}
+		it->fresh = 0;
+		e->shard = it->shard;
+		e->off = it->end + gap;
+		it->end = e->off + e->len;
+	}
+	e->bytes = it->p;
+	it->p += e->len;
+	return 1;
+}
+
+int cl_volume_entries(const struct cl_volume *v, struct cl_volume_entry **out)
+{
+	struct cl_volume_iter it;
+
+	if (!(*out = malloc((v->n ? v->n : 1) * sizeof(**out))))
+		return cl_fail(CL_ENOMEM, "out of memory");
+	cl_volume_iter_all(v, &it);
+	for (size_t i = 0; cl_volume_next(&it, &(*out)[i]); i++)
+		;
 	return 0;
 }
 
@@ -253,7 +450,7 @@ int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out)
 		goto fail;
 	}
 	v->version = (unsigned)cl_le(buf + 8, 4);
-	if (v->version != 1 && v->version != CL_VOLUME_VERSION) {
+	if (v->version < 1 || v->version > CL_VOLUME_VERSION) {
 		r = cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %llu", (unsigned long long)cl_le(buf + 8, 4));
 		goto fail;
 	}
@@ -300,7 +497,7 @@ int cl_volume_authenticate(const uint8_t *buf, size_t len, const uint8_t pub[CL_
 	if (len < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(buf, CL_VOLUME_MAGIC, 8) != 0)
 		return cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
 	version = (unsigned)cl_le(buf + 8, 4);
-	if (version != 1 && version != CL_VOLUME_VERSION)
+	if (version < 1 || version > CL_VOLUME_VERSION)
 		return cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %u", version);
 	if (verify_signed(version, buf, len - CL_SIG_LEN, buf + len - CL_SIG_LEN, pub) < 0)
 		return cl_fail(CL_EINTEGRITY, "key volume signature does not verify with the server key");
@@ -320,7 +517,6 @@ void cl_volume_free(struct cl_volume *v)
 		return;
 	json_decref(v->header);
 	free(v->shards);
-	free(v->e);
 	free(v);
 }
 

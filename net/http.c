@@ -17,6 +17,7 @@
 #include "jsonx.h"
 #include "http.h"
 #include "textbuf.h"
+#include "volume.h"
 
 #define DEFAULT_MAX (64u << 20)
 
@@ -391,7 +392,8 @@ static int perform(struct clh *h, size_t i, const char *method, const char *path
 	}
 	if (h->auth)
 		hdr = curl_slist_append(hdr, h->auth);
-	hdr = curl_slist_append(hdr, "Accept: application/json, application/vnd.corelocker.volume, */*");
+	/* key volumes: version 3 is read (lib/volume.c); a daemon that does not know it sends 2 */
+	hdr = curl_slist_append(hdr, "Accept: application/json, " CL_VOLUME_MEDIA "; version=3, */*");
 	if (x->upload_fd >= 0) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/octet-stream");
 		curl_easy_setopt(h->c, CURLOPT_POST, 1L);

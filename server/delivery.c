@@ -74,8 +74,11 @@ static void on_done(void *cls)
 	delivery_give_slot();
 }
 
-enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, struct slice *s, void *own, size_t own_len)
+enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, unsigned version, struct slice *s, void *own,
+			     size_t own_len)
 {
+	/* version 2 keeps the type old agents know; a newer one names itself */
+	const char *ctype = version == 3 ? CL_VOLUME_MEDIA "; version=3" : CL_VOLUME_MEDIA;
 	struct delivery *d = calloc(1, sizeof(*d));
 
 	if (!d) {
@@ -90,7 +93,7 @@ enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, struct slic
 	d->slice = s;
 	d->own = own;
 	d->own_len = own_len;
-	return reply_stream(r, 200, "application/vnd.corelocker.volume", cl_volstream_size(vs), on_read, d, on_done);
+	return reply_stream(r, 200, ctype, cl_volstream_size(vs), on_read, d, on_done);
 }
 
 int delivery_mark_secret(int64_t model, uint8_t out[32])

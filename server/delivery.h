@@ -34,9 +34,10 @@ int delivery_mark(struct db *db, int64_t model, int64_t license, double beta, co
 		  size_t n, struct cl_volume_entry **out, size_t *outlen);
 
 /*
- * Answer 200 with volume VS; takes VS, S, OWN (malloc'd, or NULL; its first
+ * Answer 200 with volume VS of VERSION (it names the Content-Type); takes VS, S, OWN (malloc'd, or NULL; its first
  * OWN_LEN bytes are wiped when it is freed) and the slot in every case.
  */
-enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, struct slice *s, void *own, size_t own_len);
+enum MHD_Result reply_volume(struct req *r, struct cl_volstream *vs, unsigned version, struct slice *s, void *own,
+			     size_t own_len);
 
 #endif

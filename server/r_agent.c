@@ -543,6 +543,8 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 	size_t tn, marked_len = 0;
 	uint64_t size = 0;
 	int upgrade = q->upgrade || q->from, slot = 0, rc = TIER_MOVED, tries, tier_fp = 0, any_fp = 0;
+	/* the newest version the agent's Accept header names, else 2 (docs/api.md) */
+	unsigned version = cl_volume_accept(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept"));
 	int64_t until = 0;
 	struct delivery d = {0};
 
@@ -629,7 +631,7 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			te = marked;
 		}
 		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, tier_fp, q->nonce, until)) ||
-		    cl_volstream_new(h, te, tn, srv.sk, &vs) < 0) {
+		    cl_volstream_new(h, te, tn, version, srv.sk, &vs) < 0) {
 			res = reply_error(r, E_INTERNAL, "cannot build the key volume");
 			goto out;
 		}
@@ -657,13 +659,13 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 	}
 	metrics_delivery(size);
 	if (upgrade)
-		log_info("license %lld: delivered tier %s from ratio %g (%zu entries, %llu bytes)", (long long)l.id,
-			 l.tier, from_beta, tn, (unsigned long long)size);
+		log_info("license %lld: delivered tier %s from ratio %g (%zu entries, %llu bytes, volume v%u)",
+			 (long long)l.id, l.tier, from_beta, tn, (unsigned long long)size, version);
 	else
-		log_info("license %lld: delivered tier %s (%zu entries, %llu bytes)", (long long)l.id, l.tier, tn,
-			 (unsigned long long)size);
+		log_info("license %lld: delivered tier %s (%zu entries, %llu bytes, volume v%u)", (long long)l.id, l.tier,
+			 tn, (unsigned long long)size, version);
 	/* takes the stream, the slice, the table (at most one of the two) and the slot */
-	res = marked ? reply_volume(r, vs, ts, marked, marked_len) : reply_volume(r, vs, ts, diff, 0);
+	res = marked ? reply_volume(r, vs, version, ts, marked, marked_len) : reply_volume(r, vs, version, ts, diff, 0);
 	vs = NULL;
 	ts = NULL;
 	diff = marked = NULL;

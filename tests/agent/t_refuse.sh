@@ -124,11 +124,12 @@ if unshare -rm true 2>/dev/null; then
 	mkdir -p "$T/small"
 	sz=$(stat -c %s "$L")
 	export L T
-	# room for the model and the ~262 KiB volume, and then: not for the copy
-	# (copy), nor for the ~94 KiB undo journal (inplace)
+	# room for the model and the ~95 KiB volume (version 3: the agent asks
+	# for it; 262 KiB in version 2), and then: not for the copy (copy), nor
+	# for the ~94 KiB undo journal (inplace)
 	for mode in copy inplace; do
 		RC=0
-		room=$([ $mode = copy ] && echo 360 || echo 300)
+		room=$([ $mode = copy ] && echo 360 || echo 150)
 		unshare -rm bash -c '
 			mount -t tmpfs -o size=$(( '"$sz"' + '"$room"' * 1024 )) tmpfs "$T/small" || exit 99
 			cp "$L" "$T/small/m.safetensors"

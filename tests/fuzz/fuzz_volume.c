@@ -22,9 +22,9 @@
  *
  * Oracles.  Refused: every shard is byte-identical to its copy from before
  * the call (memcmp), the code is a documented one and the message says why.
- * Any accepted parse, rebuilt by cl_volume_build() (the server's writer)
- * from its header and entries, parses back to the same entries and
- * header and verifies.
+ * Any accepted parse (versions 1, 2 and 3), rebuilt by cl_volume_build()
+ * (the server's writer) in version 2 and in version 3 from its header and
+ * entries, parses back to the same entries and header and verifies.
  * Accepted: the volume authenticates and parses on its own; each shard is
  * its copy with every entry written at its offset; the reported digests
  * are the SHA-256 of the shards; the shards hashed, before, to the locked
@@ -185,6 +185,14 @@ static void fill(struct cl_membuf *b, size_t len, uint64_t header_len, uint32_t 
 	pattern(b, header_len, i);
 }
 
+/* V's entries in a table (cl_volume_entries: the parsed volume holds none); free() it. */
+static struct cl_volume_entry *table(const struct cl_volume *v)
+{
+	struct cl_volume_entry *t = NULL;
+	CHECK(cl_volume_entries(v, &t) == 0);
+	return t;
+}
+
 /* The shards V describes, with their digests before and after V's entries. */
 static int make_shards(const struct cl_volume *v, struct shards *s)
 {
@@ -199,8 +207,10 @@ static int make_shards(const struct cl_volume *v, struct shards *s)
 		fill(b, (size_t)v->shards[i].size, v->shards[i].header_len, i);
 		cl_sha256(b->data, b->len, s->base[i]);
 	}
+	struct cl_volume_entry *t = table(v);
 	for (size_t k = 0; k < v->n; k++)
-		memcpy(s->b[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
+		memcpy(s->b[t[k].shard].data + t[k].off, t[k].bytes, t[k].len);
+	free(t);
 	for (uint32_t i = 0; i < v->nshards; i++) {
 		cl_sha256(s->b[i].data, s->b[i].len, s->after[i]);
 		pattern(&s->b[i], v->shards[i].header_len, i);
@@ -259,7 +269,7 @@ static void check_parsed(const uint8_t *buf, size_t len, const struct cl_volume 
 	uint64_t sum = 0;
 
 	CHECK(len >= CL_VOLUME_PREFIX + CL_SIG_LEN && !memcmp(buf, CL_VOLUME_MAGIC, 8));
-	CHECK(v->version == 1 || v->version == 2);
+	CHECK(v->version >= 1 && v->version <= 3);
 	CHECK(v->signed_data == buf && v->signed_len == len - CL_SIG_LEN && v->sig == buf + len - CL_SIG_LEN);
 	CHECK(v->alpha <= 0.5 && v->beta >= 0 && v->beta <= v->alpha && v->from_beta >= v->beta);
 	CHECK(v->from_beta <= v->alpha || v->from_tier); /* alpha when no from_tier */
@@ -268,45 +278,76 @@ static void check_parsed(const uint8_t *buf, size_t len, const struct cl_volume 
 	CHECK(v->nshards >= 1 && v->nshards <= 65535);
 	for (uint32_t i = 0; i < v->nshards; i++)
 		CHECK(v->shards[i].file && v->shards[i].size >= 8 + v->shards[i].header_len);
+	struct cl_volume_entry *t = table(v);
 	for (size_t k = 0; k < v->n; k++) {
-		const struct cl_volume_entry *e = &v->e[k];
+		const struct cl_volume_entry *e = &t[k];
 		const struct cl_volume_shard *s;
 		CHECK(e->shard < v->nshards && e->len > 0);
 		s = &v->shards[e->shard];
 		CHECK(e->off >= 8 + s->header_len && e->off <= s->size && e->len <= s->size - e->off);
 		CHECK(k == 0 || e->shard > e[-1].shard || (e->shard == e[-1].shard && e->off >= e[-1].off + e[-1].len));
 		/* the entry as written: its head, then its bytes, right after the one before */
-		CHECK(p + CL_VOLUME_ENTRY_HEAD <= buf + len - CL_SIG_LEN);
-		CHECK(cl_le(p, 4) == e->shard && cl_le(p + 4, 8) == e->off && cl_le(p + 12, 4) == e->len);
-		CHECK(e->bytes == p + CL_VOLUME_ENTRY_HEAD);
-		p += CL_VOLUME_ENTRY_HEAD + e->len;
+		if (v->version < 3) {
+			CHECK(p + CL_VOLUME_ENTRY_HEAD <= buf + len - CL_SIG_LEN);
+			CHECK(cl_le(p, 4) == e->shard && cl_le(p + 4, 8) == e->off && cl_le(p + 12, 4) == e->len);
+			p += CL_VOLUME_ENTRY_HEAD;
+		} else {
+			/* shard delta, gap from the previous end in the shard (else 0), length: minimal LEB128 */
+			struct cl_cursor c = {p, (size_t)(buf + len - CL_SIG_LEN - p), 0};
+			uint32_t prev = k ? e[-1].shard : 0;
+			uint64_t ds = cl_cur_varint(&c), gap = cl_cur_varint(&c), l = cl_cur_varint(&c);
+			uint64_t base = k && e[-1].shard == e->shard ? e[-1].off + e[-1].len : 0;
+			CHECK(!c.bad && ds == e->shard - prev && gap == e->off - base && l == e->len);
+			for (const uint8_t *q = p + 1; q < c.p; q++) /* no number ends in a 0 byte after its first */
+				CHECK(*q || (q[-1] & 0x80) == 0);
+			p = c.p;
+		}
+		CHECK(e->bytes == p);
+		p += e->len;
 		CHECK(p <= buf + len - CL_SIG_LEN);
 		sum += e->len;
 	}
 	CHECK(p == buf + len - CL_SIG_LEN);
 	CHECK(sum == v->bytes);
+	/* each shard's reader gives that shard's run of the table, no more */
+	size_t k = 0;
+	for (uint32_t i = 0; i < v->nshards; i++) {
+		struct cl_volume_iter it;
+		struct cl_volume_entry e;
+		CHECK(v->shards[i].n <= v->n - k);
+		for (cl_volume_iter_shard(v, i, &it); cl_volume_next(&it, &e); k++)
+			CHECK(k < v->n && t[k].shard == i && e.shard == i && e.off == t[k].off && e.len == t[k].len &&
+			      e.bytes == t[k].bytes);
+	}
+	CHECK(k == v->n);
+	free(t);
 }
 
-/* V rebuilt by cl_volume_build() parses back to the same volume. */
-static void check_rebuild(const struct cl_volume *v)
+/* V rebuilt by cl_volume_build() in VERSION parses back to the same volume. */
+static void check_rebuild_as(const struct cl_volume *v, unsigned version)
 {
 	json_t *h = json_deep_copy(v->header);
 	struct cl_volume *w = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
+	struct cl_volume_entry *t = table(v), *u;
 	CHECK(h != NULL);
-	if (cl_volume_build(h, v->e, v->n, sk, &buf, &len) < 0) {
+	if (cl_volume_build(h, t, v->n, version, sk, &buf, &len) < 0) {
 		/* only a header that grew past the limit when dumped again */
 		CHECK(cl_errmsg()[0]);
 		json_decref(h);
+		free(t);
 		return;
 	}
-	CHECK(cl_volume_parse(buf, len, &w) == 0 && cl_volume_verify(w, pub) == 0);
+	CHECK(cl_volume_parse(buf, len, &w) == 0 && cl_volume_verify(w, pub) == 0 && w->version == version);
 	CHECK(w->n == v->n && w->bytes == v->bytes && w->nshards == v->nshards);
+	u = table(w);
 	for (size_t k = 0; k < v->n; k++)
-		CHECK(w->e[k].shard == v->e[k].shard && w->e[k].off == v->e[k].off && w->e[k].len == v->e[k].len &&
-		      !memcmp(w->e[k].bytes, v->e[k].bytes, v->e[k].len));
+		CHECK(u[k].shard == t[k].shard && u[k].off == t[k].off && u[k].len == t[k].len &&
+		      !memcmp(u[k].bytes, t[k].bytes, t[k].len));
+	free(t);
+	free(u);
 	for (uint32_t i = 0; i < v->nshards; i++)
 		CHECK(w->shards[i].size == v->shards[i].size && w->shards[i].header_len == v->shards[i].header_len &&
 		      !strcmp(w->shards[i].file, v->shards[i].file) &&
@@ -320,6 +361,13 @@ static void check_rebuild(const struct cl_volume *v)
 	cl_volume_free(w);
 	free(buf);
 	json_decref(h);
+}
+
+/* Either written version (2, 3) holds the same volume: the writers and parser agree across versions. */
+static void check_rebuild(const struct cl_volume *v)
+{
+	check_rebuild_as(v, 2);
+	check_rebuild_as(v, 3);
 }
 
 /* The original digest of shard I, by the rule of docs/formats.md. */
@@ -355,8 +403,10 @@ static void check_accepted(const uint8_t *vol, size_t len, const struct shards *
 	CHECK(n == v->nshards);
 	/* an upgrade builds on the given base: one that names from_tier or from_beta */
 	upgrade = given(v->header, "from_tier") || given(v->header, "from_beta");
+	struct cl_volume_entry *t = table(v);
 	for (size_t k = 0; k < v->n; k++)
-		memcpy(s->copy[v->e[k].shard].data + v->e[k].off, v->e[k].bytes, v->e[k].len);
+		memcpy(s->copy[t[k].shard].data + t[k].off, t[k].bytes, t[k].len);
+	free(t);
 	for (uint32_t i = 0; i < n; i++) {
 		CHECK(s->b[i].len == s->copy[i].len && !memcmp(s->b[i].data, s->copy[i].data, s->b[i].len));
 		cl_sha256(s->b[i].data, s->b[i].len, d);

@@ -219,15 +219,40 @@ FIT, SIGNED, RAW = 2, 1, 0  # fuzz_volume.c's modes (flag byte, low bits)
 F_NONCE, F_FLIP, F_PEM, F_SHORT, F_NOBASE, F_TRUNC = 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 
 
-def volume(header, entries, version=2, extra=b""):
+def leb(v):
+    """Unsigned LEB128."""
+    out = bytearray()
+    while v >= 0x80:
+        out.append(v & 0x7f | 0x80)
+        v >>= 7
+    return bytes(out + bytes([v]))
+
+
+def heads_v3(entries):
+    """Version 3 entries: LEB128 shard delta, gap (from the previous entry's
+    end in the same shard, else from 0), length, the bytes."""
+    out, shard, end = b"", 0, 0
+    for s, o, b in entries:
+        if s != shard:
+            end = 0
+        out += leb(s - shard) + leb(o - end) + leb(len(b)) + b
+        shard, end = s, o + len(b)
+    return out
+
+
+def volume(header, entries, version=2, extra=b"", body=None):
     """A key volume (docs/formats.md) with a zero signature: the harness
     re-signs it.  ENTRIES: [(shard, offset, bytes)]; "entries" and "bytes"
-    are set from them unless HEADER has them."""
+    are set from them unless HEADER has them.  BODY: the entries' bytes as
+    given, instead of encoding ENTRIES."""
     h = dict(header)
     h.setdefault("entries", len(entries))
     h.setdefault("bytes", sum(len(b) for _, _, b in entries))
     text = json.dumps(h, separators=(",", ":")).encode()
-    body = b"".join(struct.pack("<IQI", s, o, len(b)) + b for s, o, b in entries)
+    if body is None and version == 3:
+        body = heads_v3(entries)
+    elif body is None:
+        body = b"".join(struct.pack("<IQI", s, o, len(b)) + b for s, o, b in entries)
     return b"CLVOL\r\n\x1a" + struct.pack("<II", version, len(text)) + text + body + extra + bytes(64)
 
 
@@ -265,6 +290,14 @@ def volumes():
         "sharded_full_no_originals": (FIT, volume(vol_header(beta=0, tier="full", shards=three), e_sh)),
         "sharded_tier": (FIT, volume(vol_header(shards=three, unit="neuron", scope="global"), e_sh)),
         "v1": (FIT, volume(vol_header(beta=0, tier="full"), e3, version=1)),
+        "v3_full": (FIT, volume(vol_header(beta=0, tier="full"), e3, version=3)),
+        "v3_tier_nonce": (FIT | F_NONCE, volume(vol_header(), e3[:2], version=3)),
+        "v3_upgrade": (FIT, volume(vol_header(from_beta=0.008), e3[:2], version=3)),
+        "v3_sharded_full": (FIT, volume(vol_header(beta=0, tier="full", shards=three_orig), e_sh, version=3)),
+        "v3_sharded_skip": (FIT, volume(vol_header(shards=three), [e_sh[0], e_sh[3]], version=3)),
+        "v3_no_entries": (FIT, volume(vol_header(), [], version=3)),
+        "v3_signed_tier": (SIGNED, volume(vol_header(), e3, version=3)),
+        "v3_short": (FIT | F_SHORT, volume(vol_header(shards=three), e_sh, version=3)),
         "expires_future": (FIT, volume(vol_header(expires_at="2030-01-01T00:00:00Z"), e3)),
         "expires_past": (FIT, volume(vol_header(expires_at="2020-01-01T00:00:00Z"), e3)),
         "no_entries": (FIT, volume(vol_header(unit="channel", scope="global-norm"), [])),
@@ -283,7 +316,22 @@ def volumes():
     good = volume(vol_header(), e3)
     hostile = {
         "bad_magic": b"CLVOX" + good[5:],
-        "version_3": good[:8] + struct.pack("<I", 3) + good[12:],
+        "version_4": good[:8] + struct.pack("<I", 4) + good[12:],
+        "v2_read_as_v3": good[:8] + struct.pack("<I", 3) + good[12:],
+        "v3_overlong_gap": volume(vol_header(), [(0, 72, b"ab")], 3, body=b"\x00\xc8\x00\x02ab"),
+        "v3_overlong_len": volume(vol_header(), [(0, 72, b"ab")], 3, body=b"\x00\x48\x82\x00ab"),
+        "v3_65_bit_gap": volume(vol_header(), [(0, 72, b"ab")], 3, body=b"\x00" + b"\xff" * 9 + b"\x02\x02ab"),
+        "v3_no_shard": volume(vol_header(), [(1, 72, b"abcd")], 3),
+        "v3_shard_delta_wraps": volume(dict(vol_header(shards=three), entries=2, bytes=3), [], 3,
+                                       body=b"\x00\x28\x02ab" + leb(2**32 - 1) + b"\x00\x01z"),
+        "v3_past_shard": volume(vol_header(), [(0, 510, b"abcd")], 3),
+        "v3_gap_past_shard": volume(vol_header(), [(0, 72, b"ab")], 3, body=b"\x00" + leb(2**64 - 1) + b"\x02ab"),
+        "v3_in_header": volume(vol_header(), [(0, 8, b"abcd")], 3),
+        "v3_empty_entry": volume(dict(vol_header(), entries=2, bytes=2), [], 3, body=b"\x00\x48\x00\x00\x00\x02ab"),
+        "v3_4gib_entry": volume(vol_header(), [(0, 72, b"ab")], 3, body=b"\x00\x48" + leb(2**32) + b"ab"),
+        "v3_trailing": volume(vol_header(), e3, 3, extra=b"\0"),
+        "v3_entries_lie": volume(dict(vol_header(), entries=1000), e3, 3),
+        "v3_truncated": volume(dict(vol_header(), entries=3, bytes=16), [], 3, body=heads_v3(e3)[:-3]),
         "header_past_end": good[:12] + struct.pack("<I", len(good)) + good[16:],
         "trailing": volume(vol_header(), e3, extra=b"\0"),
         "overlap": volume(vol_header(), [(0, 72, b"abcd"), (0, 74, b"ef")]),

@@ -7,8 +7,9 @@
  * Exit 0 when the volume parses, its signature verifies and (with --nonce)
  * the nonce matches; 1 otherwise, with one line on stderr.  --rebuild builds
  * the parsed header and entries again with cl_volume_build() and the
- * server's signing key, and requires the very same bytes (Ed25519 is
- * deterministic): a streamed volume must be what the builder writes.
+ * server's signing key, in the volume's own version (2 or 3), and requires
+ * the very same bytes (Ed25519 is deterministic): a streamed volume must be
+ * what the builder writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,10 @@ static int apply(const struct cl_volume *v, const char *in, const char *out)
 	fclose(f);
 	if (v->nshards != 1 || (uint64_t)size != v->shards[0].size)
 		return -1;
-	for (size_t i = 0; i < v->n; i++)
-		memcpy(buf + v->e[i].off, v->e[i].bytes, v->e[i].len);
+	struct cl_volume_iter it;
+	struct cl_volume_entry e;
+	for (cl_volume_iter_all(v, &it); cl_volume_next(&it, &e);)
+		memcpy(buf + e.off, e.bytes, e.len);
 	if (!(f = fopen(out, "wb")) || fwrite(buf, 1, (size_t)size, f) != (size_t)size || fclose(f))
 		return -1;
 	free(buf);
@@ -43,9 +46,11 @@ static int same_as_built(const struct cl_volume *v, const uint8_t *buf, size_t l
 	struct cl_signkey *sk = NULL;
 	json_t *h = json_deep_copy(v->header);
 	uint8_t *built = NULL;
+	struct cl_volume_entry *t = NULL;
 	size_t blen = 0, at = 0;
 
-	if (!h || cl_signkey_load(keypath, &sk) < 0 || cl_volume_build(h, v->e, v->n, sk, &built, &blen) < 0) {
+	if (!h || cl_signkey_load(keypath, &sk) < 0 || cl_volume_entries(v, &t) < 0 ||
+	    cl_volume_build(h, t, v->n, v->version, sk, &built, &blen) < 0) {
 		fprintf(stderr, "volcheck: cannot rebuild: %s\n", cl_errmsg());
 		return -1;
 	}
@@ -54,6 +59,7 @@ static int same_as_built(const struct cl_volume *v, const uint8_t *buf, size_t l
 	json_decref(h);
 	cl_signkey_free(sk);
 	free(built);
+	free(t);
 	if (at != blen || blen != len) {
 		fprintf(stderr, "volcheck: differs from cl_volume_build's %zu bytes at byte %zu (volume: %zu bytes)\n",
 			blen, at, len);

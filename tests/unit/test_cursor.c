@@ -3,7 +3,8 @@
  * offsets and lengths): every encoding below is written out by hand from
  * the LEB128 rule (7 bits a byte, low first, the high bit set on all but
  * the last), never produced by the code under test; truncated, overlong
- * and wider than 64 bits input sets `bad`.
+ * and wider than 64 bits input sets `bad`; cl_cur_varint_min (the key
+ * volume's) also refuses overlong encodings.
  */
 #include <stdint.h>
 #include <string.h>
@@ -41,6 +42,11 @@ int main(void)
 		uint64_t v = cl_cur_varint(&c);
 		CHECK(!c.bad && v == cases[i].v && c.left == 1 && *c.p == 0x55, "read %llu: got %llu, %zu left",
 		      (unsigned long long)cases[i].v, (unsigned long long)v, c.left);
+		/* every case is minimal: the strict reader takes it too */
+		c = (struct cl_cursor){buf, (size_t)cases[i].n + 1, 0};
+		v = cl_cur_varint_min(&c);
+		CHECK(!c.bad && v == cases[i].v && c.left == 1, "read minimal %llu: got %llu",
+		      (unsigned long long)cases[i].v, (unsigned long long)v);
 		/* the same bytes cut short by one */
 		c = (struct cl_cursor){cases[i].b, (size_t)cases[i].n - 1, 0};
 		v = cl_cur_varint(&c);
@@ -57,6 +63,24 @@ int main(void)
 	uint8_t wide[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
 	c = (struct cl_cursor){wide, sizeof(wide), 0};
 	CHECK(cl_cur_varint(&c) == 0 && c.bad, "a 65-bit integer was accepted");
+	/* overlong encodings (key volume v3): accepted by the lenient reader, refused by the strict one */
+	static const struct {
+		uint8_t n, b[10];
+	} overlong[] = {
+		{2, {0x80, 0x00}},
+		{2, {0x81, 0x00}},
+		{3, {0xac, 0x82, 0x00}},
+		{10, {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00}},
+	};
+	for (size_t i = 0; i < sizeof(overlong) / sizeof(overlong[0]); i++) {
+		c = (struct cl_cursor){overlong[i].b, overlong[i].n, 0};
+		(void)cl_cur_varint(&c);
+		CHECK(!c.bad && !c.left, "overlong case %zu: the lenient reader refused it", i);
+		c = (struct cl_cursor){overlong[i].b, overlong[i].n, 0};
+		CHECK(cl_cur_varint_min(&c) == 0 && c.bad, "overlong case %zu was accepted", i);
+	}
+	c = (struct cl_cursor){wide, sizeof(wide), 0};
+	CHECK(cl_cur_varint_min(&c) == 0 && c.bad, "a 65-bit integer was accepted by the strict reader");
 	/* once bad, a cursor reads nothing more */
 	uint8_t one = 0x05;
 	c = (struct cl_cursor){&one, 1, 1};
