@@ -45,12 +45,14 @@ ATTACK_FRACTION = 0.01
 ATTACK_SEEDS = (1, 2, 3)
 
 # name -> (arch, unit, scope, include): the settings chosen on the fixture
-# (sections 3, 3a, 13 and this section's fixture runs).
+# (sections 3, 3a, 13 and this section's fixture runs); "auto" lets the
+# search try every unit and scope (near only).
 RUNS = {
     "mlp-element": ("mlp", "element", "global", None),
     "mlp-first-element": ("mlp", "element", "global", r"^fc1\."),
     "mlp-first-neuron": ("mlp", "neuron", "global", r"^fc1\."),
     "mlp-neuron": ("mlp", "neuron", "global", None),
+    "mlp-auto": ("mlp", "auto", "auto", None),
     "cnn-front": ("cnn", "element", "global", r"^(conv1|layer1)\."),
     "cnn-element": ("cnn", "element", "global", None),
     "vit-first": ("vit", "element", "global", r"^patch_embed\."),
@@ -148,7 +150,8 @@ def near(ev, tmp, run, fill, m):
     if not c:
         row["ratio"] = "none"    # not reached up to --max-ratio
         return [row]
-    row.update(ratio="%.6g" % c["ratio"], units_locked=c["units_locked"],
+    row.update(unit=c["unit"], scope=c["scope"],     # what auto chose
+               ratio="%.6g" % c["ratio"], units_locked=c["units_locked"],
                key_file_pct="%.4f" % (100.0 * c["key_bytes"] / c["model_bytes"]),
                locked_accuracy="%.2f" % d["utility"])
     return [row]
