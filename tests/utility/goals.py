@@ -43,6 +43,7 @@ HELDOUT = os.path.join(ulib.MODELS, "heldout")
 NEAR_CHANCE = 2.0
 ATTACK_FRACTION = 0.01
 ATTACK_SEEDS = (1, 2, 3)
+FILLS = ("zero", "resample", "flip")
 
 # name -> (arch, unit, scope, include): the settings chosen on the fixture
 # (sections 3, 3a, 13 and this section's fixture runs); "auto" lets the
@@ -55,10 +56,13 @@ RUNS = {
     "mlp-auto": ("mlp", "auto", "auto", None),
     "cnn-front": ("cnn", "element", "global", r"^(conv1|layer1)\."),
     "cnn-element": ("cnn", "element", "global", None),
+    "cnn-element-layer": ("cnn", "element", "layer", None),
     "vit-first": ("vit", "element", "global", r"^patch_embed\."),
     "vit-element": ("vit", "element", "global", None),
+    "vit-front": ("vit", "element", "global", r"^(patch_embed\.|pos_embed|cls_token)"),
     "lstm-first": ("lstm", "element", "global", r"^lstm\.weight_ih"),
     "lstm-element": ("lstm", "element", "global", None),
+    "lstm-first-auto": ("lstm", "auto", "auto", r"^lstm\.weight_ih"),
     "lm-first": ("lm", "element", "global", r"^tok_embed\."),
 }
 
@@ -210,34 +214,48 @@ def save(new, path=OUT):
     os.replace(path + ".tmp", path)
 
 
+MODEL_ORDER = {"fixture": 0, "s1": 1, "s2": 2, "s3": 3}
+
+
+def order(r):
+    return (ulib.ARCHS.index(r["arch"]), r["run"], r["fill"],
+            MODEL_ORDER.get(r["model"], 9))
+
+
+def setting(r):
+    s = "%s-%s" % (r["unit"], r["scope"])
+    return s + (" `%s`" % r["include"].replace("|", "\\|")
+                if r["include"] else "")
+
+
 def table(rows):
-    near_rows = [r for r in rows if r["goal"] == "near"]
+    near_rows = sorted((r for r in rows if r["goal"] == "near"), key=order)
     if near_rows:
-        print("| run | fill | model | ratio | units | key file % | locked | "
-              "evaluations | time |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| run | setting (chosen) | fill | model | ratio | units | "
+              "key file % | locked | evaluations | time |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for r in near_rows:
-            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s s |" % (
-                r["run"], r["fill"], r["model"], r["ratio"],
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s s |" % (
+                r["run"], setting(r), r["fill"], r["model"], r["ratio"],
                 r["units_locked"] or "-",
                 "%.2f" % float(r["key_file_pct"]) if r["key_file_pct"] else "-",
-                r["locked_accuracy"] or "-", r["evals"], r["seconds"]))
+                r["locked_accuracy"] or "not reached", r["evals"],
+                r["seconds"]))
         print()
     groups = {}
-    for r in rows:
-        if r["goal"] == "attack":
-            groups.setdefault(key(r)[1:5], []).append(r)
+    for r in sorted((r for r in rows if r["goal"] == "attack"), key=order):
+        groups.setdefault(key(r)[1:5], []).append(r)
     if groups:
-        print("| run | fill | model | ratio | key file % | locked | attacked "
-              "| scratch | advantage: mean (std) [min, max] |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| run | setting | fill | model | ratio | key file % | locked | "
+              "attacked | scratch | advantage: mean (std) [min, max] |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for (run, m, fill, ratio), g in groups.items():
             adv = [float(r["advantage"]) for r in g]
             sd = statistics.stdev(adv) if len(adv) > 1 else 0.0
-            print("| %s | %s | %s | %s | %.2f | %s | %.2f | %.2f | %+.2f "
+            print("| %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f | %+.2f "
                   "(%.2f) [%+.2f, %+.2f] |" % (
-                      run, fill, m, ratio, float(g[0]["key_file_pct"]),
-                      g[0]["locked_accuracy"],
+                      run, setting(g[0]), fill, m, ratio,
+                      float(g[0]["key_file_pct"]), g[0]["locked_accuracy"],
                       statistics.mean(float(r["attacked"]) for r in g),
                       statistics.mean(float(r["scratch"]) for r in g),
                       statistics.mean(adv), sd, min(adv), max(adv)))
@@ -260,6 +278,8 @@ def main(argv):
     if a.what == "attack" and not a.ratios:
         p.error("attack needs --ratios")
     fills = a.fill.split(",")
+    if not set(fills) <= set(FILLS):
+        p.error("--fill: one or more of %s" % ",".join(FILLS))
     models = a.models.split(",")
     tmp = tempfile.mkdtemp(prefix="clgoals.")
     if a.what == "near":
