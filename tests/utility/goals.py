@@ -57,6 +57,7 @@ RUNS = {
     "cnn-front": ("cnn", "element", "global", r"^(conv1|layer1)\."),
     "cnn-element": ("cnn", "element", "global", None),
     "cnn-element-layer": ("cnn", "element", "layer", None),
+    "cnn-element-norm": ("cnn", "element", "global-norm", None),
     "vit-first": ("vit", "element", "global", r"^patch_embed\."),
     "vit-element": ("vit", "element", "global", None),
     "vit-front": ("vit", "element", "global", r"^(patch_embed\.|pos_embed|cls_token)"),
