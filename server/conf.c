@@ -99,6 +99,10 @@ static const struct cfg_key table[] = {
 	{"limits", "max_deliveries", CFG_INT, 1, 100000, "64", NULL, S(max_deliveries),
 	 "Key volumes streamed at once; beyond it POST /v1/key answers 503 UNAVAILABLE\n"
 	 "with Retry-After.  Each holds a bounded buffer; the tier's unsealed slice is shared."},
+	{"limits", "slice_cache", CFG_SIZE, 0, 64 * K * K * K, "64M", NULL, S(slice_cache),
+	 "Memory for unsealed tier slices kept between key deliveries (least recently\n"
+	 "used out first); a slice larger than this is unsealed for each delivery, which\n"
+	 "delays the first byte of a big model's full tier by seconds.  0: no cache."},
 	{"limits", "lease_grace", CFG_INT, 0, 3600, "30", NULL, S(lease_grace),
 	 "Seconds after a seat's lease ends before it counts as lapsed (LEASE_EXPIRED, and\n"
 	 "on a floating license free for another machine): room for clock drift and a\n"

@@ -29,6 +29,7 @@ struct config {
 	/* [limits]: slow clients (trust-http) */
 	int64_t max_connections_per_ip, header_timeout, min_upload_rate;
 	int64_t max_deliveries;
+	int64_t slice_cache; /* bytes of unsealed slices kept between deliveries */
 	int64_t lease_grace; /* seconds a lapsed lease is still honoured (clock drift) */
 	/* [log] */
 	int64_t level;

@@ -37,6 +37,7 @@
 #include "owner.h"
 #include "seal.h"
 #include "server.h"
+#include "slicecache.h"
 #include "store.h"
 #include "util.h"
 
@@ -153,6 +154,7 @@ static int load_config(const char *path)
 		return -1;
 	}
 	c = srv.cfg;
+	slice_cache_set_budget((size_t)c->slice_cache);
 	if (c->backend == BACKEND_POSTGRESQL) {
 		if (!*c->dsn) {
 			log_err("%s: [storage] backend = postgresql needs a dsn", path);

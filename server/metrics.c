@@ -6,6 +6,7 @@
 #include "http.h"
 #include "delivery.h"
 #include "metrics.h"
+#include "slicecache.h"
 
 #define MAX_ROUTES 64
 #define NSTATUS 500 /* 100 .. 599 */
@@ -80,9 +81,11 @@ char *metrics_render(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	uint64_t cum = 0;
+	struct slice_cache_stats sc;
 
 	if (!f)
 		return NULL;
+	slice_cache_stats(&sc); /* before our lock: the two locks are never nested */
 	pthread_mutex_lock(&lock);
 	fprintf(f, "# HELP corelockerd_requests_total HTTP requests by route and status.\n"
 		   "# TYPE corelockerd_requests_total counter\n");
@@ -134,6 +137,17 @@ char *metrics_render(void)
 		(unsigned long long)deliveries, (unsigned long long)delivered_bytes, (unsigned long long)limited,
 		delivery_in_flight(), (unsigned long long)batches, (unsigned long long)batched,
 		(unsigned long long)lapses);
+	fprintf(f,
+		"# HELP corelockerd_slice_cache_hits_total Key deliveries whose tier slice was already unsealed in memory.\n"
+		"# TYPE corelockerd_slice_cache_hits_total counter\n"
+		"corelockerd_slice_cache_hits_total %llu\n"
+		"# HELP corelockerd_slice_cache_misses_total Key deliveries that read and unsealed their slice.\n"
+		"# TYPE corelockerd_slice_cache_misses_total counter\n"
+		"corelockerd_slice_cache_misses_total %llu\n"
+		"# HELP corelockerd_slice_cache_bytes Unsealed slices kept between deliveries (cap: slice_cache).\n"
+		"# TYPE corelockerd_slice_cache_bytes gauge\n"
+		"corelockerd_slice_cache_bytes %zu\n",
+		sc.hits, sc.misses, sc.bytes);
 	if (leases_active >= 0)
 		fprintf(f,
 			"# HELP corelockerd_leases_active Seats whose lease is live now (every node's).\n"

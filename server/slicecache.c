@@ -12,6 +12,8 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slice *head, *tail; /* most recently used first */
 static size_t bytes;              /* of the cached slices */
+static size_t budget = 64u << 20; /* set from the configuration before any request */
+static unsigned long long hits, misses; /* lookups that found a slice; slices unsealed and offered */
 
 static size_t cost(const struct slice *s)
 {
@@ -68,6 +70,11 @@ static struct slice *find(int64_t model, const char *id)
 	return NULL;
 }
 
+void slice_cache_set_budget(size_t b)
+{
+	budget = b;
+}
+
 struct slice *slice_cache_get(int64_t model, const char *id)
 {
 	struct slice *s;
@@ -77,9 +84,19 @@ struct slice *slice_cache_get(int64_t model, const char *id)
 		s->refs++;
 		unlink_slice(s);
 		push_front(s);
+		hits++;
 	}
 	pthread_mutex_unlock(&lock);
 	return s;
+}
+
+void slice_cache_stats(struct slice_cache_stats *st)
+{
+	pthread_mutex_lock(&lock);
+	st->bytes = bytes;
+	st->hits = hits;
+	st->misses = misses;
+	pthread_mutex_unlock(&lock);
 }
 
 struct slice *slice_cache_put(struct slice *s)
@@ -87,6 +104,7 @@ struct slice *slice_cache_put(struct slice *s)
 	struct slice *old, *dead = NULL, *v, *prev;
 
 	pthread_mutex_lock(&lock);
+	misses++; /* every offer is a slice just unsealed */
 	if ((old = find(s->model, s->id))) {
 		old->refs++;
 		pthread_mutex_unlock(&lock);
@@ -94,9 +112,9 @@ struct slice *slice_cache_put(struct slice *s)
 		return old;
 	}
 	/* Over the budget alone: listed while in use, never cached (it would evict everything else). */
-	if (cost(s) <= SLICE_CACHE_BYTES) {
+	if (cost(s) <= budget) {
 		/* Make room; a slice still in use lives on until its last release. */
-		for (v = tail; v && bytes + cost(s) > SLICE_CACHE_BYTES; v = prev) {
+		for (v = tail; v && bytes + cost(s) > budget; v = prev) {
 			prev = v->prev;
 			if (v->cached && (v = uncache(v))) {
 				v->next = dead;

@@ -10,7 +10,7 @@
  * The license (status, expiry, seat) and the tier row are still read from the
  * database for every request.
  *
- * At most SLICE_CACHE_BYTES of plaintext and entry tables are kept once no
+ * At most the budget of plaintext and entry tables are kept once no
  * delivery uses them, least recently used first out; a dropped slice is
  * wiped.  A slice in use stays findable whatever its size, so concurrent
  * deliveries of one tier share one copy (a full tier's slice can be larger
@@ -27,7 +27,8 @@
 
 #include "volume.h"
 
-#define SLICE_CACHE_BYTES (64u << 20) /* a 1 MiB volume's slice takes ~2.3 MiB */
+/* The budget ([limits] slice_cache, 64 MiB by default; a 1 MiB volume's slice takes ~2.3 MiB). */
+void slice_cache_set_budget(size_t bytes);
 
 struct slice {
 	int64_t model;
@@ -52,6 +53,12 @@ struct slice *slice_cache_get(int64_t model, const char *id);
 struct slice *slice_cache_put(struct slice *s);
 /* Give a reference back (NULL is fine); the last one wipes and frees. */
 void slice_release(struct slice *s);
+/* For /metrics: bytes cached now, lookups that found a slice in memory and that did not. */
+struct slice_cache_stats {
+	size_t bytes;
+	unsigned long long hits, misses;
+};
+void slice_cache_stats(struct slice_cache_stats *st);
 /* Drop every cached slice (at shutdown, once no request runs). */
 void slice_cache_clear(void);
 

@@ -198,6 +198,33 @@ key "$KEY" fp1 nonce-10
 cmp -s "$T/recut2.safetensors" "$T/basic.ref" || fail "after re-cutting back, the volume is not tier 0.1"
 ok "a re-cut tier is delivered at once, though the old slice was cached"
 
+# /metrics shows the cache at work; [limits] slice_cache = 0 turns it off
+cache_metric() { # NAME: corelockerd_slice_cache_NAME's value
+	call GET /metrics
+	sed -n "s/^corelockerd_slice_cache_$1 //p" "$T/body"
+}
+two_keys() { # NONCE-PREFIX: two deliveries of the basic tier
+	key "$KEY" fp1 "$1-a"
+	expect 200 "key $1-a"
+	key "$KEY" fp1 "$1-b"
+	expect 200 "key $1-b"
+}
+h0=$(cache_metric hits_total) m0=$(cache_metric misses_total)
+two_keys cached
+h1=$(cache_metric hits_total) m1=$(cache_metric misses_total)
+[ $((h1 - h0)) = 2 ] && [ "$m1" = "$m0" ] || fail "cached slice: hits $h0 -> $h1, misses $m0 -> $m1"
+[ "$(cache_metric bytes)" -gt 0 ] || fail "no bytes cached: $(cat "$T/body")"
+stop
+write_conf "slice_cache = 0"
+start
+two_keys uncached
+[ "$(cache_metric hits_total)" = 0 ] && [ "$(cache_metric misses_total)" = 2 ] && [ "$(cache_metric bytes)" = 0 ] ||
+	fail "slice_cache = 0 still caches: $(grep slice_cache "$T/body")"
+"$VOLCHECK" "$T/vol" "$T/pub.pem" --apply "$T/m.locked.safetensors" "$T/uncached.safetensors" > /dev/null ||
+	fail "volume without the cache"
+cmp -s "$T/uncached.safetensors" "$T/basic.ref" || fail "without the cache, the volume is not tier 0.1"
+ok "slice cache: two hits and no unseal when cached; with slice_cache = 0 two unseals, nothing kept, same volume"
+
 key clk_unknown fp1 n
 expect_error 404 NOT_FOUND "key for an unknown license"
 key "$KEY" fp9 n
@@ -266,7 +293,7 @@ actions = [x["action"] for x in e]
 for a in ("init", "model.create", "tier.create", "tier.recut", "license.issue", "license.update", "license.suspend",
           "license.reinstate", "license.revoke", "machine.activate", "machine.delete", "key.deliver", "tier.delete"):
     assert a in actions or a == "tier.recut", a
-assert actions.count("key.deliver") == 7, actions.count("key.deliver")
+assert actions.count("key.deliver") == 11, actions.count("key.deliver")  # 7, and 4 in the slice cache checks
 PYEOF
 n=$(jget '["entries"].__len__()' "$T/audit.json")
 api GET "/v1/audit?since=$((n - 2))"
@@ -281,6 +308,7 @@ done
 ok "audit: every admin action and delivery, hash chain verifies, append-only, since=N"
 
 call GET /metrics
-grep -q '^corelockerd_key_deliveries_total 7$' "$T/body" || fail "deliveries metric: $(grep deliveries "$T/body")"
+# the daemon restarted for the slice_cache = 0 check: the two deliveries since then
+grep -q '^corelockerd_key_deliveries_total 2$' "$T/body" || fail "deliveries metric: $(grep deliveries "$T/body")"
 grep -q 'route="/v1/key",status="403"' "$T/body" || fail "key 403 metric"
 ok "metrics count deliveries and statuses by route"
