@@ -319,6 +319,7 @@ def sweep(parts, archs, out, keep=(), only=None):
     # a private corelockerctl: a rebuild during the sweep must not change it
     ctl = os.path.join(tmp, "corelockerctl")
     shutil.copy2(ulib.ctl_path(), ctl)
+    old_ctl = os.environ.get("CTL")
     os.environ["CTL"] = ctl
     rows = list(keep)
     try:
@@ -330,7 +331,11 @@ def sweep(parts, archs, out, keep=(), only=None):
                                         ratio, tier, frac)
                     if out:
                         write_csv(out + ".partial", rows)
-    finally:
+    finally:   # CTL back: a second sweep in this process must find it
+        if old_ctl is None:
+            os.environ.pop("CTL", None)
+        else:
+            os.environ["CTL"] = old_ctl
         shutil.rmtree(tmp, ignore_errors=True)
     if out:
         write_csv(out, rows)
