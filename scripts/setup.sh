@@ -20,6 +20,8 @@ command -v node > /dev/null || PACKAGES+=(nodejs npm)
 PACKAGES+=(faketime)
 # The language model's corpus (tests/utility/lmdata.py): Jane Austen's novels.
 PACKAGES+=(r-cran-janeaustenr)
+# The utility plots (tests/utility/plot.py, attack_plot.py; not make check).
+PACKAGES+=(python3-matplotlib)
 # The Debian package: scripts/build-package.sh and scripts/check-package.sh.
 PACKAGES+=(debhelper dpkg-dev fakeroot lintian debootstrap)
 

@@ -3,8 +3,8 @@
 
 usage: attack.py ARCH LOCKED.safetensors [--fraction F] [--seeds 1,2,3]
                  [--lrs 1e-3,1e-2] [--json]
-       attack.py --sweep [--part NAME ...] [--arch A ...] [--out CSV]
-                 [--merge]
+       attack.py --sweep [--part NAME ...] [--arch A ...] [--fraction F]
+                 [--out CSV] [--merge]
        attack.py --table [--csv FILE]
 
 The attacker holds LOCKED (a locked model or a sold tier, any file of the
@@ -38,16 +38,18 @@ order they run:
   keysize      element/global at KEY_RATIOS per arch, 1 %
   tier         the half tier (unlock --tier-ratio A/2) of the recommended
                lock per arch, 1 %
-  original     the unlocked reference model, 1 % (the ceiling)
+  original     the unlocked reference model, 1 % (the ceiling); lm: 1 %
+               and 5 %
   heldout      ulib.RECOMMENDED on each held-out model of transfer.py
                (models/heldout/ARCH-sN, N in SEEDS), at 1 % and 5 %:
-               settings judged on models they were not chosen on
+               settings judged on models they were not chosen on; lm:
+               lm-s1 at 1 % only (HELDOUT_SEEDS, ARCH_FRACTIONS)
 The model column names the attacked model file under tests/utility/models.
 A sweep of some --part (all archs) replaces only those parts' rows of the
 CSV; one restricted with --arch only prints, unless --merge: then it
 replaces only the rows of those parts and archs (e.g. `--sweep --part
-recommended --arch lm --merge`).  The language model has two held-out
-seeds (HELDOUT_SEEDS).
+recommended --arch lm --merge`).  --fraction F runs only the points at F
+and keeps the rows at other fractions.
 Accuracies are cached in tests/utility/.cache/attack.jsonl keyed by the
 SHA-256 of the attacked file and the run's parameters, so a rerun or an
 interrupted sweep only does what is missing.  --table prints the markdown
@@ -87,8 +89,15 @@ TRAIN_SIZE = 60000
 # fine-tuning the original loses more than the lock does (docs/utility.md 14).
 LM_STEPS = 150
 LM_LRS = (1e-4, 1e-3, 3e-3)
-HELDOUT_SEEDS = {"lm": (1, 2)}     # default: SEEDS
 PARTS = ("recommended", "keysize", "tier", "original", "heldout")
+# The data fractions each part runs at.  The LM's runs cost minutes, the
+# classifiers' seconds, so per arch: its original also at 5 % (at lr 1e-3
+# the fine-tuned original falls below the fine-tuned lock, so the ceiling
+# is needed beside each fraction), its held-out point only lm-s1 at 1 %.
+PART_FRACTIONS = {"recommended": FRACTIONS, "keysize": (0.01,),
+                  "tier": (0.01,), "original": (0.01,), "heldout": FRACTIONS}
+ARCH_FRACTIONS = {"lm": {"original": FRACTIONS, "heldout": (0.01,)}}
+HELDOUT_SEEDS = {"lm": (1,)}       # default: SEEDS
 DEFAULT_CSV = os.path.join(ulib.TOP, "docs", "attack-results.csv")
 CACHE_VERSION = "a2"   # bump when the training procedure changes
 
@@ -278,46 +287,67 @@ FIELDS = ["part", "arch", "model", "setting", "ratio", "tier_ratio",
           "scratch_by_lr"]
 
 
-def points(part, arch):
-    """-> [(model path, setting name, ratio, tier ratio or None, fraction)]"""
+def fractions(part, arch):
+    return ARCH_FRACTIONS.get(arch, {}).get(part, PART_FRACTIONS[part])
+
+
+def points(part, arch, only=None):
+    """-> [(model path, setting name, ratio, tier ratio or None, fraction)];
+    ONLY: keep the points at these fractions."""
     rec = ulib.RECOMMENDED[arch]
     fixture = ulib.model_path(arch)
     if part == "recommended":
-        return [(fixture, rec["setting"], rec["ratio"], None, f)
-                for f in FRACTIONS]
-    if part == "keysize":
-        return [(fixture, "element-global", r, None, 0.01) for r in KEY_RATIOS]
-    if part == "tier":
-        return [(fixture, rec["setting"], rec["ratio"], rec["ratio"] / 2,
-                 0.01)]
-    if part == "heldout":
-        return [(heldout_path(arch, n), rec["setting"], rec["ratio"], None,
-                 f) for f in FRACTIONS for n in HELDOUT_SEEDS.get(arch, SEEDS)]
-    return [(fixture, None, None, None, 0.01)]     # original
+        pts = [(fixture, rec["setting"], rec["ratio"], None)]
+    elif part == "keysize":
+        pts = [(fixture, "element-global", r, None) for r in KEY_RATIOS]
+    elif part == "tier":
+        pts = [(fixture, rec["setting"], rec["ratio"], rec["ratio"] / 2)]
+    elif part == "heldout":
+        pts = [(heldout_path(arch, n), rec["setting"], rec["ratio"], None)
+               for n in HELDOUT_SEEDS.get(arch, SEEDS)]
+    else:                                            # original
+        pts = [(fixture, None, None, None)]
+    return [p + (f,) for f in fractions(part, arch) for p in pts
+            if only is None or f in only]
 
 
-def sweep(parts, archs, out, keep=()):
-    """KEEP: rows of other parts to carry over into OUT."""
+def sweep(parts, archs, out, keep=(), only=None):
+    """KEEP: rows of other parts to carry over into OUT; ONLY: the
+    fractions to run (None: every part's own)."""
     atk = Attack(Cache("attack.json"))
     tmp = tempfile.mkdtemp(prefix="clattack.")
     # a private corelockerctl: a rebuild during the sweep must not change it
     ctl = os.path.join(tmp, "corelockerctl")
     shutil.copy2(ulib.ctl_path(), ctl)
+    old_ctl = os.environ.get("CTL")
     os.environ["CTL"] = ctl
     rows = list(keep)
     try:
         for part in parts:
             for arch in archs:
-                for model, name, ratio, tier, frac in points(part, arch):
+                for model, name, ratio, tier, frac in points(part, arch,
+                                                             only):
                     rows += sweep_point(atk, tmp, part, arch, model, name,
                                         ratio, tier, frac)
                     if out:
                         write_csv(out + ".partial", rows)
-    finally:
+    finally:   # CTL back: a second sweep in this process must find it
+        if old_ctl is None:
+            os.environ.pop("CTL", None)
+        else:
+            os.environ["CTL"] = old_ctl
         shutil.rmtree(tmp, ignore_errors=True)
     if out:
         write_csv(out, rows)
         os.unlink(out + ".partial")
+
+
+def kept(rows, parts, archs=None, only=None):
+    """The CSV rows a sweep of PARTS does not replace: other parts', and
+    with ARCHS (--merge) other archs', with ONLY other fractions'."""
+    return [r for r in rows if not (
+        r["part"] in parts and (archs is None or r["arch"] in archs)
+        and (only is None or float(r["fraction"]) in only))]
 
 
 def sweep_point(atk, tmp, part, arch, model, name, ratio, tier, frac):
@@ -460,7 +490,9 @@ def main(argv):
         prog="attack.py", description=__doc__.split("\n")[0])
     ap.add_argument("arch", nargs="?", choices=ulib.ARCHS)
     ap.add_argument("locked", nargs="?")
-    ap.add_argument("--fraction", type=float, default=0.01)
+    ap.add_argument("--fraction", type=float,
+                    help="default 0.01; with --sweep: run only the points "
+                    "at this fraction")
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--lrs", help="default %s (lm: %s)"
                     % (",".join(map(repr, LRS)), ",".join(map(repr, LM_LRS))))
@@ -481,14 +513,19 @@ def main(argv):
         return
     if a.sweep:
         # a sweep restricted by --arch prints only, never overwrites the
-        # CSV; one restricted by --part keeps the other parts' rows
-        parts = a.part or PARTS
+        # CSV; one restricted by --part or --fraction keeps the other
+        # parts' and fractions' rows
+        parts, archs = a.part or PARTS, a.archs or ulib.ARCHS
+        only = None if a.fraction is None else (a.fraction,)
+        if not any(points(p, x, only) for p in parts for x in archs):
+            ap.error("no point of %s on %s at fraction %g"
+                     % ("/".join(parts), "/".join(archs), a.fraction))
         out = None if a.archs and a.out == DEFAULT_CSV and not a.merge \
             else a.out
-        keep = [r for r in read_csv(out) if r["part"] not in parts
-                or a.merge and r["arch"] not in (a.archs or ulib.ARCHS)] \
-            if out and (a.part or a.merge) and os.path.exists(out) else []
-        sweep(parts, a.archs or ulib.ARCHS, out, keep)
+        keep = kept(read_csv(out), parts, archs if a.merge else None, only) \
+            if out and (a.part or a.merge or only) and os.path.exists(out) \
+            else []
+        sweep(parts, archs, out, keep, only)
         return
     if not a.arch or not a.locked:
         ap.error("ARCH and LOCKED are required (or --sweep, --table)")
@@ -500,6 +537,8 @@ def main(argv):
         ap.error("--seeds and --lrs take comma-separated numbers")
     if not os.path.isfile(a.locked):
         ap.error("%s: no such file" % a.locked)
+    if a.fraction is None:
+        a.fraction = 0.01
     try:
         subset_size(a.fraction)
     except AttackError as e:

@@ -19,6 +19,10 @@ On the MLP (the cheapest model) at 1 % of the training data, seeds 1-3:
                prints the same numbers as the in-process run, `--mean` the
                mean advantage alone; the MLP file
                given as `cnn` is refused with one error line and exit 2
+  plan         the sweep's points per fraction (--fraction F keeps only
+               F's, the LM's original runs at both fractions) and the CSV
+               rows a restricted sweep keeps; a --fraction with no point is
+               refused with one error line and exit 2
 
 It fails, never skips, without torch, the dataset or corelockerctl.
 """
@@ -126,6 +130,41 @@ def test(attack, atk, tmp):
           % (p.returncode, p.stderr.strip()[:200]))
 
 
+def test_plan(attack):
+    bad = []
+    for part in attack.PARTS:
+        for arch in ulib.ARCHS:
+            every = attack.points(part, arch)
+            at = {f: attack.points(part, arch, (f,))
+                  for f in attack.FRACTIONS}
+            if not every or sorted(sum(at.values(), [])) != sorted(every) \
+                    or any(p[4] != f for f, ps in at.items() for p in ps):
+                bad.append("%s %s" % (part, arch))
+    check(not bad, "plan: --fraction splits every part's points by fraction"
+          " (wrong: %s)" % (", ".join(bad) or "none"))
+    check({p[4] for p in attack.points("original", "lm")}
+          == set(attack.FRACTIONS),
+          "plan: the LM's original runs at every fraction")
+    rows = [{"part": p, "arch": a, "fraction": f}
+            for p in ("recommended", "original") for a in ("mlp", "lm")
+            for f in ("0.01", "0.05")]
+    got = attack.kept(rows, ["recommended"], ["lm"], (0.05,))
+    check(len(got) == len(rows) - 1 and all(
+        (r["part"], r["arch"], r["fraction"]) != ("recommended", "lm", "0.05")
+        for r in got),
+        "plan: a --merge of recommended lm at 0.05 replaces that row only")
+    check(len(attack.kept(rows, ["original"])) == 4,
+          "plan: a sweep of part original (all archs) replaces its 4 rows")
+    p = subprocess.run([sys.executable, os.path.join(HERE, "attack.py"),
+                        "--sweep", "--part", "tier", "--arch", "mlp",
+                        "--fraction", "0.05"], capture_output=True, text=True)
+    err = p.stderr.strip().splitlines()
+    check(p.returncode == 2 and p.stdout == "" and err
+          and err[-1].startswith("attack.py: error: no point of tier"),
+          "plan: --fraction with no point: exit %d (%s)"
+          % (p.returncode, (err or [""])[-1][:200]))
+
+
 def main():
     t0 = time.time()
     try:
@@ -141,6 +180,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="clattack.")
     try:
         test(attack, atk, tmp)
+        test_plan(attack)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("test_attack: %d checks, %d failed, %.0f s"
