@@ -44,6 +44,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/common.sh
+. "$here/common.sh"
 root=$(dirname "$here")
 PY=${PY:-/usr/bin/python3}
 AGENT=${AGENT:-$root/client/corelocker-agent}
@@ -100,30 +102,8 @@ fi
 
 # ---- a local daemon with the key, a full-tier license, a saved volume ----
 s=$dir/srv
-rm -rf "$s"
-mkdir -p "$s/var"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$s/tls.key" -out "$s/tls.crt" \
-	-days 1 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\n[storage]\ndatabase = var/d.db\n[keys]\nsigning_key = var/s.key\nmaster_key = var/m.key\n[limits]\nmax_body = 512M\nrate = 0\nlicense_rate = 0\nactivate_rate = 0\n[log]\nlevel = info\n' > "$s/d.conf"
-TOKEN=$("$CORELOCKERD" init -c "$s/d.conf" 2>/dev/null | tail -n 1)
-"$CORELOCKERD" -c "$s/d.conf" 2> "$s/log" &
-DPID=$!
-URL=
-for _ in $(seq 1 600); do
-	URL=$(grep -o 'https://127.0.0.1:[0-9]*' "$s/log" | head -n 1) || true
-	[ -n "$URL" ] && break
-	sleep 0.05
-done
-[ -n "$URL" ] || { echo "patch_bench: corelockerd did not start" >&2; exit 1; }
-export CORELOCKER_SERVER=$URL CORELOCKER_CACERT=$s/tls.crt CORELOCKER_TOKEN=$TOKEN
-curl -sS --cacert "$s/tls.crt" -o "$s/pub.pem" "$URL/v1/pubkey"
-"$CTL" model push "$key" --name bench > /dev/null
-"$CTL" tier set bench full --ratio 0 > /dev/null
-LKEY=$("$CTL" license issue --model bench --tier full --customer bench --max-machines 10 --json 2>/dev/null |
-	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+bench_daemon "$s" "$CORELOCKERD" "$key" || exit 1
 A=(--license "$LKEY" --server-key "$s/pub.pem" --fingerprint bench)
-curl -sS --cacert "$s/tls.crt" -H 'Content-Type: application/json' -o /dev/null \
-	-d "{\"license_key\":\"$LKEY\",\"fingerprint\":\"bench\"}" "$URL/v1/activate"
 # the full tier's volume in both versions (docs/api.md: the Accept header picks it)
 for v in 2 3; do
 	curl -sS --cacert "$s/tls.crt" -H 'Content-Type: application/json' \

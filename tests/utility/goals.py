@@ -37,6 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ulib   # noqa: E402
+from evalclient import EvalServer   # noqa: E402
 
 OUT = os.path.join(ulib.TOP, "docs", "utility-goals.csv")
 HELDOUT = os.path.join(ulib.MODELS, "heldout")
@@ -83,38 +84,6 @@ def target(arch):
     return round(ulib.chance(arch) + NEAR_CHANCE, 2)
 
 
-class Server:
-    """Answers evalclient.py on a Unix socket while PROC runs."""
-
-    def __init__(self, ev, path):
-        import socket
-        self.ev, self.path = ev, path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(4)
-
-    def serve_until(self, proc):
-        import select
-        while proc.poll() is None:
-            if not select.select([self.sock], [], [], 0.2)[0]:
-                continue
-            conn, _ = self.sock.accept()
-            with conn:
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    b = conn.recv(4096)
-                    if not b:
-                        break
-                    buf += b
-                try:
-                    req = json.loads(buf.decode())
-                    a = self.ev.accuracy(req["arch"], req["path"])
-                    conn.sendall(("ok %.2f\n" % a).encode())
-                except Exception as e:   # the client reports it, exit 2
-                    conn.sendall(("error %s\n" % e).encode())
-        self.sock.close()
-
-
 def lock_opts(unit, scope, include, fill):
     a = ["--unit", unit, "--scope", scope, "--fill", fill]
     return a + (["--include", include] if include else [])
@@ -126,7 +95,7 @@ def near(ev, tmp, run, fill, m):
     sock = os.path.join(tmp, "eval.sock")
     if os.path.exists(sock):
         os.unlink(sock)
-    srv = Server(ev, sock)
+    srv = EvalServer(sock, ev.accuracy)
     t = target(arch)
     cmd = [ulib.ctl_path(), "lock", path, "-o", os.path.join(tmp, "L"),
            "-k", os.path.join(tmp, "K"), "--target-utility", repr(t),

@@ -40,9 +40,7 @@ every check is printed.
 import hashlib
 import json
 import os
-import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +50,7 @@ import traceback
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from evalclient import EvalServer   # noqa: E402
 
 NEAR_CHANCE = 2.0    # pp above the random baseline (ulib.chance)
 MONOTONE_SLACK = 1.0
@@ -217,40 +216,6 @@ def test_arch(ulib, E, arch, tmp):
     return curve
 
 
-class Server:
-    """Serves evalclient.py on a Unix socket from the main thread."""
-
-    def __init__(self, E, path):
-        self.E = E
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(4)
-        self.calls = []
-
-    def serve_until(self, proc):
-        while proc.poll() is None:
-            r, _, _ = select.select([self.sock], [], [], 0.2)
-            if not r:
-                continue
-            conn, _ = self.sock.accept()
-            with conn:
-                buf = b""
-                while not buf.endswith(b"\n"):
-                    b = conn.recv(4096)
-                    if not b:
-                        break
-                    buf += b
-                try:
-                    req = json.loads(buf.decode())
-                    a = self.E.acc(req["arch"], req["path"], memo=True)
-                    self.calls.append(a)
-                    conn.sendall(("ok %.2f\n" % a).encode())
-                except Exception as e:   # reported by the client, exit 2
-                    conn.sendall(("error %s\n" % e).encode())
-        self.sock.close()
-
-
 def test_calibrate(ulib, E, tmp):
     rec = ulib.CALIBRATE
     arch = rec["arch"]
@@ -263,7 +228,8 @@ def test_calibrate(ulib, E, tmp):
     if ulib.lock(arch, locked, key, st.unit, st.scope, alpha, "top", None,
                  st.include, st.exclude) is None:
         raise RuntimeError("%s extracts no unit" % tag)
-    srv = Server(E, os.path.join(d, "eval.sock"))
+    srv = EvalServer(os.path.join(d, "eval.sock"),
+                     lambda arch, path: E.acc(arch, path, memo=True))
     cmd = [ulib.ctl_path(), "calibrate", locked, "-k", key, "--eval-cmd",
            "%s %s %s %s {model}" % (sys.executable,
                                     os.path.join(HERE, "evalclient.py"),
