@@ -71,6 +71,15 @@ struct db_driver {
 	int64_t (*now)(struct db *db);
 	/* Read N bytes at OFF of the sealed blob of slice ID. */
 	int (*slice_read)(struct db *db, const char *id, int64_t off, void *buf, size_t n);
+	/*
+	 * The most bytes one slice_read should ask for, 0 for no limit.
+	 * PostgreSQL returns a read as one result in memory: 1 MiB pieces.
+	 * SQLite must read a slice in one call: a blob handle finds an offset
+	 * by walking the blob's chain of overflow pages from its start, so 1 MiB
+	 * pieces, each with its own handle, made a 370 MiB slice quadratic (most
+	 * of the 150 s before the first byte of a 4 GiB model's full tier).
+	 */
+	size_t slice_chunk;
 	/* Run a script of statements without parameters (migrations, DDL). */
 	enum db_rc (*exec)(struct db *db, const char *sql);
 	const char *(*errmsg)(struct db *db);
@@ -139,6 +148,10 @@ static inline enum db_rc db_insert(struct dbq *q, int64_t *id)
 static inline int db_slice_read(struct db *db, const char *id, int64_t off, void *buf, size_t n)
 {
 	return db->drv->slice_read(db, id, off, buf, n);
+}
+static inline size_t db_slice_chunk(const struct db *db)
+{
+	return db->drv->slice_chunk;
 }
 
 #endif

@@ -828,6 +828,7 @@ const struct db_driver db_pg = {
     .reset_all = pg_reset_all,
     .now = pg_now,
     .slice_read = pg_slice_read,
+    .slice_chunk = 1u << 20,
     .exec = pg_exec,
     .errmsg = pg_errmsg,
 };

@@ -328,6 +328,7 @@ const struct db_driver db_sqlite = {
 	.reset_all = sq_reset_all,
 	.now = sq_now,
 	.slice_read = sq_slice_read,
+	.slice_chunk = 0,
 	.exec = sq_exec,
 	.errmsg = sq_errmsg,
 };

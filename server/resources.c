@@ -198,7 +198,7 @@ static int slice_unseal(struct db *db, int64_t model, const char *tier, double *
 	uint8_t head[CL_SEAL_HEAD], tag[CL_SEAL_TAG];
 	struct slice *s = NULL;
 	char aad[128];
-	size_t slen;
+	size_t slen, chunk;
 	int rc, r = -2;
 
 	if (!st)
@@ -223,8 +223,9 @@ static int slice_unseal(struct db *db, int64_t model, const char *tier, double *
 	if (db_slice_read(db, s->id, 0, head, CL_SEAL_HEAD) < 0 ||
 	    db_slice_read(db, s->id, (int64_t)(slen - CL_SEAL_TAG), tag, CL_SEAL_TAG) < 0)
 		goto unreadable;
+	chunk = db_slice_chunk(db) ? db_slice_chunk(db) : s->plain_len;
 	for (size_t at = 0; at < s->plain_len;) {
-		size_t n = s->plain_len - at < (1u << 20) ? s->plain_len - at : (1u << 20);
+		size_t n = s->plain_len - at < chunk ? s->plain_len - at : chunk;
 		if (db_slice_read(db, s->id, (int64_t)(CL_SEAL_HEAD + at), s->plain + at, n) < 0)
 			goto unreadable;
 		at += n;
