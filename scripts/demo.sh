@@ -164,7 +164,7 @@ for tier in locked basic pro full; do
 		"${BYTES[$tier]}" "$t"
 done
 echo "weights restored: the tier's original weight bytes (bytes, in tier list); volume received: the signed"
-echo "key volume the agent downloaded, those bytes plus 16 bytes of offset and length per span and a header"
+echo "key volume the agent downloaded (version 3): those bytes plus a few bytes of gap and length per span and a header"
 echo
 echo "every tier is byte-identical to corelockerctl unlock --tier-ratio; full is the original, bit for bit"
 echo "upgrade basic -> full: a volume of $up bytes received instead of ${BYTES[full]}"
