@@ -119,7 +119,7 @@ ok "a suspension is seen by the next heartbeat"
 # Checkouts.
 post_json /v1/checkout "{\"license_key\":\"$PLAIN\",\"fingerprint\":\"p1\",\"nonce\":\"c0\",\"ttl\":60}"
 expect_error 403 CHECKOUT_DISABLED "checkout with max_checkout 0"
-issue "{\"model\":$MID,\"tier\":\"basic\",\"customer\":\"o\",\"max_machines\":1,\"lease_seconds\":1,\"floating\":true,\"max_checkout\":5}"
+issue "{\"model\":$MID,\"tier\":\"basic\",\"customer\":\"o\",\"max_machines\":1,\"lease_seconds\":1,\"floating\":true,\"max_checkout\":15}"
 OKEY=$KEY
 activate "$OKEY" laptop
 expect 200 "laptop activates"
@@ -129,13 +129,14 @@ cp "$T/body" "$T/c1.vol"
 "$VOLCHECK" "$T/c1.vol" "$T/pub.pem" --nonce c1 > "$T/c1.json" || fail "volcheck of the checkout"
 exp=$(jget '["expires_at"]' "$T/c1.json")
 ts=$(jget '["ts"]' "$T/c1.json")
-[ "$("$PY" -c 'import sys,datetime as d;f=lambda s:d.datetime.strptime(s,"%Y-%m-%dT%H:%M:%SZ");print(int((f(sys.argv[1])-f(sys.argv[2])).total_seconds()))' "$exp" "$ts")" = 5 ] ||
-	fail "checkout expires_at $exp is not ts $ts + max_checkout 5 s"
-# The laptop goes offline; its 1 s lease lapses, but the checkout holds the seat.
+[ "$("$PY" -c 'import sys,datetime as d;f=lambda s:d.datetime.strptime(s,"%Y-%m-%dT%H:%M:%SZ");print(int((f(sys.argv[1])-f(sys.argv[2])).total_seconds()))' "$exp" "$ts")" = 15 ] ||
+	fail "checkout expires_at $exp is not ts $ts + max_checkout 15 s"
+# The laptop goes offline; its 1 s lease lapses, but the checkout holds the seat
+# (15 s: 5 s was outlasted once on a loaded machine before the check below).
 sleep 2.5
 activate "$OKEY" desk
 expect_error 403 TOO_MANY_MACHINES "a seat held by a checkout"
-for i in $(seq 1 100); do
+for i in $(seq 1 200); do
 	activate "$OKEY" desk
 	[ "$STATUS" = 200 ] && break
 	sleep 0.2
