@@ -38,11 +38,13 @@ int cl_entries_packed(struct cl_entries *src, const uint8_t *p, size_t len)
 		e.len = (uint32_t)cl_cur_uint(&c, 4);
 		e.bytes = cl_cur_take(&c, e.len);
 		if (c.bad)
-			return cl_fail(CL_EFORMAT, "packed entry %zu runs past the end (%zu bytes)", s.n, len);
+			return cl_fail(CL_EFORMAT, "packed entry %zu runs past the end (%zu bytes)", s.n,
+				       len);
 		if (!e.len || e.off > UINT64_MAX - e.len) /* an agent refuses an empty entry too */
 			return cl_fail(CL_EFORMAT, "packed entry %zu is empty or ends past 2^64", s.n);
 		if (s.n && (e.shard < prev.shard || (e.shard == prev.shard && e.off < prev.off + prev.len)))
-			return cl_fail(CL_EFORMAT, "packed entries are not sorted or overlap (entry %zu)", s.n);
+			return cl_fail(CL_EFORMAT, "packed entries are not sorted or overlap (entry %zu)",
+				       s.n);
 		s.heads3 += head3(s.n ? &prev : NULL, &e);
 		s.bytes += e.len;
 		s.n++;

@@ -25,8 +25,8 @@ struct cl_entries {
 	const struct cl_volume_entry *e; /* the table, or NULL for packed entries */
 	const uint8_t *packed;
 	size_t packed_len;
-	size_t n;        /* entries */
-	uint64_t bytes;  /* the sum of their lengths */
+	size_t n;	 /* entries */
+	uint64_t bytes;	 /* the sum of their lengths */
 	uint64_t heads3; /* the sum of their heads in version 3 (version 2: 16 each) */
 };
 

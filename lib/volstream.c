@@ -30,8 +30,8 @@ struct cl_volstream {
 	int signed_;
 };
 
-int cl_volstream_new(json_t *header, const struct cl_entries *src, unsigned version, const struct cl_signkey *sk,
-		     struct cl_volstream **out)
+int cl_volstream_new(json_t *header, const struct cl_entries *src, unsigned version,
+		     const struct cl_signkey *sk, struct cl_volstream **out)
 {
 	struct cl_volstream *s;
 	char *text = NULL;
@@ -40,7 +40,8 @@ int cl_volstream_new(json_t *header, const struct cl_entries *src, unsigned vers
 
 	if (version != 2 && version != 3)
 		return cl_fail(CL_EINVAL, "cannot write key volume version %u", version);
-	if (!(s = calloc(1, sizeof(*s))) || json_object_set_new(header, "entries", json_integer((json_int_t)src->n)) < 0 ||
+	if (!(s = calloc(1, sizeof(*s))) ||
+	    json_object_set_new(header, "entries", json_integer((json_int_t)src->n)) < 0 ||
 	    json_object_set_new(header, "bytes", json_integer((json_int_t)src->bytes)) < 0 ||
 	    !(text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER)) || cl_sha_new(&s->sha) < 0) {
 		r = cl_fail(CL_ENOMEM, "out of memory");
@@ -67,7 +68,8 @@ int cl_volstream_new(json_t *header, const struct cl_entries *src, unsigned vers
 	s->version = version;
 	s->sk = sk;
 	/* the heads' sizes come with the source: Content-Length needs no pass here */
-	s->body_end = s->head_len + src->bytes + (version == 3 ? src->heads3 : (uint64_t)src->n * CL_VOLUME_ENTRY_HEAD);
+	s->body_end =
+	    s->head_len + src->bytes + (version == 3 ? src->heads3 : (uint64_t)src->n * CL_VOLUME_ENTRY_HEAD);
 	s->size = s->body_end + CL_SIG_LEN;
 	*out = s;
 	return 0;

@@ -7,7 +7,6 @@
 
 #include "error.h"
 #include "jsonx.h"
-#include "cursor.h"
 #include "log.h"
 #include "resources.h"
 #include "seal.h"

@@ -10,12 +10,13 @@
  * The license (status, expiry, seat) and the tier row are still read from the
  * database for every request.
  *
- * At most the budget of plaintext is kept once no delivery uses them (a
- * slice holds no entry table: its entries are read in place), least recently used first out; a dropped slice is
- * wiped.  A slice in use stays findable whatever its size, so concurrent
- * deliveries of one tier share one copy (a full tier's slice can be larger
- * than the whole budget; it is then dropped when its last user is done).
- * Slices are shared read-only between threads and counted:
+ * At most the budget of plaintext is kept once no delivery uses it (a
+ * slice holds no entry table: its entries are read in place), least
+ * recently used first out; a dropped slice is wiped.  A slice in use stays
+ * findable whatever its size, so concurrent deliveries of one tier share
+ * one copy (a full tier's slice can be larger than the whole budget; it is
+ * then dropped when its last user is done).  Slices are shared read-only
+ * between threads and counted:
  * slice_cache_get() and slice_cache_put() give the caller one reference,
  * slice_release() returns it.
  */
