@@ -27,14 +27,16 @@ proc_ticks() {
 # its files in DIR (emptied first), admin token and full-tier license ready
 # for KEY (a .clkey) under the model name "bench".  Sets DPID, URL, TOKEN,
 # LKEY and exports CORELOCKER_SERVER, CORELOCKER_CACERT, CORELOCKER_TOKEN for
-# corelockerctl; DIR/pub.pem is the signing key.  Needs CTL.
+# corelockerctl; DIR/pub.pem is the signing key.  Needs CTL; SLICE_CACHE, when
+# set, is its [limits] slice_cache (default 64M).
 bench_daemon() {
 	local s=$1 daemon=$2 key=$3
 	rm -rf "$s"
 	mkdir -p "$s/var"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$s/tls.key" -out "$s/tls.crt" \
 		-days 1 -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2> /dev/null
-	printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\n[storage]\ndatabase = var/d.db\n[keys]\nsigning_key = var/s.key\nmaster_key = var/m.key\n[limits]\nmax_body = 512M\nrate = 0\nlicense_rate = 0\nactivate_rate = 0\n[log]\nlevel = info\n' > "$s/d.conf"
+	printf '[server]\nlisten = 127.0.0.1\nport = 0\ntls_cert = tls.crt\ntls_key = tls.key\n[storage]\ndatabase = var/d.db\n[keys]\nsigning_key = var/s.key\nmaster_key = var/m.key\n[limits]\nmax_body = 512M\nrate = 0\nlicense_rate = 0\nactivate_rate = 0\n%b[log]\nlevel = info\n' \
+		"${SLICE_CACHE:+slice_cache = $SLICE_CACHE\n}" > "$s/d.conf"
 	TOKEN=$("$daemon" init -c "$s/d.conf" 2> /dev/null | tail -n 1)
 	"$daemon" -c "$s/d.conf" 2> "$s/log" &
 	DPID=$!

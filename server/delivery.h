@@ -6,8 +6,9 @@
  * reply_volume() takes over the slot, the stream, the slice reference and the
  * entry table it is given, and releases them when the client has the last
  * byte or goes away.  What one delivery holds is the stream's header, a
- * fixed buffer in libmicrohttpd and, for upgrades, its entry table; the
- * entry bytes stay in the shared slice.
+ * fixed buffer in libmicrohttpd and, for upgrades, its entry table (a
+ * fingerprinted tier: its marked copy); the common delivery reads its
+ * entries, heads and bytes, in place from the shared slice.
  */
 #ifndef SRV_DELIVERY_H
 #define SRV_DELIVERY_H

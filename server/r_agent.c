@@ -535,12 +535,12 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 	enum api_err e;
 	struct slice *ts = NULL;
 	struct tier_cut base = {0};
-	struct cl_volume_entry *diff = NULL, *marked = NULL;
-	const struct cl_volume_entry *te;
+	struct cl_volume_entry *table = NULL, *marked = NULL;
+	struct cl_entries src;
 	struct cl_volstream *vs = NULL;
 	const char *from = q->from;
 	double beta = 0, from_beta = q->from_beta;
-	size_t tn, marked_len = 0;
+	size_t tn = 0, marked_len = 0;
 	uint64_t size = 0;
 	int upgrade = q->upgrade || q->from, slot = 0, rc = TIER_MOVED, tries, tier_fp = 0, any_fp = 0;
 	/* the newest version the agent's Accept header names, else 2 (docs/api.md) */
@@ -579,11 +579,11 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			cl_volstream_free(vs);
 			json_decref(h);
 			json_decref(d.detail);
-			free(diff);
+			free(table);
 			OPENSSL_cleanse(marked, marked_len);
 			free(marked);
 			slice_release(ts);
-			vs = NULL, h = NULL, d.detail = NULL, diff = NULL, marked = NULL, ts = NULL, marked_len = 0;
+			vs = NULL, h = NULL, d.detail = NULL, table = NULL, marked = NULL, ts = NULL, marked_len = 0;
 			e = lic_check(db, q->key, q->fp, &l, 1);
 			if (e != E_VALID && e != E_LEASE_EXPIRED) {
 				res = reply_error(r, e, "%s", e == E_UNAVAILABLE ? "database error; retry" : api_errors[e].meaning);
@@ -597,8 +597,7 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			goto out;
 		}
 		store_reset(db);
-		te = ts->e;
-		tn = ts->n;
+		src = ts->ent;
 		if (upgrade) {
 			if (from_beta < beta) {
 				res = reply_error(r, E_INVALID_FIELD,
@@ -608,30 +607,38 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 			}
 		}
 		/*
-		 * The slice is shared (slicecache.h): subtract from a copy.  While
-		 * the model has a fingerprinted tier, the base may hold marked
-		 * values: an upgrade then writes every span of the tier again.
+		 * The common delivery streams the slice's entries in place.  An
+		 * upgrade subtracts from a table of them (the slice is shared,
+		 * slicecache.h), and a fingerprinted tier marks a copy.  While the
+		 * model has a fingerprinted tier, the base may hold marked values:
+		 * an upgrade then writes every span of the tier again.
 		 */
-		if (upgrade && !any_fp) {
-			if (!(diff = malloc((tn ? tn : 1) * sizeof(*diff)))) {
+		if ((upgrade && !any_fp) || tier_fp) {
+			if (cl_entries_to_table(&ts->ent, &table) < 0) {
 				res = reply_error(r, E_INTERNAL, "out of memory");
 				goto out;
 			}
-			if (tn)
-				memcpy(diff, te, tn * sizeof(*diff));
-			tn = subtract(diff, tn, base.e, base.n);
-			te = diff;
+			tn = ts->ent.n;
+			if (upgrade && !any_fp)
+				tn = subtract(table, tn, base.e, base.n);
 		}
 		if (tier_fp) {
-			if (delivery_mark(db, l.model, l.id, beta, te, tn, &marked, &marked_len) < 0) {
+			if (delivery_mark(db, l.model, l.id, beta, table, tn, &marked, &marked_len) < 0) {
 				res = reply_error(r, E_INTERNAL, "cannot mark the key volume");
 				goto out;
 			}
 			store_reset(db);
-			te = marked;
+			free(table); /* the marked copy holds its own bytes */
+			table = NULL;
 		}
+		if ((marked || table) && cl_entries_table(&src, marked ? marked : table, tn) < 0) {
+			log_bug("license %lld: the entries to deliver: %s", (long long)l.id, cl_errmsg());
+			res = reply_error(r, E_INTERNAL, "cannot build the key volume");
+			goto out;
+		}
+		tn = src.n;
 		if (!(h = volume_header(db, &l, beta, upgrade, from, from_beta, tier_fp, q->nonce, until)) ||
-		    cl_volstream_new(h, te, tn, version, srv.sk, &vs) < 0) {
+		    cl_volstream_new(h, &src, version, srv.sk, &vs) < 0) {
 			res = reply_error(r, E_INTERNAL, "cannot build the key volume");
 			goto out;
 		}
@@ -665,10 +672,10 @@ static enum MHD_Result deliver(struct req *r, const struct key_req *q)
 		log_info("license %lld: delivered tier %s (%zu entries, %llu bytes, volume v%u)", (long long)l.id, l.tier,
 			 tn, (unsigned long long)size, version);
 	/* takes the stream, the slice, the table (at most one of the two) and the slot */
-	res = marked ? reply_volume(r, vs, version, ts, marked, marked_len) : reply_volume(r, vs, version, ts, diff, 0);
+	res = marked ? reply_volume(r, vs, version, ts, marked, marked_len) : reply_volume(r, vs, version, ts, table, 0);
 	vs = NULL;
 	ts = NULL;
-	diff = marked = NULL;
+	table = marked = NULL;
 	marked_len = 0;
 	slot = 0;
 out:
@@ -676,7 +683,7 @@ out:
 	cl_volstream_free(vs);
 	json_decref(h);
 	json_decref(d.detail);
-	free(diff);
+	free(table);
 	OPENSSL_cleanse(marked, marked_len);
 	free(marked);
 	tier_cut_free(&base);

@@ -7,7 +7,6 @@
 
 #include "error.h"
 #include "jsonx.h"
-#include "cursor.h"
 #include "log.h"
 #include "resources.h"
 #include "seal.h"
@@ -153,43 +152,15 @@ void aad_slice(int64_t model, const char *slice, char *out, size_t len)
 	snprintf(out, len, "corelocker model %lld slice %s", (long long)model, slice);
 }
 
-static int slice_entries(const uint8_t *p, size_t len, struct cl_volume_entry **out, size_t *n)
-{
-	struct cl_cursor c = {p, len, 0};
-	struct cl_volume_entry *e = NULL;
-	size_t cap = 0, k = 0;
-
-	while (c.left) {
-		if (k == cap) {
-			cap = cap ? cap * 2 : 256;
-			struct cl_volume_entry *ne = realloc(e, cap * sizeof(*e));
-			if (!ne) {
-				free(e);
-				return -1;
-			}
-			e = ne;
-		}
-		e[k].shard = (uint32_t)cl_cur_uint(&c, 4);
-		e[k].off = cl_cur_uint(&c, 8);
-		e[k].len = (uint32_t)cl_cur_uint(&c, 4);
-		e[k].bytes = cl_cur_take(&c, e[k].len);
-		if (c.bad) {
-			free(e);
-			return -1;
-		}
-		k++;
-	}
-	*out = e;
-	*n = k;
-	return 0;
-}
-
 /*
  * Read tier NAME of MODEL's slice and unseal it.  The sealed blob is read in
- * pieces straight into the plaintext buffer and decrypted in place: a large
- * slice is held once, not once sealed by the database and once in clear.  A
- * slice id names one immutable blob (a re-cut makes a new one), so the
- * pieces always belong together; a slice deleted meanwhile fails the read.
+ * pieces straight into the plaintext buffer (its tag lands just after) and
+ * decrypted in place: a large slice is held once, not once sealed by the
+ * database and once in clear.  A slice id names one immutable blob (a re-cut
+ * makes a new one), so the pieces always belong together; a slice deleted
+ * meanwhile fails the read.  Its entries are checked once here (bounds,
+ * order) and then read in place by every delivery: no table of them is
+ * built.
  */
 static int slice_unseal(struct db *db, int64_t model, const char *tier, double *ratio, struct slice **out)
 {
@@ -198,7 +169,7 @@ static int slice_unseal(struct db *db, int64_t model, const char *tier, double *
 	uint8_t head[CL_SEAL_HEAD], tag[CL_SEAL_TAG];
 	struct slice *s = NULL;
 	char aad[128];
-	size_t slen, chunk;
+	size_t slen, body, chunk;
 	int rc, r = -2;
 
 	if (!st)
@@ -212,7 +183,7 @@ static int slice_unseal(struct db *db, int64_t model, const char *tier, double *
 	*ratio = db_double(st, 0);
 	slen = (size_t)db_int(st, 2);
 	if (slen < CL_SEAL_OVERHEAD || slen > INT_MAX || !(s = calloc(1, sizeof(*s))) ||
-	    (s->refs = 1, !(s->plain = malloc(slen - CL_SEAL_OVERHEAD + 1)))) {
+	    (s->refs = 1, !(s->plain = malloc(slen - CL_SEAL_HEAD + 1)))) {
 		log_bug("slice of model %lld tier %s: bad size or out of memory", (long long)model, tier);
 		goto out;
 	}
@@ -220,19 +191,25 @@ static int slice_unseal(struct db *db, int64_t model, const char *tier, double *
 	snprintf(s->id, sizeof(s->id), "%s", db_text(st, 1));
 	db_reset(st);
 	s->plain_len = slen - CL_SEAL_OVERHEAD;
-	if (db_slice_read(db, s->id, 0, head, CL_SEAL_HEAD) < 0 ||
-	    db_slice_read(db, s->id, (int64_t)(slen - CL_SEAL_TAG), tag, CL_SEAL_TAG) < 0)
+	if (db_slice_read(db, s->id, 0, head, CL_SEAL_HEAD) < 0)
 		goto unreadable;
-	chunk = db_slice_chunk(db) ? db_slice_chunk(db) : s->plain_len;
-	for (size_t at = 0; at < s->plain_len;) {
-		size_t n = s->plain_len - at < chunk ? s->plain_len - at : chunk;
+	/*
+	 * The ciphertext and the tag after it in one pass: SQLite reaches an
+	 * offset in a blob by walking its overflow pages from the start, so
+	 * reading the tag on its own cost a second walk of the whole slice.
+	 */
+	body = slen - CL_SEAL_HEAD;
+	chunk = db_slice_chunk(db) ? db_slice_chunk(db) : body;
+	for (size_t at = 0; at < body;) {
+		size_t n = body - at < chunk ? body - at : chunk;
 		if (db_slice_read(db, s->id, (int64_t)(CL_SEAL_HEAD + at), s->plain + at, n) < 0)
 			goto unreadable;
 		at += n;
 	}
+	memcpy(tag, s->plain + s->plain_len, CL_SEAL_TAG);
 	aad_slice(model, s->id, aad, sizeof(aad));
 	if (cl_unseal_inplace(srv.master, aad, strlen(aad), head, s->plain, s->plain_len, tag) < 0 ||
-	    slice_entries(s->plain, s->plain_len, &s->e, &s->n) < 0) {
+	    cl_entries_packed(&s->ent, s->plain, s->plain_len) < 0) {
 		log_bug("slice of model %lld tier %s: %s", (long long)model, tier, cl_errmsg());
 		goto out;
 	}

@@ -17,7 +17,7 @@ static unsigned long long hits, misses; /* lookups that found a slice; slices un
 
 static size_t cost(const struct slice *s)
 {
-	return s->plain_len + s->n * sizeof(*s->e);
+	return s->plain_len;
 }
 
 static void destroy(struct slice *s)
@@ -26,7 +26,6 @@ static void destroy(struct slice *s)
 		OPENSSL_cleanse(s->plain, s->plain_len);
 		free(s->plain);
 	}
-	free(s->e);
 	free(s);
 }
 

@@ -10,12 +10,13 @@
  * The license (status, expiry, seat) and the tier row are still read from the
  * database for every request.
  *
- * At most the budget of plaintext and entry tables are kept once no
- * delivery uses them, least recently used first out; a dropped slice is
- * wiped.  A slice in use stays findable whatever its size, so concurrent
- * deliveries of one tier share one copy (a full tier's slice can be larger
- * than the whole budget; it is then dropped when its last user is done).
- * Slices are shared read-only between threads and counted:
+ * At most the budget of plaintext is kept once no delivery uses it (a
+ * slice holds no entry table: its entries are read in place), least
+ * recently used first out; a dropped slice is wiped.  A slice in use stays
+ * findable whatever its size, so concurrent deliveries of one tier share
+ * one copy (a full tier's slice can be larger than the whole budget; it is
+ * then dropped when its last user is done).  Slices are shared read-only
+ * between threads and counted:
  * slice_cache_get() and slice_cache_put() give the caller one reference,
  * slice_release() returns it.
  */
@@ -25,18 +26,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "volume.h"
+#include "entries.h"
 
-/* The budget ([limits] slice_cache, 64 MiB by default; a 1 MiB volume's slice takes ~2.3 MiB). */
+/* The budget ([limits] slice_cache, 64 MiB by default; a slice costs its plaintext's size). */
 void slice_cache_set_budget(size_t bytes);
 
 struct slice {
 	int64_t model;
 	char id[33];
-	uint8_t *plain; /* the unsealed slice */
+	uint8_t *plain; /* the unsealed slice: packed entries (entries.h) */
 	size_t plain_len;
-	struct cl_volume_entry *e; /* its entries, sorted by (shard, offset); they borrow from plain */
-	size_t n;
+	struct cl_entries ent; /* over plain, checked when it was unsealed */
 	/* bookkeeping of slicecache.c */
 	unsigned refs; /* the cache holds one while the slice counts against the budget */
 	int cached;    /* it does (else it is listed only while in use) */
