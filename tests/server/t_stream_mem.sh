@@ -56,7 +56,9 @@ stop_readers() {
 	PIDS=
 }
 trap 'stop_readers; cleanup' EXIT
-for _ in $(seq 1 600); do
+# up to 3 minutes: 64 TLS handshakes and a first unseal on a loaded machine
+# once took over the minute this waited before (a hang guard, not a timing)
+for _ in $(seq 1 1800); do
 	[ "$(in_flight)" = $READERS ] && break
 	sleep 0.1
 done
