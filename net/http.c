@@ -381,6 +381,16 @@ static int perform(struct clh *h, size_t i, const char *method, const char *path
 	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_TIME, 120L);
 	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "corelocker/" PACKAGE_VERSION);
+	/*
+	 * Tests and benchmarks only: a slow network on loopback (docs/bench.md,
+	 * "The agent's overlap").  Small reads: libcurl reads up to 100 buffers
+	 * in a row while the socket has data, a burst the cap only averages out.
+	 */
+	const char *rate = getenv("CORELOCKER_TEST_MAX_RECV_SPEED");
+	if (rate && strtoll(rate, NULL, 10) > 0) {
+		curl_easy_setopt(h->c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)strtoll(rate, NULL, 10));
+		curl_easy_setopt(h->c, CURLOPT_BUFFERSIZE, 1024L);
+	}
 	curl_easy_setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h->c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
