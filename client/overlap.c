@@ -31,6 +31,7 @@ void ag_stream_open(struct ag_stream *s, int fd, uint64_t max)
 
 	s->state = -1;
 	cl_volread_init(&s->r);
+	tracing(); /* read the setting here, before any worker reads it */
 	if (max > SIZE_MAX)
 		return;
 	/* Pages past the end of the file are never read: only bytes that arrived are. */
