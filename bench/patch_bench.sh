@@ -26,13 +26,18 @@
 #   -P PERF   instead of the timed rounds: profile agent, agent-file and
 #             in-place once each with perf record -g (PERF/CMD.data, and the
 #             top of perf report in PERF/CMD.txt)
-# environment: AGENT, CTL, CORELOCKERD (default: this tree's builds), PY
+# environment: AGENT, CTL, CORELOCKERD (default: this tree's builds), PY;
+#   AGENT_BASE, another agent build (say the commit before a change, from
+#   bench/build_ctl.sh) timed as agent-base in the same rounds;
+#   CORELOCKER_TEST_MAX_RECV_SPEED=BYTES caps the agents' download rate (a
+#   slow network on loopback; agents from before c80598e ignore it)
 #
 # Commands timed:
 #   agent        corelocker-agent unlock LOCKED -o OUT over HTTPS from a local
 #                corelockerd: activate, validate, fetch, verify (signature,
 #                SHA-256 of LOCKED, of the result against the original),
 #                patch into a temp file, fsync, rename
+#   agent-base   the agent command with $AGENT_BASE (when set)
 #   agent-file   the same from a volume file (--volume-file): no network
 #   in-place     --in-place --volume-file on a fresh copy of LOCKED (the copy
 #                is made outside the timing): journal, patch, fsync
@@ -56,12 +61,12 @@ while getopts "n:r:s:p:d:P:c:V:qh" o; do
 	case $o in
 	n) runs=$OPTARG ;; r) ratio=$OPTARG ;; s) size=$OPTARG ;; p) pause=$OPTARG ;;
 	d) dir=$OPTARG ;; q) peer=0 ;; P) perf=$OPTARG ;; c) only=$OPTARG ;; V) volver=$OPTARG ;;
-	*) sed -n '2,43s/^# \{0,1\}//p' "$0"; exit 2 ;;
+	*) sed -n '2,48s/^# \{0,1\}//p' "$0"; exit 2 ;;
 	esac
 done
 [ "$volver" = 2 ] || [ "$volver" = 3 ] || { echo "patch_bench: -V is 2 or 3" >&2; exit 2; }
 shift $((OPTIND - 1))
-for b in "$AGENT" "$CTL" "$CORELOCKERD"; do
+for b in "$AGENT" "$CTL" "$CORELOCKERD" ${AGENT_BASE:+"$AGENT_BASE"}; do
 	[ -x "$b" ] || { echo "patch_bench: $b is not built (make)" >&2; exit 1; }
 	if grep -qa -e __asan_init "$b"; then echo "patch_bench: $b is a sanitizer build" >&2; exit 1; fi
 done
@@ -125,6 +130,10 @@ CMD[cp]="$CP '$locked' '$dir/out.cp'"
 # sync FILE... (fsync of each): the copied files, not the whole machine's dirty pages
 CMD[cp+sync]="$CP '$locked' '$dir/out.cps' && sync '$dir/out.cps'${idx:+/*}"
 names=(agent agent-file in-place in-place-net cp cp+sync)
+if [ -n "${AGENT_BASE:-}" ]; then
+	CMD[agent-base]="'$AGENT_BASE' unlock '$lk' -o '$dir/out.base' ${A[*]} -q"
+	names=(agent agent-base "${names[@]:1}")
+fi
 if [ $peer = 1 ]; then
 	CMD[torch]="'$PY' '$here/torch_patch_peer.py' '$dir/peer.locked' '$dir/out.torch' '$dir/peer.key' --fsync"
 	names+=(torch)
@@ -143,7 +152,7 @@ prepare() {
 
 # check once that every agent output is the original; the bytes each writes
 # (its /proc/PID/io as it exits), outside the timed rounds
-declare -A OUTF=([agent]=out.agent [agent-file]=out.file [in-place]=ip.safetensors [in-place-net]=ip-net.safetensors)
+declare -A OUTF=([agent]=out.agent [agent-base]=out.base [agent-file]=out.file [in-place]=ip.safetensors [in-place-net]=ip-net.safetensors)
 io=$dir/patch-io.tsv
 printf 'command\twchar\twrite_bytes\tcancelled_write_bytes\n' > "$io"
 for c in "${names[@]}"; do
@@ -224,13 +233,15 @@ dtype = next(v["dtype"] for k, v in hdr.items() if k != "__metadata__")
 v2, v3, ver = (int(x) for x in vol.split())
 print("Model: %.2f GiB %s in %d file(s), locked at ratio %s (element units, the default scope); full-tier volume "
       "v2 %.1f MiB, v3 %.1f MiB (the file commands apply v%d; the agent over HTTPS asks for v3); "
-      "median of %s rounds; %d cores, load %s." % (size / 2**30, dtype, len(files), ratio, v2 / 2**20, v3 / 2**20, ver,
+      "median of %s rounds; %d cores, load %s%s." % (size / 2**30, dtype, len(files), ratio, v2 / 2**20, v3 / 2**20, ver,
                                                    runs, os.cpu_count(),
-                                                   " ".join("%.2f" % x for x in os.getloadavg())))
+                                                   " ".join("%.2f" % x for x in os.getloadavg()),
+                                                   "; download capped at %s bytes/s" % os.environ["CORELOCKER_TEST_MAX_RECV_SPEED"]
+                                                   if os.environ.get("CORELOCKER_TEST_MAX_RECV_SPEED") else ""))
 print()
 print("| command | median wall (s) | min | max | vs cp+sync | peak RssAnon (MiB) |")
 print("|---|---:|---:|---:|---:|---:|")
-for c in ["agent", "agent-file", "in-place", "in-place-net", "cp", "cp+sync", "torch"]:
+for c in ["agent", "agent-base", "agent-file", "in-place", "in-place-net", "cp", "cp+sync", "torch"]:
     if c not in t:
         continue
     v = t[c]

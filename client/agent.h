@@ -1,8 +1,9 @@
 /*
  * agent.h - corelocker-agent: the settings of one run, the exit-status
  * table, and the modules (session.c: the server; volfile.c: key volumes;
- * state.c: the state file; inplace.c: the undo journal; jkey.c: the key
- * that authenticates journals; unlock.c: the flow).
+ * overlap.c: patching while a volume downloads; state.c: the state file;
+ * inplace.c: the undo journal; jkey.c: the key that authenticates
+ * journals; unlock.c: the flow).
  *
  * Failures: a function returns 0 or a negative code and cl_errmsg() holds
  * one line.  A code made with ax_fail() carries the exit status itself;
@@ -11,12 +12,15 @@
 #ifndef CL_AGENT_H
 #define CL_AGENT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "conf.h"
 #include "digest.h"
 #include "http.h"
 #include "sign.h"
+#include "threads.h"
+#include "volread.h"
 #include "volume.h"
 
 /* Exit statuses; ax_table (agent.c) names and documents them. */
@@ -88,12 +92,12 @@ int ag_checkout(struct agent *a, int64_t ttl, int fd, uint64_t max, char nonce[3
 int ag_code_status(const char *code);
 const char *ag_code_text(const char *code);
 /*
- * POST /v1/key with a fresh nonce (written to NONCE) into FD; FROM_BETA (or
- * NULL) is the ratio the file to upgrade holds.  A 400 for it returns
- * AXF(AX_REFUSED) with *from_refused set.
+ * POST /v1/key with a fresh nonce (written to NONCE) into FD, shown to SINK
+ * (or NULL) as it arrives; FROM_BETA (or NULL) is the ratio the file to
+ * upgrade holds.  A 400 for it returns AXF(AX_REFUSED) with *from_refused set.
  */
-int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max, char nonce[33],
-		 uint64_t *bytes, int *from_refused);
+int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max, const struct clh_sink *sink,
+		 char nonce[33], uint64_t *bytes, int *from_refused);
 /* 32 random bytes' worth of hex (16 bytes). */
 int ag_nonce(char out[33]);
 
@@ -102,6 +106,7 @@ struct ag_vol {
 	int fd;
 	const uint8_t *data;
 	uint64_t size;
+	uint64_t maplen; /* of the mapping at DATA, when not SIZE (a streamed download's) */
 	struct cl_volume *v;
 };
 /*
@@ -124,6 +129,59 @@ int ag_parse_age(const char *s, int64_t *out);
 /* A temp file for a download in the directory of PATH (unlinked at once). */
 int ag_tmpfile_near(const char *path);
 /* Seconds since the epoch of an RFC 3339 UTC time, or -1. */
+
+/* ---- overlap.c: patching while the key volume downloads ---- */
+/*
+ * The download goes to FD as before; the stream maps FD and reads what
+ * arrived with a cl_volread (lib/volread.h).  Once the header is whole,
+ * START(ARG, V) says whether to go on (0: V's header passed the caller's
+ * checks and its outputs are open); then TASK(ARG, i) runs for every shard
+ * i on workers (cl_queue, one per core) while the rest downloads, reading
+ * shard i's entries with ag_stream_entry(), which waits for each to arrive.
+ * Any bad byte, a failover that restarts the answer, or a START that says
+ * no, and the stream stops: the passes end at once, and the caller does
+ * everything as before, from the file.
+ */
+struct ag_stream {
+	int (*start)(void *arg, const struct cl_volume *v);
+	cl_task_fn task;
+	void *arg;
+	int state; /* -1: off; 0: waiting for the header; 1: passes running */
+	/* private */
+	const uint8_t *map;
+	uint64_t cap, len;
+	struct cl_volread r;
+	struct cl_queue *q;
+	/* what the passes may read, under MU: the reader's progress as of the last piece */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int sync, abort;
+	uint32_t ready, cur; /* shards [0, ready) whole; CUR is being read, */
+	size_t cur_n;	     /* with this many entries checked, */
+	const uint8_t *cur_at; /* the first one here */
+	uint64_t at_len;       /* bytes arrived then */
+};
+/* Map FD (up to MAX bytes) and arm S; when it cannot, S stays off (no error: the old order). */
+void ag_stream_open(struct ag_stream *s, int fd, uint64_t max);
+/* The sink to give the download (inert while S is off). */
+struct clh_sink ag_stream_sink(struct ag_stream *s);
+/*
+ * For a pass over shard I that has read K of its entries with IT: wait until
+ * entry K arrived and checked (1: IT reads on, up to every entry checked so
+ * far), or the shard has only K (0: its end), or S stopped (-1: end the pass,
+ * its output will not count).
+ */
+int ag_stream_entry(struct ag_stream *s, uint32_t i, size_t k, struct cl_volume_iter *it);
+/*
+ * After the download: 0 when the whole volume arrived, its signature
+ * verifies with PUB and every pass succeeded (VOL then holds the volume and
+ * FD); the failure of the lowest failing pass, with its reason, when the
+ * signature verified but a pass failed; 1 when S is off or the volume is not
+ * whole or not signed: nothing it ran counts, read FD the old way.
+ */
+int ag_stream_finish(struct ag_stream *s, int fd, const uint8_t pub[CL_PUB_LEN], struct ag_vol *vol);
+/* Stop any pass (ending them, waiting for them) and unmap; S's outputs are the caller's. */
+void ag_stream_close(struct ag_stream *s);
 
 /* ---- state.c: PATH.clstate, what the agent last made of PATH ---- */
 /* Write DEST whole or not at all (temp file, fsync, rename), mode 0644. */

@@ -292,8 +292,8 @@ int ag_checkout(struct agent *a, int64_t ttl, int fd, uint64_t max, char nonce[3
 	return rc;
 }
 
-int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max, char nonce[33],
-		 uint64_t *bytes, int *from_refused)
+int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max, const struct clh_sink *sink,
+		 char nonce[33], uint64_t *bytes, int *from_refused)
 {
 	struct clh_resp r;
 	char *body;
@@ -304,7 +304,7 @@ int ag_fetch_key(struct agent *a, const double *from_beta, int fd, uint64_t max,
 		return rc;
 	if (!(body = license_body(a, nonce, from_beta, 0)))
 		return cl_fail(CL_ENOMEM, "out of memory");
-	rc = clh_call_to_fd(a->h, "POST", "/v1/key", body, fd, max, CLH_IDEMPOTENT, &r);
+	rc = clh_call_to_sink(a->h, "POST", "/v1/key", body, fd, max, CLH_IDEMPOTENT, sink, &r);
 	free_body(body);
 	if (rc < 0)
 		return rc == CLH_ETOOBIG ? ax_fail(AX_VOLUME, "%s", cl_errmsg()) : transport(rc);

@@ -25,16 +25,24 @@
 #include "patch.h"
 #include "threads.h"
 
-/* The volume's entries of one shard as patch spans, in file order, read straight from the volume. */
+/*
+ * The volume's entries of one shard as patch spans, in file order, read
+ * straight from the volume; or from a volume still arriving (STREAM), each
+ * waited for.
+ */
 struct vit {
 	struct cl_volume_iter it;
 	uint64_t pause, done; /* the test hook, for the writer's walk */
+	struct ag_stream *stream;
+	uint32_t shard;
+	size_t taken;
 };
 
-static struct vit vit_of(const struct cl_volume *v, uint32_t shard)
+static struct vit vit_of(const struct cl_volume *v, uint32_t shard, struct ag_stream *stream)
 {
-	struct vit it = {.pause = 0};
-	cl_volume_iter_shard(v, shard, &it.it);
+	struct vit it = {.stream = stream, .shard = shard};
+	if (!stream)
+		cl_volume_iter_shard(v, shard, &it.it);
 	return it;
 }
 
@@ -42,9 +50,18 @@ static int next_entry(void *ctx, struct cl_span *s)
 {
 	struct vit *it = ctx;
 	struct cl_volume_entry e;
+	int r;
 
+	if (it->stream && !it->it.left && (r = ag_stream_entry(it->stream, it->shard, it->taken, &it->it)) <= 0) {
+		if (r == 0)
+			return 0;
+		/* the stream stopped: a span no file holds ends the pass at once (its output is thrown away) */
+		*s = (struct cl_span){.off = 0, .len = UINT64_MAX, .src = NULL};
+		return 1;
+	}
 	if (!cl_volume_next(&it->it, &e))
 		return 0;
+	it->taken++;
 	if (it->pause && it->done++ == it->pause)
 		ag_test_pause(it->pause);
 	s->off = e.off;
@@ -212,17 +229,19 @@ static char *join(const char *dir, const char *name)
 }
 
 /*
- * One pass over shard I of M: its patched bytes go to O (NULL: only hashed)
+ * One pass over shard I of M (its entries from V, or from STREAM while V
+ * arrives): its patched bytes go to O (NULL: only hashed)
  * and hash into AD; the base is hashed into BD when it must be checked
  * (EXPECT given, not the full tier).  Then the shard's own checks; OUTNAME
  * names the result in messages.
  */
-static int shard_pass(const struct cl_model *m, const struct cl_volume *v, uint32_t i, const uint8_t *expect,
-		      struct cl_out *o, const char *outname, uint8_t bd[CL_SHA256_LEN], uint8_t ad[CL_SHA256_LEN])
+static int shard_pass(const struct cl_model *m, const struct cl_volume *v, struct ag_stream *stream, uint32_t i,
+		      const uint8_t *expect, struct cl_out *o, const char *outname, uint8_t bd[CL_SHA256_LEN],
+		      uint8_t ad[CL_SHA256_LEN])
 {
 	const struct cl_map *map = &m->shards[i].map;
 	struct hash_job hj = {0};
-	struct vit w = vit_of(v, i);
+	struct vit w = vit_of(v, i, stream);
 	uint8_t orig[CL_SHA256_LEN];
 	int r;
 
@@ -255,6 +274,7 @@ static int shard_pass(const struct cl_model *m, const struct cl_volume *v, uint3
 struct passes {
 	const struct cl_model *m;
 	const struct cl_volume *v;
+	struct ag_stream *stream; /* V still arriving (overlap.c), or NULL */
 	const uint8_t *expect;
 	struct cl_out **o;
 	char **names; /* the results' names in messages (NULL: the shards' own) */
@@ -266,7 +286,7 @@ static int pass_task(void *arg, size_t i, unsigned worker)
 	const struct passes *p = arg;
 
 	(void)worker;
-	return shard_pass(p->m, p->v, (uint32_t)i, p->expect, p->o ? p->o[i] : NULL,
+	return shard_pass(p->m, p->v, p->stream, (uint32_t)i, p->expect, p->o ? p->o[i] : NULL,
 			  p->names ? p->names[i] : p->m->shards[i].path, p->bd[i], p->ad[i]);
 }
 
@@ -296,90 +316,152 @@ static int model_checks(const struct cl_model *m, const struct cl_volume *v, con
 }
 
 /*
- * Copy model M to OUT with the volume's spans: OUT is a file, or for a
- * sharded model a directory that receives the index and every shard; or,
- * with MEMFDS (OUT NULL), one memfd per shard handed over in MEMFDS (the
- * caller writes any index).  M is
- * verified against the fingerprint EXPECT (unless NULL) while it is read,
- * the full tier's result against the original; RESULT gets the new
- * fingerprint.  Nothing is renamed into place unless every check passed.
+ * The outputs of a copy of model M: one temp file per shard (OUT a file, or
+ * for a sharded model a directory that receives the index and every shard),
+ * or with MEMFD one memfd per shard (the caller writes any index); the
+ * digests of the shard passes; nothing renamed until copy_publish().
  */
-static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, const struct cl_volume *v,
-		      const uint8_t *expect, uint8_t result[CL_SHA256_LEN], int *memfds)
+struct copy {
+	uint32_t n;
+	struct cl_out **o, *index;
+	uint8_t (*bd)[CL_SHA256_LEN], (*ad)[CL_SHA256_LEN];
+	char **names; /* the results' names in messages */
+	char *dir;    /* OUT, when this run created it: removed again unless published */
+};
+
+static void copy_free(struct copy *c)
+{
+	for (uint32_t i = 0; c->o && i < c->n; i++)
+		cl_out_abort(c->o[i]);
+	cl_out_abort(c->index);
+	for (uint32_t i = 0; c->names && i < c->n; i++)
+		free(c->names[i]);
+	if (c->dir)
+		rmdir(c->dir); /* only if empty: nothing of ours is left in it */
+	free(c->dir);
+	free(c->names);
+	free(c->o);
+	free(c->bd);
+	free(c->ad);
+	memset(c, 0, sizeof(*c));
+}
+
+static int copy_open(struct copy *c, const struct cl_model *m, const char *out, unsigned mode, int memfd)
 {
 	uint32_t n = m->nshards;
-	struct cl_out **o = calloc(n, sizeof(*o)), *index = NULL;
-	uint8_t(*bd)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN),
-	(*ad)[CL_SHA256_LEN] = calloc(n, CL_SHA256_LEN);
-	char *path = NULL, **names = calloc(n, sizeof(*names));
+	char *path = NULL;
 	int r = 0;
 
-	if (!o || !bd || !ad || !names) {
+	memset(c, 0, sizeof(*c));
+	c->n = n;
+	c->o = calloc(n, sizeof(*c->o));
+	c->bd = calloc(n, CL_SHA256_LEN);
+	c->ad = calloc(n, CL_SHA256_LEN);
+	c->names = calloc(n, sizeof(*c->names));
+	if (!c->o || !c->bd || !c->ad || !c->names) {
 		r = cl_fail(CL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (m->sharded && !memfds) {
+	if (m->sharded && !memfd) {
 		const char *slash = strrchr(m->path, '/');
 		if ((r = cl_mkdir_mode(out, cl_dir_mode(mode))) < 0)
 			goto out;
+		if (r == 1 && !(c->dir = strdup(out))) {
+			r = cl_fail(CL_ENOMEM, "out of memory");
+			goto out;
+		}
 		r = 0;
 		if (!(path = join(out, slash ? slash + 1 : m->path))) {
 			r = cl_fail(CL_ENOMEM, "out of memory");
 			goto out;
 		}
-		if ((r = cl_out_open(path, mode | CL_OUT_NOHASH, &index)) < 0 ||
-		    (r = cl_out_write(index, m->index.data, (size_t)m->index.size)) < 0)
+		if ((r = cl_out_open(path, mode | CL_OUT_NOHASH, &c->index)) < 0 ||
+		    (r = cl_out_write(c->index, m->index.data, (size_t)m->index.size)) < 0)
 			goto out;
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++) {
-		char *p = memfds ? strdup(m->shards[i].name) : m->sharded ? join(out, m->shards[i].name) : strdup(out);
-		if (!(names[i] = p)) {
+		char *p = memfd ? strdup(m->shards[i].name) : m->sharded ? join(out, m->shards[i].name) : strdup(out);
+		if (!(c->names[i] = p)) {
 			r = cl_fail(CL_ENOMEM, "out of memory");
 			break;
 		}
-		r = memfds ? cl_out_open_memfd(p, mode | CL_OUT_NOHASH, &o[i]) : cl_out_open(p, mode | CL_OUT_NOHASH, &o[i]);
+		r = memfd ? cl_out_open_memfd(p, mode | CL_OUT_NOHASH, &c->o[i]) : cl_out_open(p, mode | CL_OUT_NOHASH, &c->o[i]);
 	}
-	if (r == 0)
-		r = cl_parallel(n, pass_task, &(struct passes){m, v, expect, o, names, bd, ad});
-	if (r < 0 || (r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])bd,
-				       (const uint8_t(*)[CL_SHA256_LEN])ad, result, out ? out : m->path)) < 0)
-		goto out;
+out:
+	free(path);
+	return r;
+}
+
+static struct passes copy_passes(const struct copy *c, const struct cl_model *m, const struct cl_volume *v,
+				 struct ag_stream *stream, const uint8_t *expect)
+{
+	return (struct passes){m, v, stream, expect, c->o, c->names, c->bd, c->ad};
+}
+
+/*
+ * After every shard's pass into C: the model's checks (model_checks, RESULT
+ * gets the new fingerprint), then fsync and rename everything into place,
+ * or with MEMFDS hand the memfds over.  NAME names the result in messages.
+ */
+static int copy_publish(struct copy *c, const struct cl_model *m, const struct cl_volume *v, const uint8_t *expect,
+			uint8_t result[CL_SHA256_LEN], const char *name, int *memfds)
+{
+	uint32_t n = c->n;
+	int r;
+
+	if ((r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])c->bd,
+			      (const uint8_t(*)[CL_SHA256_LEN])c->ad, result, name)) < 0)
+		return r;
 	if (memfds) { /* verified: hand them over (memory: nothing to fsync) */
 		for (uint32_t i = 0; i < n; i++)
 			memfds[i] = -1;
 		for (uint32_t i = 0; i < n && r >= 0; i++) {
-			r = memfds[i] = cl_out_release(o[i]);
-			o[i] = NULL;
+			r = memfds[i] = cl_out_release(c->o[i]);
+			c->o[i] = NULL;
 		}
 		for (uint32_t i = 0; r < 0 && i < n; i++)
 			if (memfds[i] >= 0)
 				close(memfds[i]), memfds[i] = -1;
-		r = r < 0 ? r : 0;
-		goto out;
+		return r < 0 ? r : 0;
 	}
 	for (uint32_t i = 0; i < n && r == 0; i++)
-		r = cl_out_finish(o[i]);
-	if (r == 0 && index)
-		r = cl_out_finish(index);
+		r = cl_out_finish(c->o[i]);
+	if (r == 0 && c->index)
+		r = cl_out_finish(c->index);
 	for (uint32_t i = 0; i < n && r == 0; i++) {
-		r = cl_out_commit(o[i]);
-		o[i] = NULL;
+		r = cl_out_commit(c->o[i]);
+		c->o[i] = NULL;
 	}
-	if (r == 0 && index) {
-		r = cl_out_commit(index);
-		index = NULL;
+	if (r == 0 && c->index) {
+		r = cl_out_commit(c->index);
+		c->index = NULL;
 	}
-out:
-	for (uint32_t i = 0; o && i < n; i++)
-		cl_out_abort(o[i]);
-	cl_out_abort(index);
-	for (uint32_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
-	free(o);
-	free(bd);
-	free(ad);
-	free(path);
+	if (r == 0) { /* published: the directory stays */
+		free(c->dir);
+		c->dir = NULL;
+	}
+	return r;
+}
+
+/*
+ * Copy model M to OUT with the volume's spans (copy_open), verified against
+ * the fingerprint EXPECT (unless NULL) while it is read, the full tier's
+ * result against the original; RESULT gets the new fingerprint.  Nothing is
+ * renamed into place unless every check passed.
+ */
+static int patch_copy(const struct cl_model *m, const char *out, unsigned mode, const struct cl_volume *v,
+		      const uint8_t *expect, uint8_t result[CL_SHA256_LEN], int *memfds)
+{
+	struct copy c;
+	struct passes p;
+	int r = copy_open(&c, m, out, mode, memfds != NULL);
+
+	p = copy_passes(&c, m, v, NULL, expect);
+	if (r == 0)
+		r = cl_parallel(m->nshards, pass_task, &p);
+	if (r == 0)
+		r = copy_publish(&c, m, v, expect, result, out ? out : m->path, memfds);
+	copy_free(&c);
 	return r;
 }
 
@@ -398,7 +480,7 @@ static int patch_in_place(const struct cl_model *m, const struct cl_volume *v, c
 	if (!bd || !ad)
 		r = cl_fail(CL_ENOMEM, "out of memory");
 	if (r == 0)
-		r = cl_parallel(n, pass_task, &(struct passes){m, v, expect, NULL, NULL, bd, ad});
+		r = cl_parallel(n, pass_task, &(struct passes){m, v, NULL, expect, NULL, NULL, bd, ad});
 	if (r == 0)
 		r = model_checks(m, v, expect, (const uint8_t(*)[CL_SHA256_LEN])bd,
 				 (const uint8_t(*)[CL_SHA256_LEN])ad, ns->sha, m->path);
@@ -499,13 +581,11 @@ static int already(const struct agent *a, const char *target, const struct ag_st
 
 /* Fetch the license's volume into FD, from the file's ratio when ST says it has one. */
 static int fetch(struct agent *a, const struct unlock_args *u, const char *target, struct ag_state *st,
-		 int *have_state, int fd, char nonce[33], uint64_t *bytes)
+		 int *have_state, int fd, uint64_t max, const struct clh_sink *sink, char nonce[33], uint64_t *bytes)
 {
-	/* A volume holds at most every byte of the model, plus 16 bytes per span (of >= 1 byte). */
-	uint64_t max = 20 * model_bytes(u->locked) + (64u << 20);
 	int refused, r;
 
-	r = ag_fetch_key(a, *have_state ? &st->beta : NULL, fd, max, nonce, bytes, &refused);
+	r = ag_fetch_key(a, *have_state ? &st->beta : NULL, fd, max, sink, nonce, bytes, &refused);
 	if (r < 0 && refused) {
 		if (u->in_place)
 			return ax_fail(AX_REFUSED,
@@ -520,27 +600,139 @@ static int fetch(struct agent *a, const struct unlock_args *u, const char *targe
 		*have_state = 0;
 		if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 			return cl_fail_errno("key volume");
-		r = ag_fetch_key(a, NULL, fd, max, nonce, bytes, &refused);
+		r = ag_fetch_key(a, NULL, fd, max, sink, nonce, bytes, &refused);
 	}
 	return r;
+}
+
+/* What a key volume applies to (plan_volume). */
+struct plan {
+	const struct cl_model *m; /* the model to read: the locked one, or the file a state file names */
+	struct cl_model *own;	  /* that file, when it is not the locked model */
+	const uint8_t *expect;	  /* the fingerprint M must have; NULL when its state file vouches for it */
+	int upgrade;
+	double from_beta;
+	struct ag_state ns; /* the result's state (its sha once patched) */
+};
+
+/*
+ * Which model volume V applies to, and what it must hash to: 0, 1 when
+ * TARGET already holds it (nothing to do), or <0.  Only V's header is read.
+ * An upgrade volume holds the spans between two ratios: it applies only to
+ * a file that holds exactly its from_beta (the state file ST says so, and
+ * the file still hashes to what the state recorded).  A whole tier's volume
+ * applies to the locked model LOCKED, or in place over a file that restores
+ * no more than it (restoring original bytes twice is harmless).
+ */
+static int plan_volume(const struct unlock_args *u, const char *target, const char *tmodel, const struct ag_state *st,
+		       int have_state, const struct cl_model *locked, const struct cl_volume *v, struct plan *p)
+{
+	int from_file, r;
+
+	p->upgrade = vol_upgrade(v, &p->from_beta);
+	from_file = p->upgrade || (u->in_place && have_state);
+	if (p->upgrade && !have_state)
+		return ax_fail(AX_BASE,
+			       "wrong base model: the key volume upgrades from ratio %g, but %s has no valid state "
+			       "file saying it holds that ratio",
+			       p->from_beta, target);
+	if (from_file && (memcmp(st->locked, v->locked, CL_SHA256_LEN) ||
+			  (p->upgrade ? p->from_beta != st->beta : st->beta < v->beta))) {
+		char from[48] = "";
+		if (p->upgrade)
+			snprintf(from, sizeof(from), ", from ratio %g", p->from_beta);
+		return ax_fail(AX_BASE,
+			       "wrong base model: %s holds tier '%s' (ratio %g) of %s %s; the key volume (%s %s "
+			       "tier '%s', ratio %g%s) does not build on it",
+			       target, st->tier, st->beta, st->model_name, st->model_version, v->model_name,
+			       v->model_version, v->tier, v->beta, from);
+	}
+	if (p->upgrade && v->n == 0 && v->beta == st->beta && !strcmp(v->tier, st->tier))
+		return 1;
+	p->expect = from_file ? NULL : v->locked; /* a file is hashed above against its state */
+	p->m = locked;
+	if (from_file) {
+		if ((r = model_open(tmodel, &p->own)) < 0)
+			return r;
+		p->m = p->own;
+	}
+	if ((r = check_shape(p->m, v)) < 0)
+		return r;
+
+	memset(&p->ns, 0, sizeof(p->ns));
+	p->ns.model = v->model;
+	p->ns.license = v->license;
+	snprintf(p->ns.model_name, sizeof(p->ns.model_name), "%s", v->model_name);
+	snprintf(p->ns.model_version, sizeof(p->ns.model_version), "%s", v->model_version);
+	snprintf(p->ns.tier, sizeof(p->ns.tier), "%s", v->tier);
+	p->ns.beta = v->beta;
+	memcpy(p->ns.locked, v->locked, CL_SHA256_LEN);
+	return 0;
+}
+
+/*
+ * The copy's shard passes, started while the volume still downloads
+ * (overlap.c): when its header arrived, the checks that follow the
+ * signature's are run on it (nonce, expiry, tier, plan_volume), the outputs
+ * opened and every shard's pass started, each taking its entries as they
+ * arrive.  Every
+ * byte goes to temp files, renamed only once the signature verified (see
+ * ag_unlock).  Any doubt, and the speculation is dropped for today's order.
+ */
+struct spec {
+	const struct unlock_args *u;
+	const char *target, *tmodel, *nonce;
+	const struct ag_state *st;
+	const int *have_state;
+	const struct cl_model *m;
+	const struct ag_answer *an;
+	struct ag_stream *stream;
+	struct plan plan;
+	struct copy copy;
+	struct passes passes;
+};
+
+static int spec_start(void *arg, const struct cl_volume *v)
+{
+	struct spec *sp = arg;
+	struct ag_vol hv = {.fd = -1, .v = (struct cl_volume *)v};
+
+	if (ag_vol_check(&hv, sp->nonce) < 0 || check_asked(&hv, sp->an->tier, sp->an->beta) < 0 ||
+	    plan_volume(sp->u, sp->target, sp->tmodel, sp->st, *sp->have_state, sp->m, v, &sp->plan) != 0 ||
+	    copy_open(&sp->copy, sp->plan.m, sp->target, sp->u->mode, 0) < 0)
+		return -1;
+	sp->passes = copy_passes(&sp->copy, sp->plan.m, v, sp->stream, sp->plan.expect);
+	return 0;
+}
+
+static int spec_task(void *arg, size_t i, unsigned worker)
+{
+	return pass_task(&((struct spec *)arg)->passes, i, worker);
+}
+
+static void plan_free(struct plan *p)
+{
+	cl_model_free(p->own);
+	p->own = NULL;
 }
 
 int ag_unlock(struct agent *a, const struct unlock_args *u)
 {
 	const char *target = u->in_place ? u->locked : u->out;
 	int sharded = cl_path_is_index(u->locked);
-	struct ag_state st, ns;
+	struct ag_state st;
 	struct ag_answer an;
 	struct ag_vol vol = {.fd = -1};
 	struct cl_model *m = NULL;
 	const struct cl_volume *v;
 	uint8_t cur[CL_SHA256_LEN];
-	const uint8_t *expect;
 	char nonce[33] = "", *tmodel = NULL;
 	const char *slash = strrchr(u->locked, '/');
 	uint64_t transferred = 0;
-	double from_beta;
-	int have_state = 0, r, fd, upgrade, from_file;
+	struct plan plan = {0}, *pl = &plan;
+	struct spec sp = {0};
+	struct ag_stream stream = {.state = -1};
+	int have_state = 0, r, fd, streamed = 0;
 
 	/* The model the target holds: the file (or index) itself, or the index inside the output directory. */
 	tmodel = sharded && !u->in_place ? join(target, slash ? slash + 1 : u->locked) : strdup(target);
@@ -575,6 +767,9 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		if ((r = ag_vol_check(&vol, u->nonce)) < 0 || (r = ag_vol_check_age(&vol, u->max_age)) < 0)
 			goto out;
 	} else {
+		/* A volume holds at most every byte of the model, plus 16 bytes per span (of >= 1 byte). */
+		uint64_t max = 20 * model_bytes(u->locked) + (64u << 20);
+		struct clh_sink sink;
 		if ((r = preflight(a, have_state ? target : u->locked, have_state ? &st : NULL, &an)) < 0)
 			goto out;
 		/* Only a validation that names the tier's ratio settles it: a tier may be re-cut under its name. */
@@ -586,82 +781,53 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 			r = fd;
 			goto out;
 		}
-		if ((r = fetch(a, u, target, &st, &have_state, fd, nonce, &transferred)) < 0) {
+		/* A copy is patched while the volume arrives; in place waits for the signature. */
+		sp = (struct spec){.u = u, .target = target, .tmodel = tmodel, .nonce = nonce, .st = &st,
+				   .have_state = &have_state, .m = m, .an = &an, .stream = &stream};
+		stream = (struct ag_stream){.start = spec_start, .task = spec_task, .arg = &sp, .state = -1};
+		if (!u->in_place)
+			ag_stream_open(&stream, fd, max);
+		sink = ag_stream_sink(&stream);
+		if ((r = fetch(a, u, target, &st, &have_state, fd, max, &sink, nonce, &transferred)) < 0) {
 			close(fd);
 			goto out;
 		}
 		clh_close(a->h); /* no idle connection to the server while patching */
 		a->h = NULL;
-		if ((r = ag_vol_open(fd, a->pub, &vol)) < 0 || (r = ag_vol_check(&vol, nonce)) < 0 ||
+		if ((r = ag_stream_finish(&stream, fd, a->pub, &vol)) < 0) { /* a pass failed */
+			close(fd);
+			goto out;
+		}
+		streamed = r == 0;
+		if (!streamed) /* today's order: the outputs of a speculation that failed go first */
+			copy_free(&sp.copy);
+		if ((!streamed && (r = ag_vol_open(fd, a->pub, &vol)) < 0) || (r = ag_vol_check(&vol, nonce)) < 0 ||
 		    (r = check_asked(&vol, an.tier, an.beta)) < 0)
 			goto out;
 	}
 	v = vol.v;
-
-	/*
-	 * Which model the volume applies to, and what it must hash to.  An
-	 * upgrade volume holds the spans between two ratios: it applies only to
-	 * a file that holds exactly its from_beta (the state file says so, and
-	 * the file still hashes to what the state recorded).  A whole tier's
-	 * volume applies to the locked model, or in place over a file that
-	 * restores no more than it (restoring original bytes twice is harmless).
-	 */
-	upgrade = vol_upgrade(v, &from_beta);
-	from_file = upgrade || (u->in_place && have_state);
-	if (upgrade && !have_state) {
-		r = ax_fail(AX_BASE,
-			    "wrong base model: the key volume upgrades from ratio %g, but %s has no valid state "
-			    "file saying it holds that ratio",
-			    from_beta, target);
+	if (streamed) {
+		pl = &sp.plan; /* made from these very header bytes, now authenticated */
+	} else if ((r = plan_volume(u, target, tmodel, &st, have_state, m, v, &plan)) != 0) {
+		if (r == 1)
+			r = already(a, target, &st, transferred);
 		goto out;
 	}
-	if (from_file && (memcmp(st.locked, v->locked, CL_SHA256_LEN) ||
-			  (upgrade ? from_beta != st.beta : st.beta < v->beta))) {
-		char from[48] = "";
-		if (upgrade)
-			snprintf(from, sizeof(from), ", from ratio %g", from_beta);
-		r = ax_fail(AX_BASE,
-			    "wrong base model: %s holds tier '%s' (ratio %g) of %s %s; the key volume (%s %s "
-			    "tier '%s', ratio %g%s) does not build on it",
-			    target, st.tier, st.beta, st.model_name, st.model_version, v->model_name,
-			    v->model_version, v->tier, v->beta, from);
-		goto out;
-	}
-	if (upgrade && v->n == 0 && v->beta == st.beta && !strcmp(v->tier, st.tier)) {
-		r = already(a, target, &st, transferred);
-		goto out;
-	}
-	expect = from_file ? NULL : v->locked; /* a file is hashed above against its state */
-	if (from_file) {
-		cl_model_free(m);
-		m = NULL;
-		if ((r = model_open(tmodel, &m)) < 0)
-			goto out;
-	}
-	if ((r = check_shape(m, v)) < 0)
-		goto out;
-
-	memset(&ns, 0, sizeof(ns));
-	ns.model = v->model;
-	ns.license = v->license;
-	snprintf(ns.model_name, sizeof(ns.model_name), "%s", v->model_name);
-	snprintf(ns.model_version, sizeof(ns.model_version), "%s", v->model_version);
-	snprintf(ns.tier, sizeof(ns.tier), "%s", v->tier);
-	ns.beta = v->beta;
-	memcpy(ns.locked, v->locked, CL_SHA256_LEN);
 
 	if (u->in_place) {
-		r = patch_in_place(m, v, expect, &ns, u->mode);
+		r = patch_in_place(pl->m, v, pl->expect, &pl->ns, u->mode);
 	} else {
-		if ((r = patch_copy(m, target, u->mode, v, expect, ns.sha, NULL)) == 0)
-			r = ag_state_save(target, &ns);
+		r = streamed ? copy_publish(&sp.copy, pl->m, v, pl->expect, pl->ns.sha, target, NULL)
+			     : patch_copy(pl->m, target, u->mode, v, pl->expect, pl->ns.sha, NULL);
+		if (r == 0)
+			r = ag_state_save(target, &pl->ns);
 	}
 	if (r < 0)
 		goto out;
 	if (!a->quiet) {
 		printf("unlocked %s: %s %s tier %s (beta %g)", target, v->model_name, v->model_version,
 		       v->tier, v->beta);
-		if (upgrade)
+		if (pl->upgrade)
 			printf(", upgraded from tier %s (ratio %g)", st.tier, st.beta);
 		if (v->exact)
 			printf(", the original (SHA-256 verified)");
@@ -669,6 +835,10 @@ int ag_unlock(struct agent *a, const struct unlock_args *u)
 		       (unsigned long long)v->bytes, (unsigned long long)transferred);
 	}
 out:
+	ag_stream_close(&stream); /* before the outputs its passes write */
+	copy_free(&sp.copy);
+	plan_free(&sp.plan);
+	plan_free(&plan);
 	cl_model_free(m);
 	ag_vol_close(&vol);
 	free(tmodel);
@@ -713,7 +883,7 @@ int ag_unlock_memory(struct agent *a, const char *locked, struct ag_memmodel *mm
 		r = cl_fail_errno("key volume: memfd_create");
 		goto out;
 	}
-	if ((r = ag_fetch_key(a, NULL, fd, 20 * m->bytes + (64u << 20), nonce, &transferred, &refused)) < 0) {
+	if ((r = ag_fetch_key(a, NULL, fd, 20 * m->bytes + (64u << 20), NULL, nonce, &transferred, &refused)) < 0) {
 		close(fd);
 		goto out;
 	}

@@ -59,7 +59,7 @@ void ag_vol_close(struct ag_vol *vol)
 {
 	cl_volume_free(vol->v);
 	if (vol->data)
-		munmap((void *)vol->data, vol->size);
+		munmap((void *)vol->data, vol->maplen ? vol->maplen : vol->size);
 	if (vol->fd >= 0)
 		close(vol->fd);
 	memset(vol, 0, sizeof(*vol));

@@ -1,6 +1,6 @@
 /*
  * threads.h - how many cores the library's heavy passes use, and a
- * parallel for over independent tasks.
+ * parallel for over independent tasks, in the foreground or the background.
  *
  * The count is read in one place: CORELOCKER_THREADS (1 to 256) if set,
  * else the online CPUs.  Results never depend on it: tasks write only to
@@ -24,5 +24,18 @@ unsigned cl_threads(void);
  */
 typedef int (*cl_task_fn)(void *arg, size_t i, unsigned worker);
 int cl_parallel(size_t n, cl_task_fn fn, void *arg);
+
+/*
+ * cl_parallel started in the background: cl_queue_start() starts up to
+ * cl_threads() workers (at most N) on tasks [0, N) in index order, and
+ * returns at once; cl_queue_wait() joins them (with CANCEL, after handing
+ * out no more tasks) and frees Q.  Its result is that of cl_parallel: the
+ * failure of the lowest failing index, with its reason.  Tasks may block
+ * (on data still arriving, say): whatever unblocks them must not wait for
+ * the queue.
+ */
+struct cl_queue;
+int cl_queue_start(size_t n, cl_task_fn fn, void *arg, struct cl_queue **out);
+int cl_queue_wait(struct cl_queue *q, int cancel);
 
 #endif

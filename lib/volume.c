@@ -243,7 +243,7 @@ static int parse_shards(struct cl_volume *v, json_t *arr)
 	return 0;
 }
 
-static int parse_header(struct cl_volume *v)
+int cl_volume_parse_header(struct cl_volume *v)
 {
 	json_t *h = v->header, *x;
 	const char *s;
@@ -330,6 +330,29 @@ static int read_head(const struct cl_volume *v, struct cl_cursor *c, const struc
 	return 0;
 }
 
+int cl_volume_parse_entry(struct cl_volume *v, struct cl_cursor *c, const struct cl_volume_entry *prev,
+			  struct cl_volume_entry *e, size_t i)
+{
+	const uint8_t *head = c->p;
+	int r;
+
+	if ((r = read_head(v, c, prev, e, i)) < 0)
+		return r;
+	e->bytes = cl_cur_take(c, e->len);
+	if (c->bad)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu is truncated", i);
+	if (e->shard >= v->nshards || e->len == 0)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu names no shard or is empty", i);
+	struct cl_volume_shard *s = &v->shards[e->shard];
+	if (e->off < 8 + s->header_len || e->off > s->size || e->len > s->size - e->off)
+		return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
+	if (prev && (e->shard < prev->shard || (e->shard == prev->shard && e->off < prev->off + prev->len)))
+		return cl_fail(CL_EFORMAT, "volume: entry %zu is out of order or overlaps the one before", i);
+	if (!s->n++)
+		s->at = head;
+	return 0;
+}
+
 static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
 {
 	struct cl_cursor c = {p, len, 0};
@@ -346,23 +369,9 @@ static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
 	v->n = (size_t)n;
 	v->entries = p;
 	for (size_t i = 0; i < v->n; i++) {
-		struct cl_volume_entry *e = &cur;
-		const uint8_t *head = c.p;
-		if ((r = read_head(v, &c, i ? &prev : NULL, e, i)) < 0)
+		if ((r = cl_volume_parse_entry(v, &c, i ? &prev : NULL, &cur, i)) < 0)
 			return r;
-		e->bytes = cl_cur_take(&c, e->len);
-		if (c.bad)
-			return cl_fail(CL_EFORMAT, "volume: entry %zu is truncated", i);
-		if (e->shard >= v->nshards || e->len == 0)
-			return cl_fail(CL_EFORMAT, "volume: entry %zu names no shard or is empty", i);
-		struct cl_volume_shard *s = &v->shards[e->shard];
-		if (e->off < 8 + s->header_len || e->off > s->size || e->len > s->size - e->off)
-			return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
-		if (i && (e->shard < prev.shard || (e->shard == prev.shard && e->off < prev.off + prev.len)))
-			return cl_fail(CL_EFORMAT, "volume: entry %zu is out of order or overlaps the one before", i);
-		if (!s->n++)
-			s->at = head;
-		sum += e->len;
+		sum += cur.len;
 		prev = cur;
 	}
 	if (c.left)
@@ -378,6 +387,11 @@ static int parse_entries(struct cl_volume *v, const uint8_t *p, size_t len)
 void cl_volume_iter_shard(const struct cl_volume *v, uint32_t s, struct cl_volume_iter *it)
 {
 	*it = (struct cl_volume_iter){v->shards[s].at, v->shards[s].n, v->version, s, 0, 1};
+}
+
+void cl_volume_iter_at(const struct cl_volume *v, uint32_t s, const uint8_t *at, size_t n, struct cl_volume_iter *it)
+{
+	*it = (struct cl_volume_iter){at, n, v->version, s, 0, 1};
 }
 
 void cl_volume_iter_all(const struct cl_volume *v, struct cl_volume_iter *it)
@@ -464,7 +478,7 @@ int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out)
 		r = cl_fail(CL_EFORMAT, "volume header: %s", why);
 		goto fail;
 	}
-	if ((r = parse_header(v)) < 0)
+	if ((r = cl_volume_parse_header(v)) < 0)
 		goto fail;
 	v->signed_data = buf;
 	v->signed_len = len - CL_SIG_LEN;

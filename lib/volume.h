@@ -97,6 +97,8 @@ struct cl_volume_iter {
 /* Read shard S's entries of V, or all of them, in order; V and its buffer must outlive IT. */
 void cl_volume_iter_shard(const struct cl_volume *v, uint32_t s, struct cl_volume_iter *it);
 void cl_volume_iter_all(const struct cl_volume *v, struct cl_volume_iter *it);
+/* Shard S's first N entries from AT, its first entry's head (a volume still arriving: volread.h). */
+void cl_volume_iter_at(const struct cl_volume *v, uint32_t s, const uint8_t *at, size_t n, struct cl_volume_iter *it);
 /* The next entry in *E (its bytes point into the volume): 1, or 0 after the last. */
 int cl_volume_next(struct cl_volume_iter *it, struct cl_volume_entry *e);
 /* Every entry of V in one malloc'd table (tests and tools that rebuild a volume). */
@@ -122,6 +124,18 @@ unsigned cl_volume_accept(const char *accept);
  */
 int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, unsigned version,
 		    const struct cl_signkey *sk, uint8_t **out, size_t *outlen);
+
+/*
+ * The two steps of cl_volume_parse, for the streaming reader (volread.h).
+ * Check V's header (V->header, V->version set) and fill V from it.  Then
+ * entry I at C after PREV (NULL for the first), every check of a parse
+ * (bounds, order, length), counted in its shard; CL_EFORMAT also when C
+ * ends inside it.
+ */
+struct cl_cursor;
+int cl_volume_parse_header(struct cl_volume *v);
+int cl_volume_parse_entry(struct cl_volume *v, struct cl_cursor *c, const struct cl_volume_entry *prev,
+			  struct cl_volume_entry *e, size_t i);
 
 /* Parse and fully validate (structure only; see cl_volume_verify). */
 int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out);

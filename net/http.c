@@ -46,6 +46,7 @@ struct xfer {
 	uint64_t upload_size, upload_off;
 	clh_progress_fn progress;
 	void *progress_arg;
+	const struct clh_sink *sink; /* sees a 2xx body written to FD as it arrives */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -190,6 +191,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct xfer *x = arg;
 	size_t n = size * nmemb, left = n;
+	const uint8_t *chunk = (const uint8_t *)p;
 
 	x->r->received += n;
 	if (x->fd < 0 || x->r->status < 200 || x->r->status >= 300)
@@ -210,6 +212,11 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 		}
 		p += w;
 		left -= (size_t)w;
+	}
+	int r = x->sink ? x->sink->data(x->sink->arg, chunk, n) : 0;
+	if (r < 0) {
+		x->sink_err = r;
+		return 0;
 	}
 	return n;
 }
@@ -381,6 +388,16 @@ static int perform(struct clh *h, size_t i, const char *method, const char *path
 	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h->c, CURLOPT_LOW_SPEED_TIME, 120L);
 	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "corelocker/" PACKAGE_VERSION);
+	/*
+	 * Tests and benchmarks only: a slow network on loopback (docs/bench.md,
+	 * "The agent's overlap").  Small reads: libcurl reads up to 100 buffers
+	 * in a row while the socket has data, a burst the cap only averages out.
+	 */
+	const char *rate = getenv("CORELOCKER_TEST_MAX_RECV_SPEED");
+	if (rate && strtoll(rate, NULL, 10) > 0) {
+		curl_easy_setopt(h->c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)strtoll(rate, NULL, 10));
+		curl_easy_setopt(h->c, CURLOPT_BUFFERSIZE, 1024L);
+	}
 	curl_easy_setopt(h->c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h->c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h->c, CURLOPT_HEADERFUNCTION, on_header);
@@ -463,6 +480,8 @@ static int rewind_xfer(struct xfer *x, off_t fd_start)
 	x->upload_off = 0;
 	x->cap = 0;
 	if (x->fd >= 0 && x->fd_written) {
+		if (x->sink) /* before the bytes it may be reading go */
+			x->sink->restart(x->sink->arg);
 		if (ftruncate(x->fd, fd_start) < 0 || lseek(x->fd, fd_start, SEEK_SET) < 0)
 			return cl_fail_errno("cannot restart the download");
 		x->fd_written = 0;
@@ -550,7 +569,13 @@ int clh_call(struct clh *h, const char *method, const char *path, const char *js
 int clh_call_to_fd(struct clh *h, const char *method, const char *path, const char *json, int fd,
 		   uint64_t max, unsigned flags, struct clh_resp *r)
 {
-	struct xfer x = {.r = r, .max = DEFAULT_MAX, .fd = fd, .fd_max = max, .upload_fd = -1};
+	return clh_call_to_sink(h, method, path, json, fd, max, flags, NULL, r);
+}
+
+int clh_call_to_sink(struct clh *h, const char *method, const char *path, const char *json, int fd,
+		     uint64_t max, unsigned flags, const struct clh_sink *sink, struct clh_resp *r)
+{
+	struct xfer x = {.r = r, .max = DEFAULT_MAX, .fd = fd, .fd_max = max, .upload_fd = -1, .sink = sink};
 	return run(h, method, path, json, flags, &x);
 }
 

@@ -88,6 +88,19 @@ int clh_call(struct clh *h, const char *method, const char *path, const char *js
  */
 int clh_call_to_fd(struct clh *h, const char *method, const char *path, const char *json, int fd,
 		   uint64_t max, unsigned flags, struct clh_resp *r);
+/*
+ * clh_call_to_fd that also shows SINK each piece of a 2xx body once it is
+ * written to FD: data() returns 0, or a negative code that ends the call
+ * (with cl_errmsg set).  restart() comes before a failover truncates FD:
+ * the answer starts over, from another server.
+ */
+struct clh_sink {
+	int (*data)(void *arg, const uint8_t *p, size_t n);
+	void (*restart)(void *arg);
+	void *arg;
+};
+int clh_call_to_sink(struct clh *h, const char *method, const char *path, const char *json, int fd,
+		     uint64_t max, unsigned flags, const struct clh_sink *sink, struct clh_resp *r);
 /* METHOD PATH with SIZE bytes of FD (read from offset 0) as an octet-stream body. */
 int clh_upload(struct clh *h, const char *method, const char *path, int fd, uint64_t size,
 	       clh_progress_fn progress, void *arg, unsigned flags, struct clh_resp *r);

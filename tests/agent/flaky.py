@@ -16,6 +16,11 @@ MODE:
   503    answer 503 UNAVAILABLE with Retry-After: 1
   cut    relay the daemon's answer but close after half of its body: a
          transfer failure mid-answer, with real bytes before it
+  flip   relay the daemon's answer with one bit of its body flipped, at
+         three quarters of it (the key volume's entries: its signature
+         fails, but only once the whole body arrived)
+  v2     relay the request without its Accept header (an agent from before
+         key volume version 3: the daemon answers version 2), the answer as is
 """
 import os
 import socket
@@ -84,6 +89,15 @@ def serve(c):
                 t.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
                           b"Content-Type: application/json\r\nConnection: close\r\n"
                           b"Content-Length: %d\r\n\r\n%s" % (len(err), err))
+            elif mode == "flip":
+                ans = ask_backend(lines, body)
+                head, _, rest = ans.partition(b"\r\n\r\n")
+                if b"chunked" in head.lower():
+                    raise ValueError("flip needs a Content-Length answer")
+                at = len(rest) * 3 // 4
+                t.sendall(head + b"\r\n\r\n" + rest[:at] + bytes([rest[at] ^ 0x10]) + rest[at + 1:])
+            elif mode == "v2":
+                t.sendall(ask_backend([l for l in lines if not l.lower().startswith("accept:")], body))
             elif mode == "cut":
                 ans = ask_backend(lines, body)
                 head, _, rest = ans.partition(b"\r\n\r\n")

@@ -32,6 +32,8 @@
  * at the original; nonce, expiry and the info block agree.  Any accepted parse also satisfies the
  * format's invariants (sorted, disjoint entries inside their shard's data,
  * counts and sums exact, nothing between the last entry and the signature).
+ * Read as it arrives (lib/volread.c, in pieces of 1 to 61 bytes) it gets
+ * the same verdict, the same entries and the same signature verdict.
  *
  * REPLAY_VERBOSE=1 also prints what apply said of each input.
  * CL_FUZZ_VOLUME_EMIT=DIR writes each fitted, signed volume to DIR as a raw
@@ -51,6 +53,7 @@
 #include "cursor.h"
 #include "digest.h"
 #include "error.h"
+#include "volread.h"
 #include "volume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -364,6 +367,35 @@ static void check_rebuild_as(const struct cl_volume *v, unsigned version)
 }
 
 /* Either written version (2, 3) holds the same volume: the writers and parser agree across versions. */
+/*
+ * The volume read as it arrives (lib/volread.c, the agent's overlap), in
+ * pieces the input decides: the verdict of the whole parse R, and when both
+ * accept, the same entries per shard and the same signature verdict.
+ */
+static void check_streamed(const uint8_t *vol, size_t len, int r, const struct cl_volume *v)
+{
+	struct cl_volread s;
+	size_t at = 0, step = 1 + (len ? vol[len / 2] % 61 : 0);
+	int rs = 0;
+
+	cl_volread_init(&s);
+	while (at < len && rs == 0) {
+		at = len - at < step ? len : at + step;
+		rs = cl_volread_feed(&s, vol, at);
+	}
+	if (rs == 0)
+		rs = cl_volread_end(&s);
+	CHECK((rs == 0) == (r == 0));
+	if (r == 0 && rs == 0) {
+		CHECK(s.v->n == v->n && s.v->bytes == v->bytes && s.v->nshards == v->nshards &&
+		      s.v->version == v->version && s.v->signed_len == v->signed_len);
+		for (uint32_t i = 0; i < v->nshards; i++)
+			CHECK(s.v->shards[i].n == v->shards[i].n && (!v->shards[i].n || s.v->shards[i].at == v->shards[i].at));
+		CHECK((cl_volread_verify(&s, pub) == 0) == (cl_volume_verify(v, pub) == 0));
+	}
+	cl_volread_free(&s, 0);
+}
+
 static void check_rebuild(const struct cl_volume *v)
 {
 	check_rebuild_as(v, 2);
@@ -459,6 +491,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the structure alone, as cl_fuzz_volume sees it */
 	r = cl_volume_parse(vol, len, &v);
 	CHECK(cl_fuzz_volume(vol, len) == r);
+	check_streamed(vol, len, r, v);
 	if (r == 0) {
 		check_parsed(vol, len, v);
 		check_rebuild(v);
