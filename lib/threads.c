@@ -23,79 +23,6 @@ unsigned cl_threads(void)
 	return n < 1 ? 1 : n > CL_MAX_THREADS ? CL_MAX_THREADS : (unsigned)n;
 }
 
-struct pool {
-	size_t n, next;
-	cl_task_fn fn;
-	void *arg;
-	pthread_mutex_t mu;
-	size_t fail_at; /* lowest failing index, n when none */
-	int fail;
-	char msg[512];
-};
-
-struct worker {
-	struct pool *p;
-	unsigned id;
-};
-
-static void *work(void *arg)
-{
-	struct worker *w = arg;
-	struct pool *p = w->p;
-
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		size_t i = p->fail_at < p->n ? p->n : p->next++;
-		pthread_mutex_unlock(&p->mu);
-		if (i >= p->n)
-			return NULL;
-		int r = p->fn(p->arg, i, w->id);
-		if (r < 0) {
-			pthread_mutex_lock(&p->mu);
-			if (i < p->fail_at) { /* the reason lives in this thread: carry it over */
-				p->fail_at = i;
-				p->fail = r;
-				snprintf(p->msg, sizeof(p->msg), "%s", cl_errmsg());
-			}
-			pthread_mutex_unlock(&p->mu);
-		}
-	}
-}
-
-int cl_parallel(size_t n, cl_task_fn fn, void *arg)
-{
-	struct pool p = {.n = n, .fn = fn, .arg = arg, .fail_at = n};
-	unsigned nt = cl_threads(), started = 0;
-	pthread_t tid[CL_MAX_THREADS];
-	struct worker w[CL_MAX_THREADS];
-
-	if (nt > n)
-		nt = n ? (unsigned)n : 1;
-	if (nt == 1) { /* no thread at all: errors stay in this thread */
-		for (size_t i = 0; i < n; i++) {
-			int r = fn(arg, i, 0);
-			if (r < 0)
-				return r;
-		}
-		return 0;
-	}
-	pthread_mutex_init(&p.mu, NULL);
-	for (unsigned t = 1; t < nt; t++) {
-		w[t] = (struct worker){&p, t};
-		if (pthread_create(&tid[t], NULL, work, &w[t]) != 0)
-			break; /* fewer threads: the same tasks, just slower */
-		started = t;
-	}
-	w[0] = (struct worker){&p, 0};
-	work(&w[0]);
-	for (unsigned t = 1; t <= started; t++)
-		pthread_join(tid[t], NULL);
-	pthread_mutex_destroy(&p.mu);
-	if (p.fail_at < n)
-		return cl_fail(p.fail, "%s", p.msg);
-	return 0;
-}
-
 struct cl_queue {
 	size_t n, next;
 	int stop;
@@ -176,4 +103,20 @@ int cl_queue_wait(struct cl_queue *q, int cancel)
 	pthread_mutex_destroy(&q->mu);
 	free(q);
 	return r;
+}
+
+int cl_parallel(size_t n, cl_task_fn fn, void *arg)
+{
+	struct cl_queue *q;
+	int r;
+
+	if (n <= 1 || cl_threads() == 1) { /* no thread at all: errors stay in this thread */
+		for (size_t i = 0; i < n; i++)
+			if ((r = fn(arg, i, 0)) < 0)
+				return r;
+		return 0;
+	}
+	if ((r = cl_queue_start(n, fn, arg, &q)) < 0)
+		return r;
+	return cl_queue_wait(q, 0);
 }
