@@ -106,3 +106,19 @@ c() {
 	RC=0
 	"$CTL" "$@" > "$T/$tag.out" 2> "$T/$tag.err" || RC=$?
 }
+
+V3='application/vnd.corelocker.volume; version=3'
+# volume_version FILE: a key volume's version (the u32 at byte 8)
+volume_version() { od -An -tu4 -j8 -N4 "$1" | tr -d ' '; }
+# fetch_volume NAME NONCE [ACCEPT]: POST /v1/key for $KEY into $T/NAME.vol, its Content-Type into $T/NAME.ct
+fetch_volume() {
+	local h=()
+	[ -z "${3:-}" ] || h=(-H "Accept: $3")
+	call POST /v1/key -H 'Content-Type: application/json' "${h[@]}" \
+		--data-binary "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp\",\"nonce\":\"$2\"}"
+	expect 200 "key $1"
+	cp "$T/body" "$T/$1.vol"
+	tr -d '\r' < "$T/headers" | sed -n 's/^[Cc]ontent-[Tt]ype: //p' > "$T/$1.ct"
+}
+# delivered: the volume version of the daemon's last delivery line
+delivered() { grep 'delivered tier' "$T/serve.log" | tail -n 1 | sed -n 's/.*volume v\([0-9]*\)).*/\1/p'; }

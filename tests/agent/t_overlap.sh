@@ -18,21 +18,9 @@
 
 agent_setup
 IDX=model.safetensors.index.json
-V3='application/vnd.corelocker.volume; version=3'
 SLOW=400000 # bytes per second: volumes of 0.3 to 1 MB arrive in many pieces
 export CORELOCKER_TEST_OVERLAP_TRACE=1
 
-# fetch NAME NONCE [ACCEPT]: POST /v1/key for $KEY into $T/NAME.vol (t_volver.sh)
-fetch() {
-	local h=()
-	[ -z "${3:-}" ] || h=(-H "Accept: $3")
-	call POST /v1/key -H 'Content-Type: application/json' "${h[@]}" \
-		--data-binary "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp\",\"nonce\":\"$2\"}"
-	expect 200 "key $1"
-	cp "$T/body" "$T/$1.vol"
-}
-version() { od -An -tu4 -j8 -N4 "$1" | tr -d ' '; }
-delivered() { grep 'delivered tier' "$T/serve.log" | tail -n 1 | sed -n 's/.*volume v\([0-9]*\)).*/\1/p'; }
 # overlapped TAG SHARDS: every shard's pass started before the last byte (TAG's transferred count)
 overlapped() {
 	local total n=0 s at
@@ -66,9 +54,9 @@ issue sh basic
 "$CTL" unlock "$T/shl/$IDX" -k "$T/sh.clkey" --tier-ratio 0.04 -o "$T/ref" > /dev/null || fail "ctl unlock"
 post_json /v1/activate "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp\"}"
 expect 200 "activate"
-fetch sh2 n-sh2
-fetch sh3 n-sh3 "$V3"
-[ "$(version "$T/sh2.vol")" = 2 ] && [ "$(version "$T/sh3.vol")" = 3 ] || fail "volume versions"
+fetch_volume sh2 n-sh2
+fetch_volume sh3 n-sh3 "$V3"
+[ "$(volume_version "$T/sh2.vol")" = 2 ] && [ "$(volume_version "$T/sh3.vol")" = 3 ] || fail "volume versions"
 unset CORELOCKER_SERVER
 for n in 2 3; do
 	run_agent "f$n" unlock "$T/shl/$IDX" -o "$T/f$n" --volume-file "$T/sh$n.vol" --nonce "n-sh$n"

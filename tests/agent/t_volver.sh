@@ -17,20 +17,6 @@
 
 agent_setup
 IDX=model.safetensors.index.json
-V3='application/vnd.corelocker.volume; version=3'
-# version FILE: the u32 at byte 8
-version() { od -An -tu4 -j8 -N4 "$1" | tr -d ' '; }
-# fetch NAME NONCE [ACCEPT]: POST /v1/key for $KEY into $T/NAME.vol, Content-Type into $T/NAME.ct
-fetch() {
-	local h=()
-	[ -z "${3:-}" ] || h=(-H "Accept: $3")
-	call POST /v1/key -H 'Content-Type: application/json' "${h[@]}" \
-		--data-binary "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp\",\"nonce\":\"$2\"}"
-	expect 200 "key $1"
-	cp "$T/body" "$T/$1.vol"
-	tr -d '\r' < "$T/headers" | sed -n 's/^[Cc]ontent-[Tt]ype: //p' > "$T/$1.ct"
-}
-
 # ---- one file: what each request gets ----
 mk one 0.05 2
 push one
@@ -38,13 +24,13 @@ tier one full 0
 issue one full
 post_json /v1/activate "{\"license_key\":\"$KEY\",\"fingerprint\":\"fp\"}"
 expect 200 "activate"
-fetch old n-old
-fetch new n-new "$V3"
-fetch list n-list "application/json, application/vnd.corelocker.volume;version=4, $V3, */*"
-fetch four n-four 'application/vnd.corelocker.volume; version=4'
-fetch zero n-zero "$V3; q=0"
+fetch_volume old n-old
+fetch_volume new n-new "$V3"
+fetch_volume list n-list "application/json, application/vnd.corelocker.volume;version=4, $V3, */*"
+fetch_volume four n-four 'application/vnd.corelocker.volume; version=4'
+fetch_volume zero n-zero "$V3; q=0"
 for n in old:2 new:3 list:3 four:2 zero:2; do
-	[ "$(version "$T/${n%:*}.vol")" = "${n#*:}" ] || fail "${n%:*}: version $(version "$T/${n%:*}.vol"), want ${n#*:}"
+	[ "$(volume_version "$T/${n%:*}.vol")" = "${n#*:}" ] || fail "${n%:*}: version $(volume_version "$T/${n%:*}.vol"), want ${n#*:}"
 done
 [ "$(cat "$T/old.ct")" = application/vnd.corelocker.volume ] || fail "v2 Content-Type: $(cat "$T/old.ct")"
 [ "$(cat "$T/new.ct")" = "$V3" ] || fail "v3 Content-Type: $(cat "$T/new.ct")"
@@ -79,8 +65,6 @@ tier sh basic 0.02
 tier sh full 0
 issue sh basic
 "$CTL" unlock "$T/shl/$IDX" -k "$T/sh.clkey" --tier-ratio 0.02 -o "$T/ref" > /dev/null || fail "ctl unlock"
-# delivered: the volume version of the daemon's last delivery line
-delivered() { grep 'delivered tier' "$T/serve.log" | tail -n 1 | sed -n 's/.*volume v\([0-9]*\)).*/\1/p'; }
 run_agent u1 unlock "$T/shl/$IDX" -o "$T/out" --license "$KEY" --fingerprint fp
 expect_rc 0 u1 "unlock a sharded model"
 [ "$(delivered)" = 3 ] || fail "the agent was sent version '$(delivered)'"
