@@ -42,7 +42,7 @@ int cl_entries_packed(struct cl_entries *src, const uint8_t *p, size_t len)
 				       len);
 		if (!e.len || e.off > UINT64_MAX - e.len) /* an agent refuses an empty entry too */
 			return cl_fail(CL_EFORMAT, "packed entry %zu is empty or ends past 2^64", s.n);
-		if (s.n && (e.shard < prev.shard || (e.shard == prev.shard && e.off < prev.off + prev.len)))
+		if (s.n && !cl_volume_entry_follows(&prev, &e))
 			return cl_fail(CL_EFORMAT, "packed entries are not sorted or overlap (entry %zu)",
 				       s.n);
 		s.heads3 += head3(s.n ? &prev : NULL, &e);

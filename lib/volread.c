@@ -7,7 +7,6 @@
 #include "jsonx.h"
 #include "volread.h"
 
-#define VOL_DEPTH 3 /* as cl_volume_parse: root -> shards -> shard */
 
 void cl_volread_init(struct cl_volread *r)
 {
@@ -54,29 +53,20 @@ static int read_header(struct cl_volread *r, size_t len)
 	const uint8_t *buf = r->buf;
 	struct cl_volume *v;
 	uint64_t n = 0;
-	char why[200];
+	unsigned version;
 	size_t hlen;
 	int rc;
 
 	if (len < CL_VOLUME_PREFIX)
 		return 0;
-	if (memcmp(buf, CL_VOLUME_MAGIC, 8) != 0)
-		return cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
-	if (cl_le(buf + 8, 4) < 1 || cl_le(buf + 8, 4) > CL_VOLUME_VERSION)
-		return cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %llu",
-			       (unsigned long long)cl_le(buf + 8, 4));
-	hlen = (size_t)cl_le(buf + 12, 4);
-	if (hlen > CL_VOLUME_MAX_HEADER)
-		return cl_fail(CL_EFORMAT, "volume header length %zu runs past the end", hlen);
+	if ((rc = cl_volume_prefix(buf, &version, &hlen)) < 0)
+		return rc;
 	if (len < CL_VOLUME_PREFIX + hlen)
 		return 0;
 	if (!(v = r->v = calloc(1, sizeof(*v))) || (rc = cl_sha_new(&r->sha)) < 0)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	v->version = (unsigned)cl_le(buf + 8, 4);
-	if (!(v->header =
-		  cl_json_parse((const char *)buf + CL_VOLUME_PREFIX, hlen, VOL_DEPTH, why, sizeof(why))))
-		return cl_fail(CL_EFORMAT, "volume header: %s", why);
-	if ((rc = cl_volume_parse_header(v)) < 0)
+	v->version = version;
+	if ((rc = cl_volume_parse_header(v, buf, hlen)) < 0)
 		return rc;
 	if (cl_json_u64(json_object_get(v->header, "entries"), &n) < 0 || n > SIZE_MAX ||
 	    cl_json_u64(json_object_get(v->header, "bytes"), &r->bytes) < 0)

@@ -27,8 +27,7 @@ int cl_volume_entries_check(const struct cl_volume_entry *e, size_t n, uint64_t 
 {
 	*bytes = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (i && (e[i].shard < e[i - 1].shard ||
-			  (e[i].shard == e[i - 1].shard && e[i].off < e[i - 1].off + e[i - 1].len)))
+		if (i && !cl_volume_entry_follows(&e[i - 1], &e[i]))
 			return cl_fail(CL_EINVAL, "volume entries are not sorted or overlap (entry %zu)", i);
 		*bytes += e[i].len;
 	}
@@ -243,7 +242,7 @@ static int parse_shards(struct cl_volume *v, json_t *arr)
 	return 0;
 }
 
-int cl_volume_parse_header(struct cl_volume *v)
+static int header_fields(struct cl_volume *v)
 {
 	json_t *h = v->header, *x;
 	const char *s;
@@ -346,7 +345,7 @@ int cl_volume_parse_entry(struct cl_volume *v, struct cl_cursor *c, const struct
 	struct cl_volume_shard *s = &v->shards[e->shard];
 	if (e->off < 8 + s->header_len || e->off > s->size || e->len > s->size - e->off)
 		return cl_fail(CL_EFORMAT, "volume: entry %zu lies outside the data of shard %u", i, e->shard);
-	if (prev && (e->shard < prev->shard || (e->shard == prev->shard && e->off < prev->off + prev->len)))
+	if (prev && !cl_volume_entry_follows(prev, e))
 		return cl_fail(CL_EFORMAT, "volume: entry %zu is out of order or overlaps the one before", i);
 	if (!s->n++)
 		s->at = head;
@@ -450,35 +449,49 @@ int cl_volume_entries(const struct cl_volume *v, struct cl_volume_entry **out)
 	return 0;
 }
 
+int cl_volume_prefix(const uint8_t *buf, unsigned *version, size_t *hlen)
+{
+	if (memcmp(buf, CL_VOLUME_MAGIC, 8) != 0)
+		return cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
+	if (cl_le(buf + 8, 4) < 1 || cl_le(buf + 8, 4) > CL_VOLUME_VERSION)
+		return cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %llu",
+			       (unsigned long long)cl_le(buf + 8, 4));
+	*version = (unsigned)cl_le(buf + 8, 4);
+	*hlen = (size_t)cl_le(buf + 12, 4);
+	if (*hlen > CL_VOLUME_MAX_HEADER)
+		return cl_fail(CL_EFORMAT, "volume header length %zu runs past the end", *hlen);
+	return 0;
+}
+
+int cl_volume_parse_header(struct cl_volume *v, const uint8_t *buf, size_t hlen)
+{
+	char why[200];
+
+	v->header = cl_json_parse((const char *)buf + CL_VOLUME_PREFIX, hlen, VOL_DEPTH, why, sizeof(why));
+	if (!v->header)
+		return cl_fail(CL_EFORMAT, "volume header: %s", why);
+	return header_fields(v);
+}
+
 int cl_volume_parse(const uint8_t *buf, size_t len, struct cl_volume **out)
 {
 	struct cl_volume *v = calloc(1, sizeof(*v));
-	char why[200];
 	size_t hlen;
 	int r;
 
 	if (!v)
 		return cl_fail(CL_ENOMEM, "out of memory");
-	if (len < CL_VOLUME_PREFIX + CL_SIG_LEN || memcmp(buf, CL_VOLUME_MAGIC, 8) != 0) {
+	if (len < CL_VOLUME_PREFIX + CL_SIG_LEN) {
 		r = cl_fail(CL_EFORMAT, "not a key volume (bad magic or too short)");
 		goto fail;
 	}
-	v->version = (unsigned)cl_le(buf + 8, 4);
-	if (v->version < 1 || v->version > CL_VOLUME_VERSION) {
-		r = cl_fail(CL_EUNSUPPORTED, "unsupported key volume version %llu", (unsigned long long)cl_le(buf + 8, 4));
+	if ((r = cl_volume_prefix(buf, &v->version, &hlen)) < 0)
 		goto fail;
-	}
-	hlen = (size_t)cl_le(buf + 12, 4);
-	if (hlen > CL_VOLUME_MAX_HEADER || hlen > len - CL_VOLUME_PREFIX - CL_SIG_LEN) {
+	if (hlen > len - CL_VOLUME_PREFIX - CL_SIG_LEN) {
 		r = cl_fail(CL_EFORMAT, "volume header length %zu runs past the end", hlen);
 		goto fail;
 	}
-	v->header = cl_json_parse((const char *)buf + CL_VOLUME_PREFIX, hlen, VOL_DEPTH, why, sizeof(why));
-	if (!v->header) {
-		r = cl_fail(CL_EFORMAT, "volume header: %s", why);
-		goto fail;
-	}
-	if ((r = cl_volume_parse_header(v)) < 0)
+	if ((r = cl_volume_parse_header(v, buf, hlen)) < 0)
 		goto fail;
 	v->signed_data = buf;
 	v->signed_len = len - CL_SIG_LEN;

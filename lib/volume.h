@@ -104,6 +104,12 @@ int cl_volume_next(struct cl_volume_iter *it, struct cl_volume_entry *e);
 /* Every entry of V in one malloc'd table (tests and tools that rebuild a volume). */
 int cl_volume_entries(const struct cl_volume *v, struct cl_volume_entry **out);
 
+/* Whether E may follow PREV in a volume: sorted by (shard, off), no overlap. */
+static inline int cl_volume_entry_follows(const struct cl_volume_entry *prev, const struct cl_volume_entry *e)
+{
+	return e->shard > prev->shard || (e->shard == prev->shard && e->off >= prev->off + prev->len);
+}
+
 /* E sorted by (shard, off) without overlap: 0 and the sum of lengths in *BYTES. */
 int cl_volume_entries_check(const struct cl_volume_entry *e, size_t n, uint64_t *bytes);
 
@@ -126,14 +132,16 @@ int cl_volume_build(json_t *header, const struct cl_volume_entry *e, size_t n, u
 		    const struct cl_signkey *sk, uint8_t **out, size_t *outlen);
 
 /*
- * The two steps of cl_volume_parse, for the streaming reader (volread.h).
- * Check V's header (V->header, V->version set) and fill V from it.  Then
- * entry I at C after PREV (NULL for the first), every check of a parse
- * (bounds, order, length), counted in its shard; CL_EFORMAT also when C
- * ends inside it.
+ * The steps of cl_volume_parse, for the streaming reader (volread.h).  The
+ * CL_VOLUME_PREFIX bytes at BUF: magic, version and header length checked.
+ * Then the HLEN-byte JSON header after them parsed into V (V->version set)
+ * and V filled from it.  Then entry I at C after PREV (NULL for the first),
+ * every check of a parse (bounds, order, length), counted in its shard;
+ * CL_EFORMAT also when C ends inside it.
  */
 struct cl_cursor;
-int cl_volume_parse_header(struct cl_volume *v);
+int cl_volume_prefix(const uint8_t *buf, unsigned *version, size_t *hlen);
+int cl_volume_parse_header(struct cl_volume *v, const uint8_t *buf, size_t hlen);
 int cl_volume_parse_entry(struct cl_volume *v, struct cl_cursor *c, const struct cl_volume_entry *prev,
 			  struct cl_volume_entry *e, size_t i);
 
