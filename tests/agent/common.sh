@@ -122,3 +122,10 @@ fetch_volume() {
 }
 # delivered: the volume version of the daemon's last delivery line
 delivered() { grep 'delivered tier' "$T/serve.log" | tail -n 1 | sed -n 's/.*volume v\([0-9]*\)).*/\1/p'; }
+IDX=model.safetensors.index.json
+# lock_sharded NAME SHARDS MIB [MKMODEL ARGS]: a sharded test model $T/NAME, locked at
+# ratio 0.05 into $T/NAMEl with its key in $T/NAME.clkey
+lock_sharded() {
+	"$PY" "$MKMODEL" "$T/$1" --shards "$2" --mib "$3" "${@:4}" || fail "mkmodel $1"
+	"$CTL" lock "$T/$1/$IDX" -o "$T/${1}l" -k "$T/$1.clkey" --ratio 0.05 > /dev/null || fail "lock $1"
+}

@@ -17,7 +17,6 @@
 . "$top_srcdir/tests/agent/flaky.sh"
 
 agent_setup
-IDX=model.safetensors.index.json
 SLOW=400000 # bytes per second: volumes of 0.3 to 1 MB arrive in many pieces
 export CORELOCKER_TEST_OVERLAP_TRACE=1
 
@@ -46,8 +45,7 @@ flaky cut cut /v1/key
 CUT=$FURL
 
 # ---- a sharded model, basic tier ----
-"$PY" "$MKMODEL" "$T/sh" --shards 3 --mib 16 || fail "mkmodel"
-"$CTL" lock "$T/sh/$IDX" -o "$T/shl" -k "$T/sh.clkey" --ratio 0.05 > /dev/null || fail "lock"
+lock_sharded sh 3 16
 push sh
 tier sh basic 0.04
 issue sh basic

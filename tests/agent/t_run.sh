@@ -149,9 +149,7 @@ kill -0 "$PV" 2>/dev/null && fail "CMD survived"
 ok "run: a revoke stops CMD (SIGTERM ignored: SIGKILL after --grace); exit 6"
 
 # ---- a sharded model: a memfd per shard and a generated index ----
-"$PY" "$MKMODEL" "$T/sh" --shards 3 --mib 1 || fail "mkmodel"
-IDX=model.safetensors.index.json
-"$CTL" lock "$T/sh/$IDX" -o "$T/shl" -k "$T/sh.clkey" --ratio 0.05 > /dev/null || fail "lock"
+lock_sharded sh 3 1
 push sh
 tier sh basic 0.02
 issue sh basic

@@ -7,11 +7,8 @@
 . "$top_srcdir/tests/agent/common.sh"
 
 agent_setup
-"$PY" "$MKMODEL" "$T/sh" --shards 3 --mib 1 || fail "mkmodel"
-"$PY" "$MKMODEL" "$T/sh2" --shards 3 --mib 1 --seed 2 || fail "mkmodel"
-IDX=model.safetensors.index.json
-"$CTL" lock "$T/sh/$IDX" -o "$T/shl" -k "$T/sh.clkey" --ratio 0.05 > /dev/null || fail "lock"
-"$CTL" lock "$T/sh2/$IDX" -o "$T/shl2" -k "$T/sh2.clkey" --ratio 0.05 > /dev/null || fail "lock 2"
+lock_sharded sh 3 1
+lock_sharded sh2 3 1 --seed 2
 push sh
 tier sh basic 0.02
 tier sh full 0
@@ -29,7 +26,7 @@ grep -q "upgraded from tier basic" "$T/u2.out" || fail "not an upgrade: $(cat "$
 diff -r "$T/out" "$T/sh" > /dev/null || fail "sharded full != original: $(diff -rq "$T/out" "$T/sh")"
 ok "sharded: basic into a directory == corelockerctl unlock; upgrade to full == original"
 
-run_agent w unlock "$T/shl2/$IDX" -o "$T/out2" --license "$KEY" --fingerprint fp
+run_agent w unlock "$T/sh2l/$IDX" -o "$T/out2" --license "$KEY" --fingerprint fp
 refused 11 w "another sharded model"
 [ ! -e "$T/out2/model-00001-of-00003.safetensors" ] || fail "a shard was written for the wrong model"
 ok "sharded: a wrong base model is refused (exit 11, no shard written)"

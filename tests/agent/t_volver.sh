@@ -16,7 +16,6 @@
 . "$top_srcdir/tests/agent/common.sh"
 
 agent_setup
-IDX=model.safetensors.index.json
 # ---- one file: what each request gets ----
 mk one 0.05 2
 push one
@@ -58,8 +57,7 @@ ok "the agent applies the v2 and the v3 volume files to identical bytes, the ori
 export CORELOCKER_SERVER="$URL"
 
 # ---- a sharded model over HTTPS: the agent asks for version 3 ----
-"$PY" "$MKMODEL" "$T/sh" --shards 3 --mib 1 || fail "mkmodel"
-"$CTL" lock "$T/sh/$IDX" -o "$T/shl" -k "$T/sh.clkey" --ratio 0.05 > /dev/null || fail "lock"
+lock_sharded sh 3 1
 push sh
 tier sh basic 0.02
 tier sh full 0
